@@ -1,0 +1,1 @@
+"""Subcommands of the ``insider`` CLI, one module each."""

@@ -1,0 +1,1 @@
+"""Pure parsers: EDGAR bytes in, rows out. No file or network I/O happens in this package."""
