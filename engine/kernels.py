@@ -1,0 +1,255 @@
+"""numba kernels of the score: pure functions of NumPy arrays over the whole universe at once.
+
+Layout: events (trades, filings) are grouped per issuer in CSR form (``ptr[i]:ptr[i + 1]``) and sorted
+by day within an issuer; days are integers (days since 1970-01-01); the score dates are one sorted
+``grid``. Per-cell outputs go to a flat, date-major row space: ``pos[i, d]`` is the row of issuer ``i``
+on date ``d``, or -1 when the issuer is not in that date's cross-section. Plain-Python twins of every
+kernel live in ``engine.kernels_reference``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def latest_filing(
+    ptr: np.ndarray, day: np.ndarray, label: np.ndarray, grid: np.ndarray, lookback: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per issuer and date: the label of the latest filing with ``day <= t`` (-1 if none) and whether a
+    filing falls in ``[t - lookback, t]`` (the default universe of SCORING.md section 8)."""
+    n_issuers = ptr.shape[0] - 1
+    n_dates = grid.shape[0]
+    labels = np.full((n_issuers, n_dates), -1, dtype=np.int32)
+    member = np.zeros((n_issuers, n_dates), dtype=np.bool_)
+    for i in prange(n_issuers):
+        p = ptr[i]
+        end = ptr[i + 1]
+        for d in range(n_dates):
+            t = grid[d]
+            while p < end and day[p] <= t:
+                p += 1
+            if p > ptr[i]:
+                labels[i, d] = label[p - 1]
+                member[i, d] = day[p - 1] >= t - lookback
+    return labels, member
+
+
+@njit(cache=True, parallel=True)
+def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Date-major row numbers of the members: ``pos[i, d]`` (-1 outside) and ``date_ptr`` (rows of date
+    ``d`` are ``date_ptr[d]:date_ptr[d + 1]``, issuers in index order)."""
+    n_issuers, n_dates = member.shape
+    counts = np.zeros(n_dates, dtype=np.int64)
+    for d in prange(n_dates):
+        c = 0
+        for i in range(n_issuers):
+            if member[i, d]:
+                c += 1
+        counts[d] = c
+    date_ptr = np.zeros(n_dates + 1, dtype=np.int64)
+    for d in range(n_dates):
+        date_ptr[d + 1] = date_ptr[d] + counts[d]
+    pos = np.full((n_issuers, n_dates), -1, dtype=np.int64)
+    for d in prange(n_dates):
+        r = date_ptr[d]
+        for i in range(n_issuers):
+            if member[i, d]:
+                pos[i, d] = r
+                r += 1
+    return pos, date_ptr
+
+
+@njit(cache=True, parallel=True)
+def window_sums(
+    ptr: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    term: np.ndarray,
+    is_buy: np.ndarray,
+    grid: np.ndarray,
+    window: int,
+    pos: np.ndarray,
+    n_rows: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flow-window sums per cell: an event counts on ``t`` when ``t - window < start <= t < end``
+    (``end`` is exclusive: the day an amendment supersedes it, or later). A NaN ``term`` (no market cap)
+    is counted in ``missing`` instead of the sums. Returns buys, sells, n_buys, n_sells, missing."""
+    buys = np.zeros(n_rows, dtype=np.float64)
+    sells = np.zeros(n_rows, dtype=np.float64)
+    n_buys = np.zeros(n_rows, dtype=np.int32)
+    n_sells = np.zeros(n_rows, dtype=np.int32)
+    missing = np.zeros(n_rows, dtype=np.int32)
+    n_issuers = ptr.shape[0] - 1
+    for i in prange(n_issuers):
+        lo = ptr[i]
+        hi = ptr[i]
+        stop = ptr[i + 1]
+        for d in range(grid.shape[0]):
+            row = pos[i, d]
+            t = grid[d]
+            while hi < stop and start[hi] <= t:
+                hi += 1
+            while lo < hi and start[lo] <= t - window:
+                lo += 1
+            if row < 0:
+                continue
+            b = 0.0
+            s = 0.0
+            nb = 0
+            ns = 0
+            m = 0
+            for e in range(lo, hi):
+                if t >= end[e]:
+                    continue
+                if is_buy[e]:
+                    nb += 1
+                else:
+                    ns += 1
+                if np.isnan(term[e]):
+                    m += 1
+                elif is_buy[e]:
+                    b += term[e]
+                else:
+                    s += term[e]
+            buys[row] = b
+            sells[row] = s
+            n_buys[row] = nb
+            n_sells[row] = ns
+            missing[row] = m
+    return buys, sells, n_buys, n_sells, missing
+
+
+@njit(cache=True, parallel=True)
+def distinct_counts(
+    ptr: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    key: np.ndarray,
+    grid: np.ndarray,
+    pos: np.ndarray,
+    n_rows: int,
+) -> np.ndarray:
+    """Sliding distinct count per cell: the number of distinct ``key`` with an event active on ``t``
+    (``start <= t < end``). Each key's intervals are merged first, so the count is a sweep over
+    disjoint intervals, not a rescan of the window per date."""
+    out = np.zeros(n_rows, dtype=np.int32)
+    n_issuers = ptr.shape[0] - 1
+    for i in prange(n_issuers):
+        a = ptr[i]
+        b = ptr[i + 1]
+        n = b - a
+        if n == 0:
+            continue
+        order = np.argsort(key[a:b], kind="mergesort")
+        opens = np.empty(n, dtype=np.int64)
+        closes = np.empty(n, dtype=np.int64)
+        m = 0
+        j = 0
+        while j < n:
+            k = key[a + order[j]]
+            lo = start[a + order[j]]
+            hi = end[a + order[j]]
+            j += 1
+            while j < n and key[a + order[j]] == k:
+                s = start[a + order[j]]
+                e = end[a + order[j]]
+                if s <= hi:
+                    hi = max(hi, e)
+                else:
+                    if hi > lo:
+                        opens[m] = lo
+                        closes[m] = hi
+                        m += 1
+                    lo = s
+                    hi = e
+                j += 1
+            if hi > lo:
+                opens[m] = lo
+                closes[m] = hi
+                m += 1
+        opens = np.sort(opens[:m])
+        closes = np.sort(closes[:m])
+        po = 0
+        pc = 0
+        for d in range(grid.shape[0]):
+            t = grid[d]
+            while po < m and opens[po] <= t:
+                po += 1
+            while pc < m and closes[pc] <= t:
+                pc += 1
+            row = pos[i, d]
+            if row >= 0:
+                out[row] = po - pc
+    return out
+
+
+@njit(cache=True)
+def _average_ranks(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``values`` (sorted by ``order``), ties sharing their average rank."""
+    n = values.shape[0]
+    ranks = np.empty(n, dtype=np.float64)
+    j = 0
+    while j < n:
+        k = j
+        while k + 1 < n and values[order[k + 1]] == values[order[j]]:
+            k += 1
+        r = (j + k + 2) / 2.0
+        for q in range(j, k + 1):
+            ranks[order[q]] = r
+        j = k + 1
+    return ranks
+
+
+@njit(cache=True)
+def _quantile(sorted_values: np.ndarray, q: float) -> float:
+    """Linear-interpolation quantile of sorted values (NumPy's default method)."""
+    h = (sorted_values.shape[0] - 1) * q
+    lo = int(np.floor(h))
+    hi = min(lo + 1, sorted_values.shape[0] - 1)
+    return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
+
+
+@njit(cache=True)
+def _zscore(values: np.ndarray, ddof: int) -> np.ndarray:
+    """(v - mean) / std; all zeros when fewer than two values, all values equal, or no degrees left."""
+    n = values.shape[0]
+    z = np.zeros(n, dtype=np.float64)
+    if n < 2 or n - ddof < 1 or values.max() == values.min():
+        return z
+    mean = values.sum() / n
+    dev = values - mean
+    std = np.sqrt((dev * dev).sum() / (n - ddof))
+    if std == 0.0:
+        return z
+    return dev / std
+
+
+@njit(cache=True, parallel=True)
+def cross_section(
+    raw: np.ndarray, date_ptr: np.ndarray, ddof: int, winsorize: float, rank: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per date: ``insider`` (z-score of raw, optionally winsorised at quantile ``winsorize`` or of the
+    average ranks) and ``pct`` (average rank / n of insider); NaN raw is left out and stays NaN."""
+    insider = np.full(raw.shape[0], np.nan)
+    pct = np.full(raw.shape[0], np.nan)
+    for d in prange(date_ptr.shape[0] - 1):
+        a = date_ptr[d]
+        b = date_ptr[d + 1]
+        seg = raw[a:b]
+        rows = np.flatnonzero(~np.isnan(seg))
+        n = rows.shape[0]
+        if n == 0:
+            continue
+        x = seg[rows].copy()
+        order = np.argsort(x, kind="quicksort")
+        if winsorize > 0.0:
+            xs = x[order]
+            x = np.minimum(np.maximum(x, _quantile(xs, winsorize)), _quantile(xs, 1.0 - winsorize))
+        ranks = _average_ranks(x, order)
+        z = _zscore(ranks if rank else x, ddof)
+        for j in range(n):
+            insider[a + rows[j]] = z[j]
+            pct[a + rows[j]] = ranks[j] / n
+    return insider, pct

@@ -1,0 +1,71 @@
+"""ScoreConfig: SCORING.md defaults, TOML loading, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.config import ScoreConfig
+from engine.errors import UserError
+from parsers.plan import PLAN_PATTERN
+from parsers.roles import CEO_PATTERN, ROLE_WEIGHTS
+
+
+def test_defaults_are_the_contract():
+    config = ScoreConfig()
+    assert (config.flow_window, config.cluster_window, config.universe_lookback) == (90, 30, 364)
+    assert dict(config.role_weights) == ROLE_WEIGHTS
+    assert config.ceo_pattern == CEO_PATTERN.pattern
+    assert config.plan_pattern == PLAN_PATTERN.pattern and config.default_plan_pattern
+    assert (config.plan_weight, config.ddof, config.forms) == (0.0, 0, ("4", "4/A"))
+    assert (config.winsorize, config.score_method, config.exclude_routine, config.include_form5) == (
+        None,
+        "zscore",
+        False,
+        False,
+    )
+
+
+def test_config_is_frozen_and_replace_validates():
+    config = ScoreConfig()
+    with pytest.raises(AttributeError):
+        config.flow_window = 10
+    assert config.replace(flow_window=60).flow_window == 60
+    with pytest.raises(UserError, match="flow_window"):
+        config.replace(flow_window=0)
+
+
+def test_from_toml_reads_variants_and_partial_role_weights(tmp_path):
+    path = tmp_path / "score.toml"
+    path.write_text(
+        'flow_window = 60\nwinsorize = 0.01\nscore_method = "rank"\ninclude_form5 = true\n'
+        "exclude_routine = true\nplan_weight = 0.5\n[role_weights]\ndirector = 0.7\n"
+    )
+    config = ScoreConfig.from_toml(path)
+    assert config.flow_window == 60 and config.winsorize == 0.01 and config.score_method == "rank"
+    assert config.forms == ("4", "4/A", "5", "5/A") and config.amendment_forms == ("4/A", "5/A")
+    assert config.role_weights["director"] == 0.7 and config.role_weights["ceo"] == 1.0
+    assert config.plan_weight == 0.5 and config.exclude_routine
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("flow_windw = 60\n", "unknown key.*flow_windw"),
+        ("[role_weights]\nchairman = 1.0\n", "unknown role.*chairman"),
+        ('score_method = "best"\n', "score_method"),
+        ("winsorize = 0.7\n", "winsorize"),
+        ('plan_pattern = "10b5(("\n', "plan_pattern"),
+        ("flow_window = \n", "not valid TOML"),
+        ("plan_weight = -1\n", "plan_weight"),
+    ],
+)
+def test_bad_toml_is_a_user_error_naming_the_key(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=match):
+        ScoreConfig.from_toml(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        ScoreConfig.from_toml(tmp_path / "nope.toml")

@@ -1,0 +1,115 @@
+"""The numba kernels against their plain-Python twins, on hand cases and random inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import kernels
+from engine import kernels_reference as twin
+
+
+@st.composite
+def issuer_events(draw, max_issuers: int = 4, max_events: int = 12):
+    """Random CSR events: per issuer sorted start days, exclusive ends, terms (some NaN), keys."""
+    n_issuers = draw(st.integers(1, max_issuers))
+    counts = draw(st.lists(st.integers(0, max_events), min_size=n_issuers, max_size=n_issuers))
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(ptr[-1])
+    starts = []
+    for c in counts:
+        starts += sorted(draw(st.lists(st.integers(0, 60), min_size=c, max_size=c)))
+    start = np.array(starts, dtype=np.int64)
+    end = start + np.array(draw(st.lists(st.integers(1, 50), min_size=n, max_size=n)), dtype=np.int64)
+    term = np.array(
+        draw(st.lists(st.one_of(st.floats(0, 5), st.just(np.nan)), min_size=n, max_size=n)), dtype=float
+    )
+    is_buy = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    key = np.array(draw(st.lists(st.integers(1, 4), min_size=n, max_size=n)), dtype=np.int64)
+    grid = np.array(sorted(set(draw(st.lists(st.integers(0, 80), min_size=1, max_size=15)))), dtype=np.int64)
+    member = np.array(
+        draw(st.lists(st.booleans(), min_size=n_issuers * len(grid), max_size=n_issuers * len(grid)))
+    ).reshape(n_issuers, len(grid))
+    return ptr, start, end, term, is_buy, key, grid, member
+
+
+@settings(max_examples=150, deadline=None)
+@given(issuer_events(), st.integers(1, 40))
+def test_window_sums_and_distinct_counts_match_twins(events, window):
+    ptr, start, end, term, is_buy, key, grid, member = events
+    pos, date_ptr = kernels.row_positions(member)
+    pos_t, date_ptr_t = twin.row_positions(member)
+    np.testing.assert_array_equal(pos, pos_t)
+    np.testing.assert_array_equal(date_ptr, date_ptr_t)
+    n_rows = int(date_ptr[-1])
+    fast = kernels.window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows)
+    slow = twin.window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows)
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    cluster_end = np.minimum(end, start + window)
+    np.testing.assert_array_equal(
+        kernels.distinct_counts(ptr, start, cluster_end, key, grid, pos, n_rows),
+        twin.distinct_counts(ptr, start, cluster_end, key, grid, pos, n_rows),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(issuer_events())
+def test_latest_filing_matches_twin(events):
+    ptr, start, _, _, _, key, grid, _ = events
+    label = key.astype(np.int32)
+    for lookback in (0, 5, 364):
+        fast = kernels.latest_filing(ptr, start, label, grid, lookback)
+        slow = twin.latest_filing(ptr, start, label, grid, lookback)
+        np.testing.assert_array_equal(fast[0], slow[0])
+        np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.floats(-1e6, 1e6), st.sampled_from([0.0, 1.0, np.nan])), max_size=12),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from([0.0, 0.1, 0.25]),
+    st.booleans(),
+    st.sampled_from([0, 1]),
+)
+def test_cross_section_matches_twin(segments, winsorize, rank, ddof):
+    raw = np.array([v for seg in segments for v in seg], dtype=float)
+    date_ptr = np.concatenate([[0], np.cumsum([len(s) for s in segments])]).astype(np.int64)
+    fast = kernels.cross_section(raw, date_ptr, ddof, winsorize, rank)
+    slow = twin.cross_section(raw, date_ptr, ddof, winsorize, rank)
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_window_edges_day_89_in_day_90_out():
+    ptr = np.array([0, 1], dtype=np.int64)
+    start = np.array([100], dtype=np.int64)
+    end = np.array([10**9], dtype=np.int64)
+    grid = np.array([99, 100, 189, 190], dtype=np.int64)
+    pos, date_ptr = kernels.row_positions(np.ones((1, 4), dtype=bool))
+    buys, *_ = kernels.window_sums(ptr, start, end, np.array([2.0]), np.array([True]), grid, 90, pos, 4)
+    assert buys.tolist() == [0.0, 2.0, 2.0, 0.0]
+
+
+def test_distinct_counts_counts_an_insider_once_and_stops_at_its_end():
+    ptr = np.array([0, 3], dtype=np.int64)
+    start = np.array([0, 5, 10], dtype=np.int64)
+    end = np.array([30, 35, 12], dtype=np.int64)
+    key = np.array([7, 7, 8], dtype=np.int64)
+    grid = np.array([0, 10, 11, 12, 34, 35], dtype=np.int64)
+    pos, _ = kernels.row_positions(np.ones((1, 6), dtype=bool))
+    assert kernels.distinct_counts(ptr, start, end, key, grid, pos, 6).tolist() == [1, 2, 2, 1, 1, 0]
+
+
+@pytest.mark.parametrize("values", [[3.0, 3.0, 3.0], [0.1, 0.1, 0.1], [5.0]])
+def test_no_spread_gives_zero(values):
+    insider, pct = kernels.cross_section(np.array(values), np.array([0, len(values)]), 0, 0.0, False)
+    assert insider.tolist() == [0.0] * len(values)
+    assert pct.tolist() == [(len(values) + 1) / 2 / len(values)] * len(values)
