@@ -1,0 +1,313 @@
+"""``<ownershipDocument>`` XML (Forms 3, 4, 5 and amendments, schema X0201..X0609) -> a parsed record.
+
+One pass over the tree by element name with tag-dispatch tables: order-agnostic, unknown elements
+(a stray ``<script>``, future additions) are ignored. Values are decoded by ``parsers.values``; a field
+given only as a footnote reference is None, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from lxml import etree
+
+from parsers.schema import OWNERSHIP_FORMS
+from parsers.values import parse_bool, parse_cik, parse_date, parse_number, text_or_none
+from parsers.xml_safety import parse_xml
+
+ROOT_TAG = "ownershipDocument"
+
+
+class OwnershipError(ValueError):
+    """The bytes are not a usable ownership document; the message is a one-line reason."""
+
+
+@dataclass(slots=True)
+class Owner:
+    """One ``reportingOwner``: identity, relationship flags (None when absent) and address."""
+
+    cik: int | None = None
+    name: str | None = None
+    is_director: bool | None = None
+    is_officer: bool | None = None
+    is_ten_percent_owner: bool | None = None
+    is_other: bool | None = None
+    officer_title: str | None = None
+    other_text: str | None = None
+    street1: str | None = None
+    street2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
+
+
+@dataclass(slots=True)
+class Row:
+    """One row of Table I or II (a transaction or a holding); field names follow TRANSACTIONS_SCHEMA."""
+
+    is_derivative: bool
+    is_holding: bool
+    security_title: str | None = None
+    transaction_date: date | None = None
+    deemed_execution_date: date | None = None
+    transaction_form_type: str | None = None
+    transaction_code: str | None = None
+    equity_swap_involved: bool | None = None
+    transaction_timeliness: str | None = None
+    shares: float | None = None
+    total_value: float | None = None
+    price: float | None = None
+    acquired_disposed: str | None = None
+    shares_owned_after: float | None = None
+    value_owned_after: float | None = None
+    direct_indirect: str | None = None
+    nature_of_ownership: str | None = None
+    conversion_or_exercise_price: float | None = None
+    exercise_date: date | None = None
+    expiration_date: date | None = None
+    underlying_security_title: str | None = None
+    underlying_shares: float | None = None
+    underlying_value: float | None = None
+    footnote_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class OwnershipDocument:
+    """Everything an ownership document says, decoded; ``recovered`` when recover-mode parsing was needed."""
+
+    schema_version: str | None = None
+    document_type: str | None = None
+    period_of_report: date | None = None
+    date_of_original_submission: date | None = None
+    no_securities_owned: bool | None = None
+    not_subject_to_section16: bool | None = None
+    form3_holdings_reported: bool | None = None
+    form4_transactions_reported: bool | None = None
+    issuer_cik: int | None = None
+    issuer_name: str | None = None
+    ticker_raw: str | None = None
+    issuer_foreign_trading_symbol: str | None = None
+    aff10b5one: bool | None = None
+    remarks: str | None = None
+    owners: list[Owner] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    footnotes: dict[str, str] = field(default_factory=dict)
+    signatures: list[tuple[str | None, date | None]] = field(default_factory=list)
+    recovered: bool = False
+
+
+def parse_ownership(xml: bytes) -> OwnershipDocument:
+    """Decode ownership XML bytes; raises OwnershipError (or an xml_safety error) with a one-line reason.
+
+    The document must have an ownership document type, an issuer CIK and at least one reporting-owner
+    CIK; a recovered (not well-formed) document must still end with ``</ownershipDocument>``, so a
+    truncated file is refused rather than stored with rows missing.
+    """
+    if not xml.strip():
+        raise OwnershipError("empty document")
+    root, recovered = parse_xml(xml)
+    if root.tag != ROOT_TAG:
+        raise OwnershipError(f"not an ownership document: root element <{_tag_name(root)}>")
+    if recovered and b"</" + ROOT_TAG.encode() + b">" not in xml[-4096:]:
+        raise OwnershipError("truncated document: no closing </ownershipDocument>")
+    doc = OwnershipDocument(recovered=recovered)
+    for child in root:
+        handler = _TOP.get(child.tag)
+        if handler is not None:
+            handler(doc, child)
+        elif isinstance(child.tag, str) and child.tag.lower() == "aff10b5one":
+            doc.aff10b5one = parse_bool(child.text)
+    _check_required(doc)
+    return doc
+
+
+def _check_required(doc: OwnershipDocument) -> None:
+    if doc.document_type not in OWNERSHIP_FORMS:
+        raise OwnershipError(f"document type {doc.document_type!r} is not an ownership form (3, 4, 5, /A)")
+    if doc.issuer_cik is None:
+        raise OwnershipError("no issuer CIK (<issuer><issuerCik>)")
+    if not any(owner.cik is not None for owner in doc.owners):
+        raise OwnershipError("no reporting-owner CIK (<reportingOwnerId><rptOwnerCik>)")
+
+
+def _tag_name(element: etree._Element) -> str:
+    return element.tag if isinstance(element.tag, str) else "comment or processing instruction"
+
+
+def _all_text(element: etree._Element) -> str | None:
+    """Text of an element including any mixed-content children (footnotes, remarks)."""
+    if len(element) == 0:
+        return text_or_none(element.text)
+    return text_or_none("".join(element.itertext()))
+
+
+# Top level -------------------------------------------------------------------------------------------
+
+_ISSUER: dict[str, tuple[str, Callable[[str | None], object]]] = {
+    "issuerCik": ("issuer_cik", parse_cik),
+    "issuerName": ("issuer_name", text_or_none),
+    "issuerTradingSymbol": ("ticker_raw", text_or_none),
+    "issuerForeignTradingSymbol": ("issuer_foreign_trading_symbol", text_or_none),
+}
+
+
+def _issuer(doc: OwnershipDocument, element: etree._Element) -> None:
+    for child in element:
+        spec = _ISSUER.get(child.tag)
+        if spec is not None:
+            setattr(doc, spec[0], spec[1](child.text))
+
+
+_OWNER: dict[str, tuple[str, Callable[[str | None], object]]] = {
+    "rptOwnerCik": ("cik", parse_cik),
+    "rptOwnerName": ("name", text_or_none),
+    "rptOwnerStreet1": ("street1", text_or_none),
+    "rptOwnerStreet2": ("street2", text_or_none),
+    "rptOwnerCity": ("city", text_or_none),
+    "rptOwnerState": ("state", text_or_none),
+    "rptOwnerZipCode": ("zip_code", text_or_none),
+    "isDirector": ("is_director", parse_bool),
+    "isOfficer": ("is_officer", parse_bool),
+    "isTenPercentOwner": ("is_ten_percent_owner", parse_bool),
+    "isOther": ("is_other", parse_bool),
+    "officerTitle": ("officer_title", text_or_none),
+    "otherText": ("other_text", text_or_none),
+}
+
+
+def _owner(doc: OwnershipDocument, element: etree._Element) -> None:
+    owner = Owner()
+    for group in element:
+        for child in group:
+            spec = _OWNER.get(child.tag)
+            if spec is not None:
+                setattr(owner, spec[0], spec[1](child.text))
+    doc.owners.append(owner)
+
+
+def _footnotes(doc: OwnershipDocument, element: etree._Element) -> None:
+    for child in element:
+        if child.tag == "footnote":
+            footnote_id = text_or_none(child.get("id"))
+            if footnote_id is not None:
+                doc.footnotes[footnote_id] = _all_text(child) or ""
+
+
+def _signature(doc: OwnershipDocument, element: etree._Element) -> None:
+    name = signed = None
+    for child in element:
+        if child.tag == "signatureName":
+            name = text_or_none(child.text)
+        elif child.tag == "signatureDate":
+            signed = parse_date(child.text)
+    doc.signatures.append((name, signed))
+
+
+def _table(is_derivative: bool) -> Callable[[OwnershipDocument, etree._Element], None]:
+    def parse_table(doc: OwnershipDocument, element: etree._Element) -> None:
+        for child in element:
+            is_holding = _ROW_KINDS.get(child.tag)
+            if is_holding is not None:
+                doc.rows.append(_row(child, is_derivative, is_holding))
+
+    return parse_table
+
+
+def _scalar(attribute: str, decode: Callable[[str | None], object]):
+    def set_scalar(doc: OwnershipDocument, element: etree._Element) -> None:
+        setattr(doc, attribute, decode(element.text))
+
+    return set_scalar
+
+
+def _remarks(doc: OwnershipDocument, element: etree._Element) -> None:
+    doc.remarks = _all_text(element)
+
+
+_TOP: dict[str, Callable[[OwnershipDocument, etree._Element], None]] = {
+    "schemaVersion": _scalar("schema_version", text_or_none),
+    "documentType": _scalar("document_type", lambda text: (text_or_none(text) or "").upper() or None),
+    "periodOfReport": _scalar("period_of_report", parse_date),
+    "dateOfOriginalSubmission": _scalar("date_of_original_submission", parse_date),
+    "noSecuritiesOwned": _scalar("no_securities_owned", parse_bool),
+    "notSubjectToSection16": _scalar("not_subject_to_section16", parse_bool),
+    "form3HoldingsReported": _scalar("form3_holdings_reported", parse_bool),
+    "form4TransactionsReported": _scalar("form4_transactions_reported", parse_bool),
+    "aff10b5One": _scalar("aff10b5one", parse_bool),
+    "remarks": _remarks,
+    "issuer": _issuer,
+    "reportingOwner": _owner,
+    "nonDerivativeTable": _table(is_derivative=False),
+    "derivativeTable": _table(is_derivative=True),
+    "footnotes": _footnotes,
+    "ownerSignature": _signature,
+}
+
+# Table rows ------------------------------------------------------------------------------------------
+
+_ROW_KINDS: dict[str, bool] = {
+    "nonDerivativeTransaction": False,
+    "nonDerivativeHolding": True,
+    "derivativeTransaction": False,
+    "derivativeHolding": True,
+}
+
+_ROW_VALUES: dict[str, tuple[str, Callable[[str | None], object]]] = {
+    "securityTitle": ("security_title", text_or_none),
+    "transactionDate": ("transaction_date", parse_date),
+    "deemedExecutionDate": ("deemed_execution_date", parse_date),
+    "transactionTimeliness": ("transaction_timeliness", text_or_none),
+    "transactionShares": ("shares", parse_number),
+    "transactionTotalValue": ("total_value", parse_number),
+    "transactionPricePerShare": ("price", parse_number),
+    "transactionAcquiredDisposedCode": ("acquired_disposed", text_or_none),
+    "sharesOwnedFollowingTransaction": ("shares_owned_after", parse_number),
+    "valueOwnedFollowingTransaction": ("value_owned_after", parse_number),
+    "directOrIndirectOwnership": ("direct_indirect", text_or_none),
+    "natureOfOwnership": ("nature_of_ownership", text_or_none),
+    "conversionOrExercisePrice": ("conversion_or_exercise_price", parse_number),
+    "exerciseDate": ("exercise_date", parse_date),
+    "expirationDate": ("expiration_date", parse_date),
+    "underlyingSecurityTitle": ("underlying_security_title", text_or_none),
+    "underlyingSecurityShares": ("underlying_shares", parse_number),
+    "underlyingSecurityValue": ("underlying_value", parse_number),
+}
+
+_CODING: dict[str, tuple[str, Callable[[str | None], object]]] = {
+    "transactionFormType": ("transaction_form_type", text_or_none),
+    "transactionCode": ("transaction_code", text_or_none),
+    "equitySwapInvolved": ("equity_swap_involved", parse_bool),
+}
+
+
+def _row(element: etree._Element, is_derivative: bool, is_holding: bool) -> Row:
+    """One pass over the row's descendants in document order: a field element is followed by its
+    ``<value>`` child, so the value is credited to the field seen last."""
+    row = Row(is_derivative, is_holding)
+    footnote_ids: list[str] = []
+    pending = None
+    for child in element.iter():
+        tag = child.tag
+        if tag == "value":
+            if pending is not None:
+                setattr(row, pending[0], pending[1](child.text))
+                pending = None
+        elif tag == "footnoteId":
+            footnote_id = (child.get("id") or "").strip()
+            if footnote_id and footnote_id not in footnote_ids:
+                footnote_ids.append(footnote_id)
+        else:
+            spec = _ROW_VALUES.get(tag)
+            if spec is not None:
+                pending = spec
+                if child.text is not None and len(child) == 0:
+                    setattr(row, spec[0], spec[1](child.text))
+                continue
+            spec = _CODING.get(tag)
+            if spec is not None:
+                setattr(row, spec[0], spec[1](child.text))
+            pending = None
+    row.footnote_ids = footnote_ids
+    return row

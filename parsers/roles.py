@@ -1,0 +1,66 @@
+"""Role of a reporting owner (SCORING.md sections 1 and 6): ceo, cfo, officer, director, ten_percent, other.
+
+An owner's role is the highest-weight role it holds; an officer's title is matched against the CEO and
+CFO patterns, or the filing's remarks when the title says "See Remarks".
+"""
+
+from __future__ import annotations
+
+import re
+
+CEO_PATTERN = re.compile(r"\b(ceo|chief executive|principal executive)\b", re.IGNORECASE)
+CFO_PATTERN = re.compile(r"\b(cfo|chief financial|principal financial)\b", re.IGNORECASE)
+SEE_REMARKS_PATTERN = re.compile(r"see\s+remarks", re.IGNORECASE)
+
+ROLE_WEIGHTS: dict[str, float] = {
+    "ceo": 1.0,
+    "cfo": 1.0,
+    "officer": 0.6,
+    "director": 0.5,
+    "ten_percent": 0.25,
+    "other": 0.25,
+}
+"""Default weight of each role; ties resolve in this order (ceo before cfo before officer ...)."""
+
+
+def role_title(officer_title: str | None, remarks: str | None) -> str | None:
+    """The text the title patterns are matched against: the remarks when the title says "See Remarks"."""
+    if officer_title is not None and SEE_REMARKS_PATTERN.search(officer_title):
+        return remarks
+    return officer_title
+
+
+def owner_roles(
+    is_director: bool | None,
+    is_officer: bool | None,
+    is_ten_percent_owner: bool | None,
+    is_other: bool | None,
+    title: str | None,
+) -> list[str]:
+    """Every role an owner holds, in ROLE_WEIGHTS order; ``title`` is its role_title (see above)."""
+    roles = []
+    if is_officer:
+        if title is not None and CEO_PATTERN.search(title):
+            roles.append("ceo")
+        if title is not None and CFO_PATTERN.search(title):
+            roles.append("cfo")
+        if len(roles) == 0:
+            roles.append("officer")
+    if is_director:
+        roles.append("director")
+    if is_ten_percent_owner:
+        roles.append("ten_percent")
+    if is_other or not (is_director or is_officer or is_ten_percent_owner):
+        roles.append("other")
+    return roles
+
+
+def primary_role(roles: list[str], weights: dict[str, float] = ROLE_WEIGHTS) -> str:
+    """The highest-weight role of a list (first in ROLE_WEIGHTS order on a tie)."""
+    order = list(ROLE_WEIGHTS)
+    return max(roles, key=lambda role: (weights[role], -order.index(role)))
+
+
+def role_weight(roles: list[str], weights: dict[str, float] = ROLE_WEIGHTS) -> float:
+    """One owner's weight: the largest weight of the roles it holds."""
+    return max(weights[role] for role in roles)

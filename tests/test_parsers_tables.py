@@ -1,0 +1,85 @@
+"""TableBuilder: every real fixture filing into tables of exactly the store schemas; bad input quarantined."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from parsers.schema import STORE_TABLES
+from parsers.tables import TableBuilder
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _filing_paths(filings_dir: Path) -> list[Path]:
+    return sorted(p for p in filings_dir.iterdir() if p.suffix in {".xml", ".txt"})
+
+
+@pytest.fixture(scope="module")
+def corpus_tables(filings_dir: Path) -> dict:
+    builder = TableBuilder(now=NOW)
+    for path in _filing_paths(filings_dir):
+        builder.add(path.read_bytes(), source=path.name)
+    return builder.build()
+
+
+def test_every_fixture_filing_is_stored_with_exact_schemas(corpus_tables: dict, filings_dir: Path) -> None:
+    assert set(corpus_tables) == set(STORE_TABLES)
+    for name, table in corpus_tables.items():
+        assert table.schema.equals(STORE_TABLES[name]), name
+    assert corpus_tables["quarantine"].num_rows == 0
+    assert corpus_tables["filings"].num_rows == len(_filing_paths(filings_dir))
+
+
+def test_same_accession_twice_is_stored_once(filings_dir: Path) -> None:
+    data = (filings_dir / "0000011544-20-000013.txt").read_bytes()
+    builder = TableBuilder(now=NOW)
+    assert builder.add(data, source="a") == "0000011544-20-000013"
+    assert builder.add(data, source="b") == "0000011544-20-000013"
+    tables = builder.build()
+    assert len(builder) == 1
+    assert tables["filings"].num_rows == 1
+    assert tables["transactions"].num_rows == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty document"),
+        (b"<html><body>hello</body></html>", "not an ownership document: root element <html>"),
+        (b"\x00\x01\x02garbage", "not well-formed XML"),
+    ],
+)
+def test_bad_input_is_quarantined_not_raised(data: bytes, reason: str) -> None:
+    builder = TableBuilder(now=NOW)
+    assert builder.add(data, source="bad.xml", accession="0000000000-00-000001") is None
+    quarantine = builder.build()["quarantine"].to_pylist()
+    assert len(quarantine) == 1
+    row = quarantine[0]
+    assert row["reason"].startswith(reason)
+    assert row["source"] == "bad.xml"
+    assert row["accession"] == "0000000000-00-000001"
+    assert row["content"] == data
+    assert row["size"] == len(data)
+    assert (row["filing_year"], row["filing_month"]) == (2026, 11)
+    assert row["quarantined_at"] == NOW
+    assert len(builder) == 0
+
+
+def test_caller_dates_override_the_header(filings_dir: Path) -> None:
+    data = (filings_dir / "0000011544-20-000013.txt").read_bytes()
+    builder = TableBuilder(now=NOW)
+    builder.add(
+        data,
+        source="x",
+        accession="0000011544-20-999999",
+        filing_date=date(2020, 3, 2),
+        accepted_at=datetime(2020, 3, 2, 9, 30),
+    )
+    filing = builder.build()["filings"].to_pylist()[0]
+    assert filing["accession"] == "0000011544-20-999999"
+    assert filing["filing_date"] == date(2020, 3, 2)
+    assert filing["available_date"] == date(2020, 3, 2)
+    assert (filing["filing_year"], filing["filing_month"]) == (2020, 3)
