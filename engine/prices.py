@@ -1,0 +1,341 @@
+"""Prices for evaluation: a long table of adjusted closes turned into a dense (trading day x security) panel.
+
+The trading calendar is the set of dates in the table. Every defect the evaluation can meet (gaps inside a
+security's history, suspect one-day moves from unadjusted splits, rows without a usable close) is kept in
+``PriceIssues`` and reported; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from engine.errors import UserError
+
+KEY_COLUMNS: tuple[str, ...] = ("ticker", "issuer_cik")
+"""A price table identifies its securities by one of these columns (the first found wins)."""
+
+CLOSE_COLUMNS: tuple[str, ...] = ("adj_close", "adjusted_close", "adj close", "close")
+"""Accepted names of the adjusted close, in order of preference (case-insensitive)."""
+
+DEFAULT_MAX_FILL = 5
+"""Trading days a missing close inside a security's history is carried forward before it counts as absent."""
+
+DEFAULT_SUSPECT_MOVE = 0.60
+"""A one-day move beyond +-60% is reported as suspect (typically a split left unadjusted)."""
+
+PriceSource = str | Path | pl.DataFrame | pl.LazyFrame | Sequence[str | Path]
+
+
+@dataclass(frozen=True)
+class PriceIssues:
+    """What was wrong with the price input, as tables for the report."""
+
+    bad_rows: pl.DataFrame
+    """``source, row, reason``: rows left out (no date, no close, close <= 0)."""
+    gaps: pl.DataFrame
+    """``key, first_missing, last_missing, trading_days``: runs of calendar days without a close inside a
+    security's own first..last date."""
+    suspect_moves: pl.DataFrame
+    """``key, date, previous_close, close, move``: one-day moves beyond the suspect threshold."""
+    weekend_dates: int
+    """Calendar dates on a Saturday or Sunday (a sign that a non-equity series widened the calendar)."""
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Adjusted closes on a trading calendar: ``close[i, j]`` is security ``keys[j]`` on ``calendar[i]``."""
+
+    key: str
+    calendar: np.ndarray
+    keys: pl.Series
+    close: np.ndarray
+    observed: np.ndarray
+    issues: PriceIssues
+    close_column: str
+    max_fill: int
+
+    @property
+    def n_dates(self) -> int:
+        return len(self.calendar)
+
+    def date_index(self, dates: pl.Series) -> np.ndarray:
+        """Row of each date in the calendar, -1 where the date is not a trading day."""
+        values = dates.cast(pl.Date).to_numpy().astype("datetime64[D]")
+        pos = np.searchsorted(self.calendar, values)
+        inside = pos < len(self.calendar)
+        found = np.zeros(len(values), dtype=bool)
+        found[inside] = self.calendar[pos[inside]] == values[inside]
+        return np.where(found, pos, -1)
+
+    def next_trading_index(self, dates: pl.Series) -> np.ndarray:
+        """Row of the first trading day on or after each date, -1 past the end of the calendar."""
+        values = dates.cast(pl.Date).to_numpy().astype("datetime64[D]")
+        pos = np.searchsorted(self.calendar, values, side="left")
+        return np.where(pos < len(self.calendar), pos, -1)
+
+    def key_index(self, keys: pl.Series) -> np.ndarray:
+        """Column of each key in the panel, -1 where the security has no prices."""
+        lookup = pl.DataFrame({"key": self.keys, "column": np.arange(len(self.keys), dtype=np.int64)})
+        probe = pl.DataFrame({"key": keys.cast(self.keys.dtype)}).with_row_index("order")
+        joined = probe.join(lookup, on="key", how="left").sort("order")
+        return joined["column"].fill_null(-1).to_numpy()
+
+    def forward_returns(self, horizon: int) -> np.ndarray:
+        """``close[t + horizon] / close[t] - 1`` on the panel; NaN where either close is absent or
+        ``t + horizon`` runs past the calendar."""
+        out = np.full(self.close.shape, np.nan)
+        if horizon < len(self.calendar):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[: len(self.calendar) - horizon] = self.close[horizon:] / self.close[:-horizon] - 1.0
+        return out
+
+    def frame(self) -> pl.DataFrame:
+        """The observed closes as a long table ``date, <key>, close``."""
+        rows, cols = np.nonzero(self.observed)
+        return pl.DataFrame(
+            {
+                "date": pl.Series(self.calendar[rows]).cast(pl.Date),
+                self.key: self.keys.gather(cols),
+                "close": self.close[rows, cols],
+            }
+        )
+
+    def describe(self) -> list[str]:
+        """One report line per fact about the input and per defect found."""
+        first, last = (str(self.calendar[0]), str(self.calendar[-1])) if self.n_dates else ("-", "-")
+        lines = [
+            f"Prices: {len(self.keys):,} securities by {self.key}, {self.n_dates:,} trading days "
+            f"{first}..{last}, {int(self.observed.sum()):,} closes (column '{self.close_column}')."
+        ]
+        issues = self.issues
+        if issues.bad_rows.height:
+            reasons = issues.bad_rows.group_by("reason").len().sort("reason")
+            detail = ", ".join(f"{r['len']:,} {r['reason']}" for r in reasons.iter_rows(named=True))
+            lines.append(f"Price rows left out: {issues.bad_rows.height:,} ({detail}).")
+        if issues.gaps.height:
+            longest = issues.gaps.sort("trading_days", descending=True).row(0, named=True)
+            lines.append(
+                f"Price gaps: {issues.gaps.height:,} runs of missing trading days inside "
+                f"{issues.gaps['key'].n_unique():,} securities' histories, "
+                f"{int(issues.gaps['trading_days'].sum()):,} days in all (longest {longest['trading_days']} "
+                f"days, {longest['key']} {longest['first_missing']}..{longest['last_missing']}); "
+                f"closes carried forward up to {self.max_fill} trading days, absent beyond."
+            )
+        if issues.suspect_moves.height:
+            lines.append(
+                f"Suspect one-day moves (beyond +-{DEFAULT_SUSPECT_MOVE:.0%}, possibly unadjusted splits): "
+                f"{issues.suspect_moves.height:,}."
+            )
+            for row in issues.suspect_moves.head(20).iter_rows(named=True):
+                lines.append(
+                    f"  {row['key']} {row['date']}: {row['previous_close']:.4g} -> {row['close']:.4g} "
+                    f"({row['move']:+.1%})"
+                )
+        if issues.weekend_dates:
+            lines.append(
+                f"Calendar has {issues.weekend_dates:,} weekend dates: a series trading on weekends "
+                f"widened the trading calendar; horizons count those days."
+            )
+        return lines
+
+
+def read_prices(source: PriceSource) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
+    """Read one or more price tables into ``date, <key>, close`` with the rows that had to be left out.
+
+    Returns ``(prices, bad_rows, key, close_column)``.
+    """
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        parts = [("<DataFrame>", source.lazy().collect())]
+    elif isinstance(source, str | Path):
+        parts = [(str(source), _read_file(Path(source)))]
+    else:
+        parts = [(str(p), _read_file(Path(p))) for p in source]
+        if not parts:
+            raise UserError("no price files given", fix="pass at least one Parquet or CSV file of prices")
+    normalised, bad, keys, closes = [], [], set(), set()
+    for name, frame in parts:
+        good, rejected, key, close_column = _normalise(frame, name)
+        normalised.append(good)
+        bad.append(rejected)
+        keys.add(key)
+        closes.add(close_column)
+    if len(keys) > 1:
+        raise UserError(
+            f"price tables identify securities differently ({', '.join(sorted(keys))})",
+            fix="give every price table the same key column: ticker or issuer_cik",
+        )
+    key = keys.pop()
+    prices = pl.concat(normalised)
+    _check_duplicates(prices, key)
+    return prices.unique(subset=["date", key]), pl.concat(bad), key, "/".join(sorted(closes))
+
+
+def load_prices(
+    source: PriceSource,
+    *,
+    max_fill: int = DEFAULT_MAX_FILL,
+    suspect_move: float = DEFAULT_SUSPECT_MOVE,
+) -> Prices:
+    """Read prices and build the panel: calendar, forward-filled closes (``max_fill`` days), issues found."""
+    prices, bad_rows, key, close_column = read_prices(source)
+    prices = prices.sort(key, "date")
+    calendar = np.unique(prices["date"].to_numpy().astype("datetime64[D]"))
+    rows = np.searchsorted(calendar, prices["date"].to_numpy().astype("datetime64[D]"))
+    key_codes = prices.select(pl.col(key).rank("dense") - 1)[key].to_numpy().astype(np.int64)
+    keys = prices[key].unique().sort()
+    raw = np.full((len(calendar), len(keys)), np.nan)
+    raw[rows, key_codes] = prices["close"].to_numpy()
+    observed = ~np.isnan(raw)
+    issues = PriceIssues(
+        bad_rows=bad_rows,
+        gaps=_gaps(observed, calendar, keys),
+        suspect_moves=_suspect_moves(prices, key, suspect_move),
+        weekend_dates=int(np.sum((calendar.astype(np.int64) + 3) % 7 >= 5)),
+    )
+    return Prices(
+        key=key,
+        calendar=calendar,
+        keys=keys.rename("key"),
+        close=_fill_forward(raw, observed, max_fill),
+        observed=observed,
+        issues=issues,
+        close_column=close_column,
+        max_fill=max_fill,
+    )
+
+
+def _read_file(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise UserError(f"price file not found: {path}", fix="check the path given to --prices")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if suffixes.endswith(".parquet"):
+            return pl.read_parquet(path)
+        if suffixes.endswith((".csv", ".csv.gz", ".txt")):
+            return pl.read_csv(path, infer_schema_length=10_000)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UserError(
+            f"cannot read price file {path}: {exc}", fix="give a valid Parquet or CSV file"
+        ) from exc
+    raise UserError(
+        f"price file {path} is neither Parquet nor CSV", fix="convert it to .parquet or .csv (.csv.gz)"
+    )
+
+
+def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
+    lower = {c.lower(): c for c in frame.columns}
+    date_col = lower.get("date")
+    key_col = next((lower[k] for k in KEY_COLUMNS if k in lower), None)
+    close_col = next((lower[c] for c in CLOSE_COLUMNS if c in lower), None)
+    if date_col is None or key_col is None or close_col is None:
+        raise UserError(
+            f"price table {name} has columns {frame.columns}; it needs date, ticker or issuer_cik, and close",
+            fix="rename the columns to date, ticker (or issuer_cik) and close (split/dividend-adjusted)",
+        )
+    key = key_col.lower()
+    key_expr = (
+        pl.col(key_col).cast(pl.Int64, strict=False)
+        if key == "issuer_cik"
+        else (pl.col(key_col).cast(pl.String).str.strip_chars().str.to_uppercase())
+    )
+    out = frame.with_row_index("row", offset=1).select(
+        "row",
+        _as_date(frame.schema[date_col], date_col).alias("date"),
+        key_expr.alias(key),
+        pl.col(close_col).cast(pl.Float64, strict=False).alias("close"),
+    )
+    reason = (
+        pl.when(pl.col("date").is_null())
+        .then(pl.lit("no date"))
+        .when(pl.col(key).is_null())
+        .then(pl.lit(f"no {key}"))
+        .when(pl.col("close").is_null() | pl.col("close").is_nan())
+        .then(pl.lit("no close"))
+        .when(pl.col("close") <= 0)
+        .then(pl.lit("close <= 0"))
+    )
+    out = out.with_columns(reason.alias("reason"))
+    bad = out.filter(pl.col("reason").is_not_null()).select(
+        pl.lit(name).alias("source"), pl.col("row").cast(pl.Int64), "reason"
+    )
+    good = out.filter(pl.col("reason").is_null()).select("date", key, "close")
+    return good, bad, key, close_col
+
+
+def _as_date(dtype: pl.DataType, column: str) -> pl.Expr:
+    col = pl.col(column)
+    if dtype == pl.Date:
+        return col
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.date()
+    return col.cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _check_duplicates(prices: pl.DataFrame, key: str) -> None:
+    dupes = (
+        prices.group_by("date", key)
+        .agg(pl.col("close").n_unique().alias("values"), pl.len().alias("rows"))
+        .filter(pl.col("rows") > 1)
+    )
+    conflicting = dupes.filter(pl.col("values") > 1).sort("date", key)
+    if conflicting.height:
+        first = conflicting.row(0, named=True)
+        raise UserError(
+            f"prices disagree: {conflicting.height:,} ({key}, date) pairs have several different closes, "
+            f"first {first[key]} on {first['date']}",
+            fix="give each security one close per date (are two price files overlapping?)",
+        )
+
+
+def _gaps(observed: np.ndarray, calendar: np.ndarray, keys: pl.Series) -> pl.DataFrame:
+    """Runs of missing closes strictly between a security's first and last observed date."""
+    records: dict[str, list] = {"key": [], "first_missing": [], "last_missing": [], "trading_days": []}
+    for j in np.nonzero(observed.sum(axis=0) != observed.shape[0])[0]:
+        have = np.nonzero(observed[:, j])[0]
+        if len(have) < 2:
+            continue
+        steps = np.diff(have)
+        for k in np.nonzero(steps > 1)[0]:
+            start, stop = have[k] + 1, have[k + 1] - 1
+            records["key"].append(str(keys[int(j)]))
+            records["first_missing"].append(calendar[start])
+            records["last_missing"].append(calendar[stop])
+            records["trading_days"].append(int(stop - start + 1))
+    return pl.DataFrame(
+        records,
+        schema={
+            "key": pl.String,
+            "first_missing": pl.Date,
+            "last_missing": pl.Date,
+            "trading_days": pl.Int64,
+        },
+    )
+
+
+def _suspect_moves(prices: pl.DataFrame, key: str, threshold: float) -> pl.DataFrame:
+    previous = pl.col("close").shift(1).over(key, order_by="date")
+    return (
+        prices.with_columns(previous.alias("previous_close"))
+        .with_columns((pl.col("close") / pl.col("previous_close") - 1.0).alias("move"))
+        .filter(pl.col("move").abs() > threshold)
+        .select(pl.col(key).cast(pl.String).alias("key"), "date", "previous_close", "close", "move")
+        .sort("key", "date")
+    )
+
+
+def _fill_forward(raw: np.ndarray, observed: np.ndarray, max_fill: int) -> np.ndarray:
+    """Carry each close forward over at most ``max_fill`` missing days inside the security's history."""
+    n = raw.shape[0]
+    idx = np.where(observed, np.arange(n)[:, None], -1)
+    last = np.maximum.accumulate(idx, axis=0)
+    cols = np.arange(raw.shape[1])[None, :]
+    filled = np.where(last >= 0, raw[np.maximum(last, 0), cols], np.nan)
+    age = np.arange(n)[:, None] - last
+    later = np.flip(np.maximum.accumulate(np.flip(observed, axis=0), axis=0), axis=0)
+    keep = (last >= 0) & (age <= max_fill) & later
+    return np.where(keep, filled, np.nan)
