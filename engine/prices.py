@@ -171,8 +171,7 @@ def read_prices(source: PriceSource) -> tuple[pl.DataFrame, pl.DataFrame, str, s
         )
     key = keys.pop()
     prices = pl.concat(normalised)
-    _check_duplicates(prices, key)
-    return prices.unique(subset=["date", key]), pl.concat(bad), key, "/".join(sorted(closes))
+    return prices, pl.concat(bad), key, "/".join(sorted(closes))
 
 
 def load_prices(
@@ -183,18 +182,21 @@ def load_prices(
 ) -> Prices:
     """Read prices and build the panel: calendar, forward-filled closes (``max_fill`` days), issues found."""
     prices, bad_rows, key, close_column = read_prices(source)
-    prices = prices.sort(key, "date")
-    calendar = np.unique(prices["date"].to_numpy().astype("datetime64[D]"))
-    rows = np.searchsorted(calendar, prices["date"].to_numpy().astype("datetime64[D]"))
-    key_codes = prices.select(pl.col(key).rank("dense") - 1)[key].to_numpy().astype(np.int64)
+    dates = prices["date"].to_numpy().astype("datetime64[D]")
+    calendar = np.unique(dates)
     keys = prices[key].unique().sort()
+    rows = np.searchsorted(calendar, dates)
+    codes = prices.select(pl.col(key).replace_strict(keys, np.arange(len(keys)), return_dtype=pl.Int64))
+    codes = codes[key].to_numpy()
+    closes = prices["close"].to_numpy()
+    _check_duplicates(rows * len(keys) + codes, closes, calendar, keys)
     raw = np.full((len(calendar), len(keys)), np.nan)
-    raw[rows, key_codes] = prices["close"].to_numpy()
+    raw[rows, codes] = closes
     observed = ~np.isnan(raw)
     issues = PriceIssues(
         bad_rows=bad_rows,
         gaps=_gaps(observed, calendar, keys),
-        suspect_moves=_suspect_moves(prices, key, suspect_move),
+        suspect_moves=_suspect_moves(raw, observed, calendar, keys, suspect_move),
         weekend_dates=int(np.sum((calendar.astype(np.int64) + 3) % 7 >= 5)),
     )
     return Prices(
@@ -273,21 +275,33 @@ def _as_date(dtype: pl.DataType, column: str) -> pl.Expr:
         return col
     if isinstance(dtype, pl.Datetime):
         return col.dt.date()
-    return col.cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-
-
-def _check_duplicates(prices: pl.DataFrame, key: str) -> None:
-    dupes = (
-        prices.group_by("date", key)
-        .agg(pl.col("close").n_unique().alias("values"), pl.len().alias("rows"))
-        .filter(pl.col("rows") > 1)
-    )
-    conflicting = dupes.filter(pl.col("values") > 1).sort("date", key)
-    if conflicting.height:
-        first = conflicting.row(0, named=True)
+    if dtype != pl.String:
         raise UserError(
-            f"prices disagree: {conflicting.height:,} ({key}, date) pairs have several different closes, "
-            f"first {first[key]} on {first['date']}",
+            f"price column {column!r} has type {dtype}, not dates",
+            fix="give dates as a Date/Datetime column or ISO text (YYYY-MM-DD...)",
+        )
+    return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _check_duplicates(cells: np.ndarray, closes: np.ndarray, calendar: np.ndarray, keys: pl.Series) -> None:
+    """Several rows for one (security, date) are fine when they agree; an error when they do not."""
+    if len(cells) < 2:
+        return
+    counts = np.bincount(cells)
+    repeated = np.nonzero(counts[cells] > 1)[0]
+    if not len(repeated):
+        return
+    low = np.full(len(counts), np.inf)
+    high = np.full(len(counts), -np.inf)
+    np.minimum.at(low, cells[repeated], closes[repeated])
+    np.maximum.at(high, cells[repeated], closes[repeated])
+    conflicting = np.nonzero(high > low)[0]
+    if len(conflicting):
+        first = int(conflicting[0])
+        row, col = divmod(first, len(keys))
+        raise UserError(
+            f"prices disagree: {len(conflicting):,} (security, date) pairs have several different closes, "
+            f"first {keys[col]} on {calendar[row]}",
             fix="give each security one close per date (are two price files overlapping?)",
         )
 
@@ -303,8 +317,8 @@ def _gaps(observed: np.ndarray, calendar: np.ndarray, keys: pl.Series) -> pl.Dat
         for k in np.nonzero(steps > 1)[0]:
             start, stop = have[k] + 1, have[k + 1] - 1
             records["key"].append(str(keys[int(j)]))
-            records["first_missing"].append(calendar[start])
-            records["last_missing"].append(calendar[stop])
+            records["first_missing"].append(calendar[start].item())
+            records["last_missing"].append(calendar[stop].item())
             records["trading_days"].append(int(stop - start + 1))
     return pl.DataFrame(
         records,
@@ -317,15 +331,27 @@ def _gaps(observed: np.ndarray, calendar: np.ndarray, keys: pl.Series) -> pl.Dat
     )
 
 
-def _suspect_moves(prices: pl.DataFrame, key: str, threshold: float) -> pl.DataFrame:
-    previous = pl.col("close").shift(1).over(key, order_by="date")
-    return (
-        prices.with_columns(previous.alias("previous_close"))
-        .with_columns((pl.col("close") / pl.col("previous_close") - 1.0).alias("move"))
-        .filter(pl.col("move").abs() > threshold)
-        .select(pl.col(key).cast(pl.String).alias("key"), "date", "previous_close", "close", "move")
-        .sort("key", "date")
-    )
+def _suspect_moves(
+    raw: np.ndarray, observed: np.ndarray, calendar: np.ndarray, keys: pl.Series, threshold: float
+) -> pl.DataFrame:
+    """Moves from each close to the security's previous close beyond +-threshold."""
+    n = raw.shape[0]
+    last = np.maximum.accumulate(np.where(observed, np.arange(n)[:, None], -1), axis=0)
+    previous_row = np.vstack([np.full((1, raw.shape[1]), -1), last[:-1]])
+    cols = np.arange(raw.shape[1])[None, :]
+    previous = np.where(previous_row >= 0, raw[np.maximum(previous_row, 0), cols], np.nan)
+    with np.errstate(invalid="ignore"):
+        move = raw / previous - 1.0
+    rows, js = np.nonzero(observed & (previous_row >= 0) & (np.abs(move) > threshold))
+    return pl.DataFrame(
+        {
+            "key": keys.gather(js).cast(pl.String),
+            "date": pl.Series(calendar[rows]).cast(pl.Date),
+            "previous_close": previous[rows, js],
+            "close": raw[rows, js],
+            "move": move[rows, js],
+        }
+    ).sort("key", "date")
 
 
 def _fill_forward(raw: np.ndarray, observed: np.ndarray, max_fill: int) -> np.ndarray:
