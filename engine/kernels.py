@@ -37,9 +37,9 @@ def latest_filing(
 
 
 @njit(cache=True, parallel=True)
-def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Date-major row numbers of the members: ``pos[i, d]`` (-1 outside) and ``date_ptr`` (rows of date
-    ``d`` are ``date_ptr[d]:date_ptr[d + 1]``, issuers in index order)."""
+def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Date-major row numbers of the members: ``pos[i, d]`` (-1 outside), ``date_ptr`` (rows of date
+    ``d`` are ``date_ptr[d]:date_ptr[d + 1]``, issuers in index order) and each row's issuer."""
     n_issuers, n_dates = member.shape
     counts = np.zeros(n_dates, dtype=np.int64)
     for d in prange(n_dates):
@@ -52,13 +52,15 @@ def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for d in range(n_dates):
         date_ptr[d + 1] = date_ptr[d] + counts[d]
     pos = np.full((n_issuers, n_dates), -1, dtype=np.int64)
+    row_issuer = np.empty(date_ptr[n_dates], dtype=np.int32)
     for d in prange(n_dates):
         r = date_ptr[d]
         for i in range(n_issuers):
             if member[i, d]:
                 pos[i, d] = r
+                row_issuer[r] = i
                 r += 1
-    return pos, date_ptr
+    return pos, date_ptr, row_issuer
 
 
 @njit(cache=True, parallel=True)

@@ -27,19 +27,19 @@ def latest_filing(
     return labels, member
 
 
-def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``kernels.row_positions``."""
     n_issuers, n_dates = member.shape
     pos = np.full((n_issuers, n_dates), -1, dtype=np.int64)
     date_ptr = [0]
-    row = 0
+    row_issuer = []
     for d in range(n_dates):
         for i in range(n_issuers):
             if member[i, d]:
-                pos[i, d] = row
-                row += 1
-        date_ptr.append(row)
-    return pos, np.array(date_ptr, dtype=np.int64)
+                pos[i, d] = len(row_issuer)
+                row_issuer.append(i)
+        date_ptr.append(len(row_issuer))
+    return pos, np.array(date_ptr, dtype=np.int64), np.array(row_issuer, dtype=np.int32)
 
 
 def window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows):

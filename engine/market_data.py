@@ -1,0 +1,190 @@
+"""Market data for the score: the caller's market caps (or close x shares, or shares alone) normalised to
+one point-in-time table ``issuer_cik, date, cap`` (SCORING.md section 6).
+
+Accepted inputs: a Parquet/CSV path or a Polars frame with ``date`` and ``issuer_cik`` (or ``ticker``)
+and ``market_cap``, or ``close`` and ``shares_outstanding``, or ``shares_outstanding`` alone; or the
+store's ``shares_outstanding`` table (SHARES_OUTSTANDING_SCHEMA: ``filed`` is the date a count became
+known). With shares alone, ``value / market_cap`` is ``shares / shares_outstanding``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from engine.errors import UserError
+from parsers.schema import SHARES_OUTSTANDING_SCHEMA
+
+MarketSource = str | Path | pl.DataFrame | pl.LazyFrame
+
+MARKET_CAP = "market_cap"
+SHARES = "shares"
+_SHARES_TABLE_COLUMNS = frozenset(SHARES_OUTSTANDING_SCHEMA.names)
+
+
+@dataclass(frozen=True)
+class MarketCaps:
+    """``table``: ``issuer_cik, date, cap`` sorted by date; ``kind``: ``market_cap`` (cap is a market cap)
+    or ``shares`` (cap is shares outstanding); ``notes``: what was left out and why."""
+
+    table: pl.DataFrame
+    kind: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_table(source: str | Path, what: str) -> pl.DataFrame:
+    """A Parquet or CSV file as a DataFrame, with a clear error for a missing or unreadable file."""
+    path = Path(source)
+    if not path.exists():
+        raise UserError(f"{what} file not found: {path}", fix="pass an existing .parquet or .csv file")
+    try:
+        if path.suffix.lower() in (".csv", ".gz") or path.name.lower().endswith(".csv.gz"):
+            return pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UserError(
+            f"cannot read {what} file {path}: {exc}", fix="use Parquet or CSV with a header"
+        ) from exc
+
+
+def load_market_caps(source: MarketSource, ticker_map: pl.LazyFrame | None = None) -> MarketCaps:
+    """Normalise market data; ``ticker_map`` (``ticker, available_date, issuer_cik``) resolves tickers."""
+    origin = str(source) if isinstance(source, str | Path) else "market data frame"
+    frame = read_table(source, "market caps") if isinstance(source, str | Path) else source.lazy().collect()
+    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    if set(frame.columns) >= _SHARES_TABLE_COLUMNS:
+        return _from_shares_table(frame)
+    notes: list[str] = []
+    if "issuer_cik" not in frame.columns:
+        if "ticker" not in frame.columns:
+            raise UserError(
+                f"{origin}: no issuer_cik or ticker column (columns: {', '.join(frame.columns)})",
+                fix="name the issuer column issuer_cik (the SEC CIK) or ticker",
+            )
+        frame, notes = _tickers_to_ciks(frame, ticker_map, origin)
+    if "date" not in frame.columns:
+        raise UserError(f"{origin}: no date column", fix="add a date column (YYYY-MM-DD)")
+    frame = frame.with_row_index("row", offset=1).with_columns(
+        _as_date(frame.schema["date"], origin), pl.col("issuer_cik").cast(pl.Int64, strict=False)
+    )
+    if MARKET_CAP in frame.columns:
+        kind, cap = MARKET_CAP, pl.col(MARKET_CAP).cast(pl.Float64, strict=False)
+    elif {"close", "shares_outstanding"} <= set(frame.columns):
+        kind = MARKET_CAP
+        cap = pl.col("close").cast(pl.Float64, strict=False) * pl.col("shares_outstanding").cast(
+            pl.Float64, strict=False
+        )
+    elif "shares_outstanding" in frame.columns:
+        kind, cap = SHARES, pl.col("shares_outstanding").cast(pl.Float64, strict=False)
+    else:
+        raise UserError(
+            f"{origin}: no market_cap, close + shares_outstanding, or shares_outstanding column",
+            fix="provide one of those columns",
+        )
+    frame = frame.select("row", "issuer_cik", "date", cap.alias("cap"))
+    incomplete = frame.filter(pl.any_horizontal(pl.col("issuer_cik", "date", "cap").is_null()))
+    if incomplete.height:
+        notes.append(f"{incomplete.height} market data row(s) without issuer, date or value were skipped")
+        frame = frame.drop_nulls(["issuer_cik", "date", "cap"])
+    bad = frame.filter(~pl.col("cap").is_finite() | (pl.col("cap") <= 0))
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise UserError(
+            f"{origin}: {bad.height} row(s) with a {kind.replace('_', ' ')} that is not a positive number, "
+            f"first at row {first['row']} (issuer {first['issuer_cik']}, {first['date']}): {first['cap']}",
+            fix="remove those rows or fix their values (a missing value is simply absent)",
+        )
+    return MarketCaps(_deduplicated(frame, origin), kind, notes)
+
+
+def _as_date(dtype: pl.DataType, origin: str) -> pl.Expr:
+    if dtype == pl.Date:
+        return pl.col("date")
+    if dtype == pl.Datetime:
+        return pl.col("date").dt.date()
+    if dtype == pl.String:
+        return pl.col("date").str.to_date(strict=False)
+    raise UserError(f"{origin}: the date column has type {dtype}", fix="use dates (YYYY-MM-DD)")
+
+
+def _deduplicated(frame: pl.DataFrame, origin: str) -> pl.DataFrame:
+    """One value per (issuer, date): exact repeats collapse, conflicting ones are an error."""
+    unique = frame.unique(["issuer_cik", "date", "cap"])
+    conflicts = unique.filter(pl.len().over("issuer_cik", "date") > 1)
+    if conflicts.height:
+        first = conflicts.sort("row").row(0, named=True)
+        raise UserError(
+            f"{origin}: issuer {first['issuer_cik']} has {conflicts.height} conflicting values on "
+            f"{first['date']} (first at row {first['row']})",
+            fix="keep one market data row per issuer and date",
+        )
+    return unique.select("issuer_cik", "date", "cap").sort("date", "issuer_cik")
+
+
+def _from_shares_table(frame: pl.DataFrame) -> MarketCaps:
+    """The store's shares-outstanding facts: known from ``filed``; the latest fact per filed day wins."""
+    notes = []
+    usable = frame.filter(
+        pl.col("issuer_cik").is_not_null()
+        & pl.col("filed").is_not_null()
+        & pl.col("shares").is_finite()
+        & (pl.col("shares") > 0)
+    )
+    if usable.height < frame.height:
+        notes.append(
+            f"{frame.height - usable.height} shares-outstanding fact(s) without issuer, filed date or a "
+            "positive share count were skipped"
+        )
+    table = (
+        usable.sort("filed", "period_end", "accession", nulls_last=False)
+        .group_by("issuer_cik", "filed", maintain_order=True)
+        .agg(pl.col("shares").last().alias("cap"))
+        .select(pl.col("issuer_cik").cast(pl.Int64), pl.col("filed").alias("date"), "cap")
+        .sort("date", "issuer_cik")
+    )
+    return MarketCaps(table, SHARES, notes)
+
+
+def _tickers_to_ciks(
+    frame: pl.DataFrame, ticker_map: pl.LazyFrame | None, origin: str
+) -> tuple[pl.DataFrame, list[str]]:
+    """Map ``ticker`` to the issuer whose latest filing on or before the row's date used it (or, before
+    any such filing, the first issuer to use it later)."""
+    if ticker_map is None:
+        raise UserError(f"{origin}: tickers need filings to map them to CIKs", fix="add an issuer_cik column")
+    if "date" not in frame.columns:
+        raise UserError(f"{origin}: no date column", fix="add a date column (YYYY-MM-DD)")
+    frame = frame.with_columns(
+        _as_date(frame.schema["date"], origin),
+        pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase(),
+    ).sort("date")
+    known = (
+        ticker_map.select("ticker", "available_date", "issuer_cik").unique().sort("available_date").collect()
+    )
+    joined = frame.join_asof(
+        known,
+        left_on="date",
+        right_on="available_date",
+        by="ticker",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    forward = frame.join_asof(
+        known,
+        left_on="date",
+        right_on="available_date",
+        by="ticker",
+        strategy="forward",
+        check_sortedness=False,
+    )
+    joined = joined.with_columns(pl.col("issuer_cik").fill_null(forward["issuer_cik"])).drop("available_date")
+    unmatched = joined.filter(pl.col("issuer_cik").is_null() & pl.col("ticker").is_not_null())
+    notes = []
+    if unmatched.height:
+        sample = ", ".join(unmatched["ticker"].unique().sort().head(5).to_list())
+        notes.append(
+            f"{unmatched.height} market data row(s) with a ticker no filing uses were skipped (e.g. {sample})"
+        )
+    return joined, notes

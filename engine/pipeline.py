@@ -1,0 +1,252 @@
+"""Polars lazy pipeline from the store's tables to per-trade events (SCORING.md sections 2 to 6).
+
+One event per eligible trade that can move the score: its issuer, insider key, the day it becomes
+known, the day an amendment supersedes it (if any), its side and its term
+``role_weight * plan_factor * value / market_cap`` (NaN when no market cap is known).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from engine.amendments import amendment_dates, with_superseded
+from engine.config import ScoreConfig
+from engine.market_data import SHARES, MarketCaps
+from parsers.roles import SEE_REMARKS_PATTERN
+
+NEVER = np.iinfo(np.int64).max // 2
+"""Superseded day of a trade no amendment supersedes."""
+
+
+@dataclass
+class TradeEvents:
+    """Eligible trades as NumPy columns (issuer, day order not yet imposed) plus what was left out."""
+
+    issuer_cik: np.ndarray
+    insider_cik: np.ndarray
+    start: np.ndarray
+    superseded: np.ndarray
+    is_buy: np.ndarray
+    term: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def _regex(pattern: str) -> str:
+    return f"(?i){pattern}"
+
+
+def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
+    """Non-derivative P/S rows of eligible forms with a positive share count (section 2)."""
+    return transactions.filter(
+        ~pl.col("is_derivative").fill_null(False)
+        & ~pl.col("is_holding").fill_null(False)
+        & pl.col("document_type").is_in(config.forms)
+        & pl.col("transaction_code").is_in(config.buy_codes + config.sell_codes)
+        & pl.col("shares").is_finite()
+        & (pl.col("shares") > 0)
+    )
+
+
+def role_weights(owners: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
+    """``accession, role_weight``: the largest weight over a filing's owners, each owner's weight the
+    largest of its roles (section 6), recomputed from the flags and ``role_title``."""
+    w = config.role_weights
+    says_see_remarks = pl.col("officer_title").str.contains(_regex(SEE_REMARKS_PATTERN.pattern))
+    title = (
+        pl.when(says_see_remarks.fill_null(False))
+        .then(pl.col("role_title"))
+        .otherwise(pl.coalesce("role_title", "officer_title"))
+    )
+    officer = pl.col("is_officer").fill_null(False)
+    director = pl.col("is_director").fill_null(False)
+    ten = pl.col("is_ten_percent_owner").fill_null(False)
+    other = pl.col("is_other").fill_null(False) | ~(officer | director | ten)
+    ceo = officer & title.str.contains(_regex(config.ceo_pattern)).fill_null(False)
+    cfo = officer & title.str.contains(_regex(config.cfo_pattern)).fill_null(False)
+    weight = pl.max_horizontal(
+        pl.when(ceo).then(w["ceo"]),
+        pl.when(cfo).then(w["cfo"]),
+        pl.when(officer & ~ceo & ~cfo).then(w["officer"]),
+        pl.when(director).then(w["director"]),
+        pl.when(ten).then(w["ten_percent"]),
+        pl.when(other).then(w["other"]),
+    )
+    return owners.group_by("accession").agg(weight.max().alias("role_weight"))
+
+
+def plan_flags(
+    trades: pl.LazyFrame, filings: pl.LazyFrame, footnotes: pl.LazyFrame, config: ScoreConfig
+) -> pl.LazyFrame:
+    """Add ``plan``: the store's flag under the default pattern, else recomputed from the checkbox, the
+    remarks and every footnote referenced inside the transaction element (section 6)."""
+    if config.default_plan_pattern:
+        return trades.with_columns(pl.col("plan").fill_null(False))
+    pattern = _regex(config.plan_pattern)
+    by_filing = filings.select(
+        "accession",
+        (
+            pl.col("aff10b5one").fill_null(False) | pl.col("remarks").str.contains(pattern).fill_null(False)
+        ).alias("filing_plan"),
+    )
+    plan_notes = (
+        footnotes.filter(pl.col("text").str.contains(pattern))
+        .select("accession", "footnote_id", pl.lit(True).alias("note_plan"))
+        .unique()
+    )
+    by_row = (
+        trades.select("accession", "row_index", "footnote_ids")
+        .explode("footnote_ids")
+        .join(
+            plan_notes,
+            left_on=["accession", "footnote_ids"],
+            right_on=["accession", "footnote_id"],
+            how="left",
+        )
+        .group_by("accession", "row_index")
+        .agg(pl.col("note_plan").any().alias("note_plan"))
+    )
+    return (
+        trades.drop("plan")
+        .join(by_filing, on="accession", how="left")
+        .join(by_row, on=["accession", "row_index"], how="left")
+        .with_columns(
+            (pl.col("filing_plan").fill_null(False) | pl.col("note_plan").fill_null(False)).alias("plan")
+        )
+        .drop("filing_plan", "note_plan")
+    )
+
+
+def routine_traders(trades: pl.LazyFrame) -> pl.LazyFrame:
+    """``issuer_cik, insider_cik, year`` of routine traders (Cohen-Malloy-Pomorski): traded the issuer in
+    the same calendar month in each of the three preceding years, as known before the year began."""
+    traded = trades.select(
+        "issuer_cik",
+        "insider_cik",
+        pl.coalesce("transaction_date", "available_date").alias("traded"),
+        pl.col("available_date").dt.year().alias("known_year"),
+    ).select(
+        "issuer_cik",
+        "insider_cik",
+        pl.col("traded").dt.year().alias("traded_year"),
+        pl.col("traded").dt.month().alias("month"),
+        "known_year",
+    )
+    return (
+        traded.with_columns(pl.lit([1, 2, 3]).alias("lag"))
+        .explode("lag")
+        .with_columns((pl.col("traded_year") + pl.col("lag")).alias("year"))
+        .filter(pl.col("year") > pl.col("known_year"))
+        .group_by("issuer_cik", "insider_cik", "year", "month")
+        .agg(pl.col("lag").n_unique().alias("lags"))
+        .filter(pl.col("lags") == 3)
+        .select("issuer_cik", "insider_cik", "year")
+        .unique()
+    )
+
+
+def trade_events(
+    tables: dict[str, pl.LazyFrame],
+    first_day: dt.date,
+    last_day: dt.date,
+    caps: MarketCaps,
+    config: ScoreConfig,
+) -> TradeEvents:
+    """Eligible trades known in ``[first_day - flow_window + 1, last_day]`` as events (sections 2-6)."""
+    notes: list[str] = []
+    earliest = first_day - dt.timedelta(days=config.flow_window - 1)
+    lookback = dt.date(earliest.year - 3, 1, 1) if config.exclude_routine else earliest
+    eligible = eligible_trades(tables["transactions"], config).filter(
+        pl.col("available_date").is_between(lookback, last_day)
+    )
+    checks = eligible_trades(tables["transactions"], config).select(
+        pl.col("available_date").is_null().sum().alias("no_date"),
+        (pl.col("available_date").is_between(earliest, last_day) & pl.col("issuer_cik").is_null())
+        .sum()
+        .alias("no_issuer"),
+        (pl.col("available_date").is_between(earliest, last_day) & pl.col("insider_cik").is_null())
+        .sum()
+        .alias("no_insider"),
+    )
+    trades = eligible.filter(pl.col("issuer_cik").is_not_null() & pl.col("insider_cik").is_not_null())
+    trades = plan_flags(trades, tables["filings"], tables["footnotes"], config)
+    if config.exclude_routine:
+        routine = routine_traders(trades)
+        trades = trades.filter(pl.col("available_date") >= earliest).join(
+            routine,
+            left_on=["issuer_cik", "insider_cik", pl.col("available_date").dt.year()],
+            right_on=["issuer_cik", "insider_cik", "year"],
+            how="anti",
+        )
+    plan_factor = pl.when(pl.col("plan")).then(pl.lit(config.plan_weight)).otherwise(pl.lit(1.0))
+    trades = (
+        trades.with_columns(plan_factor.alias("plan_factor"))
+        .filter(pl.col("plan_factor") > 0)
+        .select(
+            "accession",
+            "row_index",
+            "issuer_cik",
+            "insider_cik",
+            "period_of_report",
+            "available_date",
+            "transaction_code",
+            "shares",
+            "price",
+            "plan_factor",
+        )
+        .unique(["accession", "row_index"], keep="first")
+        .join(role_weights(tables["owners"], config), on="accession", how="left")
+    )
+    trades = with_superseded(trades, amendment_dates(tables["filings"], config.amendment_forms))
+    priced = pl.col("price").is_finite() & (pl.col("price") > 0)
+    trades = trades.join_asof(
+        caps.table.lazy().rename({"date": "cap_date"}),
+        left_on="available_date",
+        right_on="cap_date",
+        by="issuer_cik",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    size = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
+    ratio = pl.when(pl.col("cap").is_null()).then(float("nan")).when(priced).then(size / pl.col("cap"))
+    ratio = ratio.otherwise(0.0)
+    weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
+    epoch = pl.lit(dt.date(1970, 1, 1))
+    events, check_row, dupes = pl.collect_all(
+        [
+            trades.select(
+                "issuer_cik",
+                "insider_cik",
+                (pl.col("available_date") - epoch).dt.total_days().alias("start"),
+                (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
+                pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
+                (weight * ratio).alias("term"),
+            ),
+            checks,
+            eligible.filter(pl.col("available_date") >= earliest).select(
+                pl.len() - pl.struct("accession", "row_index").n_unique()
+            ),
+        ]
+    )
+    row = check_row.row(0, named=True)
+    if row["no_date"]:
+        notes.append(f"{row['no_date']} eligible trade(s) without an available_date were left out")
+    if row["no_issuer"] or row["no_insider"]:
+        notes.append(
+            f"{row['no_issuer']} eligible trade(s) without an issuer CIK and {row['no_insider']} without a "
+            "reporting-owner CIK were left out"
+        )
+    if dupes.item():
+        notes.append(f"{dupes.item()} duplicate transaction row(s) (same accession and row) counted once")
+    return TradeEvents(
+        issuer_cik=events["issuer_cik"].to_numpy(),
+        insider_cik=events["insider_cik"].to_numpy(),
+        start=events["start"].to_numpy().astype(np.int64),
+        superseded=events["superseded"].to_numpy().astype(np.int64),
+        is_buy=events["is_buy"].to_numpy(),
+        term=events["term"].fill_null(float("nan")).to_numpy(),
+        notes=notes,
+    )

@@ -1,0 +1,273 @@
+"""The scoring API: the insider factor of SCORING.md for every (date, issuer) of a universe.
+
+``score`` runs the Polars pipeline (``engine.pipeline``) to per-trade events, groups them per issuer
+and hands NumPy arrays to the numba kernels (``engine.kernels``); ``score_asof`` is one cross-section.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from engine import kernels
+from engine.config import ScoreConfig
+from engine.errors import UserError
+from engine.market_data import MarketCaps, MarketSource, load_market_caps
+from engine.pipeline import trade_events
+from engine.store import Store
+from engine.universe import (
+    UniverseSource,
+    explicit_membership,
+    filing_events,
+    load_universe,
+    score_dates,
+)
+from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "date",
+    "issuer_cik",
+    "ticker",
+    "buys",
+    "sells",
+    "cluster",
+    "raw",
+    "insider",
+    "n_buys",
+    "n_sells",
+    "pct",
+    "null_reason",
+)
+"""Output columns; ``null_reason`` says why ``raw`` (and so ``insider``) is null, else null."""
+
+NO_MARKET_CAP = "no_market_cap"
+NULL_REASONS = pl.Enum([NO_MARKET_CAP])
+
+Source = Store | str | Path | pl.LazyFrame | pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame]
+
+_SCHEMAS = {
+    "filings": FILINGS_SCHEMA,
+    "owners": OWNERS_SCHEMA,
+    "transactions": TRANSACTIONS_SCHEMA,
+    "footnotes": FOOTNOTES_SCHEMA,
+}
+
+
+@dataclass
+class ScoreRun:
+    """A scored panel and the notes on what was left out or null, and why."""
+
+    frame: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _empty(name: str) -> pl.LazyFrame:
+    return pl.LazyFrame(schema=pl.Schema(pl.from_arrow(_SCHEMAS[name].empty_table()).schema))
+
+
+def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
+    """The four store tables as LazyFrames, from a Store, a store directory or a mapping of tables
+    (owners and footnotes may be left out: they then count as empty)."""
+    if isinstance(source, str | Path):
+        root = Path(source)
+        if not (root / "filings").is_dir():
+            raise UserError(f"no store at {root} (no filings/ directory)", fix="run `insider ingest` first")
+        source = Store(root)
+    if isinstance(source, Store):
+        return {name: source.scan(name) for name in _SCHEMAS}, source
+    if isinstance(source, pl.LazyFrame | pl.DataFrame):
+        raise UserError(
+            "a single frame cannot be scored: role weights need the owners table and supersession the "
+            "filings table",
+            fix="pass a Store, a store directory, or a mapping {'transactions': ..., 'filings': ..., "
+            "'owners': ..., 'footnotes': ...} of LazyFrames",
+        )
+    unknown = sorted(set(source) - set(_SCHEMAS))
+    if unknown or "transactions" not in source or "filings" not in source:
+        raise UserError(
+            f"the table mapping needs transactions and filings (got {sorted(source)})",
+            fix="pass a mapping with keys transactions, filings and optionally owners, footnotes",
+        )
+    tables = {name: (source[name].lazy() if name in source else _empty(name)) for name in _SCHEMAS}
+    return tables, None
+
+
+def _market_caps(
+    market_caps: MarketSource | MarketCaps | str, store: Store | None, ticker_map: pl.LazyFrame
+) -> MarketCaps:
+    if isinstance(market_caps, MarketCaps):
+        return market_caps
+    if isinstance(market_caps, str) and market_caps == "store":
+        if store is None:
+            raise UserError("market_caps='store' needs a Store source", fix="pass the Store or a file")
+        files = sorted((store.root / "shares_outstanding").glob("**/*.parquet"))
+        if not files:
+            raise UserError(
+                f"the store {store.root} has no shares_outstanding table",
+                fix="load shares outstanding into the store or pass --market-caps FILE",
+            )
+        return load_market_caps(pl.scan_parquet(files), ticker_map)
+    return load_market_caps(market_caps, ticker_map)
+
+
+def _csr(issuer_index: np.ndarray, n_issuers: int) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.bincount(issuer_index, minlength=n_issuers))]).astype(np.int64)
+
+
+def score_run(
+    source: Source,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+) -> ScoreRun:
+    """``score`` with its notes: what was left out of the inputs and why cells are null."""
+    config = config or ScoreConfig()
+    grid = score_dates(start, end, dates)
+    first_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[0]))
+    last_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[-1]))
+    tables, store = open_tables(source)
+    explicit = load_universe(universe) if universe is not None else None
+    if explicit is None and tables_empty(tables):
+        raise UserError("the store has no filings", fix="run `insider ingest` on some filings first")
+    filings = filing_events(tables["filings"], last_day)
+    if explicit is None:
+        filings = filings.filter(
+            pl.col("available_date") >= first_day - dt.timedelta(days=config.universe_lookback)
+        )
+    if market_caps is None:
+        raise UserError(
+            "no market caps given: every trade's value / market cap would be unknown",
+            fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
+        )
+    caps = _market_caps(market_caps, store, filings)
+    events = trade_events(tables, first_day, last_day, caps, config)
+    filing_frame = filings.with_columns(
+        (pl.col("ticker").rank("dense") - 1).cast(pl.Int32).fill_null(-1).alias("label")
+    ).collect()
+    notes = caps.notes + events.notes
+    tickers = filing_frame["ticker"].drop_nulls().unique().sort()
+    issuers = np.unique(
+        np.concatenate(
+            [
+                filing_frame["issuer_cik"].to_numpy(),
+                events.issuer_cik,
+                explicit["issuer_cik"].to_numpy() if explicit is not None else np.empty(0, np.int64),
+            ]
+        ).astype(np.int64)
+    )
+    f_issuer = np.searchsorted(issuers, filing_frame["issuer_cik"].to_numpy())
+    f_day = filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
+    labels, member = kernels.latest_filing(
+        _csr(f_issuer, issuers.size), f_day, filing_frame["label"].to_numpy(), grid, config.universe_lookback
+    )
+    if explicit is not None:
+        member = explicit_membership(explicit, issuers, grid)
+    pos, date_ptr, row_issuer = kernels.row_positions(member)
+    n_rows = int(date_ptr[-1])
+
+    e_issuer = np.searchsorted(issuers, events.issuer_cik)
+    order = np.lexsort((events.start, e_issuer))
+    e_ptr = _csr(e_issuer, issuers.size)
+    start_day = events.start[order]
+    superseded = events.superseded[order]
+    buys, sells, n_buys, n_sells, missing = kernels.window_sums(
+        e_ptr,
+        start_day,
+        superseded,
+        events.term[order],
+        events.is_buy[order],
+        grid,
+        config.flow_window,
+        pos,
+        n_rows,
+    )
+    cluster = kernels.distinct_counts(
+        e_ptr,
+        start_day,
+        np.minimum(superseded, start_day + config.cluster_window),
+        events.insider_cik[order],
+        grid,
+        pos,
+        n_rows,
+    )
+    raw = (buys - sells) * (1.0 + np.log(1.0 + cluster))
+    no_cap = missing > 0
+    raw[no_cap] = np.nan
+    buys[no_cap] = np.nan
+    sells[no_cap] = np.nan
+    insider, pct = kernels.cross_section(
+        raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
+    )
+    date_index = np.repeat(np.arange(grid.size, dtype=np.int32), np.diff(date_ptr))
+    row_label = labels[row_issuer, date_index]
+    del labels, member, pos
+    n_null = int(no_cap.sum())
+    if n_null:
+        n_issuers_null = np.unique(row_issuer[no_cap]).size
+        notes.append(
+            f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the 90-day window "
+            "has no market cap on or before its available date (null_reason = no_market_cap)"
+        )
+    if n_rows == 0:
+        notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
+    frame = pl.DataFrame(
+        {
+            "date": pl.Series(grid.astype(np.int32)[date_index]).cast(pl.Date),
+            "issuer_cik": issuers[row_issuer],
+            "ticker": tickers.gather(pl.Series(row_label).replace(-1, None)),
+            "buys": pl.Series(buys, nan_to_null=True),
+            "sells": pl.Series(sells, nan_to_null=True),
+            "cluster": cluster,
+            "raw": pl.Series(raw, nan_to_null=True),
+            "insider": pl.Series(insider, nan_to_null=True),
+            "n_buys": n_buys,
+            "n_sells": n_sells,
+            "pct": pl.Series(pct, nan_to_null=True),
+            "null_reason": pl.Series(np.where(no_cap, NO_MARKET_CAP, None), dtype=NULL_REASONS),
+        }
+    )
+    return ScoreRun(frame, notes)
+
+
+def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
+    """True when there is not a single filing in the tables."""
+    return tables["filings"].select(pl.len()).collect().item() == 0
+
+
+def score(
+    source: Source,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+) -> pl.DataFrame:
+    """The insider factor for every weekday in ``[start, end]`` (or the given ``dates``) and every issuer
+    in that date's universe: ``date, issuer_cik, ticker, buys, sells, cluster, raw, insider, n_buys,
+    n_sells, pct, null_reason``, sorted by date then issuer CIK."""
+    return score_run(
+        source, start, end, market_caps=market_caps, universe=universe, config=config, dates=dates
+    ).frame
+
+
+def score_asof(
+    date: dt.date | str,
+    source: Source,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+) -> pl.DataFrame:
+    """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day)."""
+    return score(source, market_caps=market_caps, universe=universe, config=config, dates=[date])
