@@ -105,7 +105,7 @@ def parse_ownership(xml: bytes) -> OwnershipDocument:
     CIK; a recovered (not well-formed) document must still end with ``</ownershipDocument>``, so a
     truncated file is refused rather than stored with rows missing.
     """
-    if not xml.strip():
+    if not xml or xml.isspace():
         raise OwnershipError("empty document")
     root, recovered = parse_xml(xml)
     if root.tag != ROOT_TAG:
@@ -302,7 +302,7 @@ def _row(element: etree._Element, is_derivative: bool, is_holding: bool) -> Row:
             spec = _ROW_VALUES.get(tag)
             if spec is not None:
                 pending = spec
-                if child.text is not None and len(child) == 0:
+                if child.text is not None:
                     setattr(row, spec[0], spec[1](child.text))
                 continue
             spec = _CODING.get(tag)

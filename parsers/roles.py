@@ -56,9 +56,13 @@ def owner_roles(
 
 
 def primary_role(roles: list[str], weights: dict[str, float] = ROLE_WEIGHTS) -> str:
-    """The highest-weight role of a list (first in ROLE_WEIGHTS order on a tie)."""
-    order = list(ROLE_WEIGHTS)
-    return max(roles, key=lambda role: (weights[role], -order.index(role)))
+    """The highest-weight role of a list (the first one listed on a tie: ``owner_roles`` lists them in
+    ROLE_WEIGHTS order)."""
+    best = roles[0]
+    for role in roles[1:]:
+        if weights[role] > weights[best]:
+            best = role
+    return best
 
 
 def role_weight(roles: list[str], weights: dict[str, float] = ROLE_WEIGHTS) -> float:
