@@ -135,6 +135,11 @@ class Store:
         with self._locked(timeout=self.lock_timeout):
             return self._write_batch(batch, accessions)
 
+    def check_writable(self) -> None:
+        """Raise ``UserError`` now, before any work, if this store cannot be created or locked."""
+        with self._locked(timeout=self.lock_timeout):
+            pass
+
     def _write_batch(self, batch: dict[str, pa.Table], accessions: list[str]) -> WriteResult:
         index = self._accession_index()
         fresh = [a for a in accessions if a not in index]
@@ -340,7 +345,7 @@ def _read_lock_file(path: Path) -> tuple[int | None, str]:
 def _write_parquet(path: Path, table: pa.Table) -> None:
     temp = path.with_name(path.name + TMP_SUFFIX)
     with open(temp, "wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
+        pq.write_table(table, handle, compression="snappy")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)

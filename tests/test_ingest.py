@@ -1,0 +1,352 @@
+"""Ingest: real filings from directories and archives into the store; bad input quarantined, never fatal."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import random
+import tarfile
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engine.ingest as ingest_module
+from engine.errors import UserError
+from engine.ingest import accession_hint, ingest
+from engine.store import Store
+from parsers.schema import STORE_TABLES
+
+FIXTURES = Path(__file__).parent / "fixtures" / "filings"
+FILING_FILES = sorted(p for p in FIXTURES.iterdir() if p.suffix in (".xml", ".txt"))
+
+
+def manifest_accessions(directory: Path) -> tuple[set[str], int]:
+    """Accessions the manifest gives or the file names carry, and how many bare XML files have neither."""
+    with open(directory / "MANIFEST.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    known = {row["accession"] or accession_hint(row["file"]) for row in rows}
+    return known - {None}, len(rows) - len(known - {None})
+
+
+def snapshot(store: Store) -> dict[str, pl.DataFrame]:
+    """Every dataset minus quarantine timestamps, sorted: equal snapshots mean equal stores."""
+    frames = {}
+    for name in STORE_TABLES:
+        frame = store.scan(name).collect()
+        if name == "quarantine":
+            frame = frame.drop("quarantined_at", "filing_year", "filing_month")
+        frames[name] = frame.sort([c for c in frame.columns if frame.schema[c] != pl.List])
+    return frames
+
+
+def assert_same_store(a: Store, b: Store) -> None:
+    left, right = snapshot(a), snapshot(b)
+    for name in STORE_TABLES:
+        assert left[name].equals(right[name]), name
+
+
+def sample(count: int, seed: int = 7) -> list[Path]:
+    return random.Random(seed).sample(FILING_FILES, count)
+
+
+def junk_directory(root: Path) -> dict[str, str]:
+    """Good filings mixed with every kind of bad input; returns {file name: expected reason fragment}."""
+    root.mkdir()
+    for good in sample(6):
+        (root / good.name).write_bytes(good.read_bytes())
+    bare = (FIXTURES / "0000320121-23-000040.xml").read_bytes()
+    submission = (FIXTURES / "0000011544-20-000013.txt").read_bytes()
+    (root / "empty.xml").write_bytes(b"")
+    (root / "0000000000-99-000001.xml").write_bytes(bare[: len(bare) // 2])
+    (root / "0000000000-99-000002.txt").write_bytes(submission[: len(submission) // 2])
+    (root / "binary.xml").write_bytes(random.Random(1).randbytes(3000))
+    (root / "page.txt").write_bytes(b"<html><body>404 Not Found</body></html>")
+    (root / "note.xml").write_bytes(b'<?xml version="1.0"?><note><to>x</to></note>')
+    (root / "xxe.xml").write_bytes(
+        b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+        b"<ownershipDocument>&x;</ownershipDocument>"
+    )
+    (root / "dangling.xml").symlink_to(root / "missing-target.xml")
+    (root / "corrupt.zip").write_bytes(b"PK\x03\x04" + random.Random(2).randbytes(400))
+    (root / "README.md").write_text("not a filing, ignored")
+    return {
+        "empty.xml": "empty",
+        "0000000000-99-000001.xml": "truncated",
+        "0000000000-99-000002.txt": "",
+        "binary.xml": "XML",
+        "page.txt": "not an ownership",
+        "note.xml": "not an ownership",
+        "xxe.xml": "entit",
+        "dangling.xml": "cannot read file",
+        "corrupt.zip": "corrupt zip archive",
+    }
+
+
+# accession hints
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("0000011544-20-000013.txt", "0000011544-20-000013"),
+        ("dir/sub/0000002488-24-000005.xml", "0000002488-24-000005"),
+        ("11544_1_0000011544-20-000013.txt", "0000011544-20-000013"),
+        ("samples/000000248824000005.sgml", "0000002488-24-000005"),
+        ("feed.tar.gz!0000002488-24-000005.nc", "0000002488-24-000005"),
+        ("0000002488-24-000005.zip!form4.xml", None),
+        ("form4.xml", None),
+        ("12345.xml", None),
+    ],
+)
+def test_accession_hint_comes_from_the_file_name(name, expected):
+    assert accession_hint(name) == expected
+
+
+# real filings
+
+
+@pytest.mark.slow
+def test_every_real_fixture_filing_is_stored_and_a_second_run_changes_nothing(tmp_path, filings_dir):
+    store = Store(tmp_path / "store")
+    report = ingest([filings_dir], store, workers=1)
+    assert report.quarantined == []
+    assert (report.files, report.skipped, report.filings, report.duplicates) == (608, 1, 608, 0)
+    known, anonymous = manifest_accessions(filings_dir)
+    stored = store.accessions()
+    assert {a for a in stored if not a.startswith("sha1-")} == known
+    assert sum(a.startswith("sha1-") for a in stored) == anonymous == 19
+    assert report.rows == store.summary()
+    assert report.rows["transactions"] > report.rows["filings"]
+    sources = store.scan("filings").select("source").collect().to_series()
+    assert sources.str.starts_with(str(filings_dir)).all()
+
+    files = sorted(p for p in (tmp_path / "store").rglob("*") if p.is_file() and p.name != ".lock")
+    again = ingest([filings_dir], store, workers=1)
+    assert (again.filings, again.duplicates, again.quarantined) == (0, 608, [])
+    assert sorted(p for p in (tmp_path / "store").rglob("*") if p.is_file() and p.name != ".lock") == files
+
+
+def test_the_worker_pool_stores_the_same_as_one_process(tmp_path):
+    files = sample(120)
+    alone = Store(tmp_path / "alone")
+    ingest(files, alone, workers=1)
+    pooled = Store(tmp_path / "pooled")
+    report = ingest(files, pooled, workers=2, chunk_size=25, parallel_threshold=50, batch_size=40)
+    assert report.workers == 2 and report.filings == 120
+    assert_same_store(alone, pooled)
+
+
+def test_small_inputs_are_parsed_in_process(tmp_path):
+    report = ingest(sample(10), Store(tmp_path), workers=2)
+    assert report.workers == 1 and report.filings == 10
+
+
+def test_repeated_filings_within_and_across_chunks_are_stored_once(tmp_path):
+    files = sample(30)
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for path in files[:10]:
+        (copies / path.name).write_bytes(path.read_bytes())
+    store = Store(tmp_path / "store")
+    report = ingest([*files, copies, files[0]], store, workers=1, chunk_size=7, batch_size=9)
+    assert (report.filings, report.duplicates) == (30, 11)
+    assert store.summary()["filings"] == 30
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(
+    picks=st.lists(st.sampled_from(FILING_FILES), min_size=1, max_size=25, unique=True),
+    split=st.integers(0, 25),
+    seed=st.integers(0, 1000),
+)
+def test_any_split_and_order_of_real_input_gives_the_same_store(tmp_path_factory, picks, split, seed):
+    root = tmp_path_factory.mktemp("prop")
+    shuffled = list(picks)
+    random.Random(seed).shuffle(shuffled)
+    whole = Store(root / "whole")
+    ingest(sorted(picks), whole, workers=1)
+    parts = Store(root / "parts")
+    for part in (shuffled[:split], shuffled[split:]):
+        if part:
+            ingest(part, parts, workers=1)
+    assert_same_store(whole, parts)
+    ingest(picks, parts, workers=1)
+    assert_same_store(whole, parts)
+
+
+# archives
+
+
+def test_zip_and_tar_gz_archives_are_walked_member_by_member(tmp_path):
+    files = sample(24)
+    with zipfile.ZipFile(tmp_path / "batch.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files[:12]:
+            archive.write(path, f"2020/QTR1/{path.name}")
+        archive.writestr("2020/README.txt", b"not a filing")
+        archive.writestr("__MACOSX/2020/._x.xml", b"resource fork")
+        archive.writestr("2020/notes.csv", b"a,b")
+    with tarfile.open(tmp_path / "batch.tar.gz", "w:gz") as archive:
+        for path in files[12:]:
+            archive.add(path, f"feed/{path.name}")
+    store = Store(tmp_path / "store")
+    report = ingest([tmp_path / "batch.zip", tmp_path / "batch.tar.gz"], store, workers=1)
+
+    assert report.filings == 24 and report.archives == 2
+    assert [q.source for q in report.quarantined] == [f"{tmp_path / 'batch.zip'}!2020/README.txt"]
+    assert report.skipped == 1
+    sources = set(store.scan("filings").select("source").collect().to_series())
+    assert f"{tmp_path / 'batch.zip'}!2020/QTR1/{files[0].name}" in sources
+    assert f"{tmp_path / 'batch.tar.gz'}!feed/{files[12].name}" in sources
+
+    direct = Store(tmp_path / "direct")
+    ingest(files, direct, workers=1)
+    assert store.accessions() == direct.accessions()
+    archived, plain = snapshot(store), snapshot(direct)
+    for name in ("owners", "transactions", "footnotes"):
+        assert archived[name].equals(plain[name]), name
+
+
+def test_archives_nested_in_directories_and_archives(tmp_path):
+    files = sample(4)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        for path in files[:2]:
+            archive.write(path, path.name)
+    (tmp_path / "in" / "deep").mkdir(parents=True)
+    with tarfile.open(tmp_path / "in" / "deep" / "outer.tgz", "w:gz") as archive:
+        info = tarfile.TarInfo("inner.zip")
+        info.size = len(inner.getvalue())
+        archive.addfile(info, io.BytesIO(inner.getvalue()))
+        for path in files[2:]:
+            archive.add(path, path.name)
+    store = Store(tmp_path / "store")
+    report = ingest([tmp_path / "in"], store, workers=1)
+    assert report.filings == 4 and report.archives == 2 and report.quarantined == []
+    assert any("outer.tgz!inner.zip!" in s for s in store.scan("filings").collect()["source"])
+
+
+def test_a_truncated_tar_gz_keeps_the_members_before_the_damage(tmp_path):
+    files = sample(40)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in files:
+            archive.add(path, path.name)
+    data = buffer.getvalue()
+    (tmp_path / "cut.tar.gz").write_bytes(data[: len(data) // 2])
+    store = Store(tmp_path / "store")
+    report = ingest([tmp_path / "cut.tar.gz"], store, workers=1)
+    assert 0 < report.filings < 40
+    whole = Store(tmp_path / "whole")
+    ingest(files, whole, workers=1)
+    assert store.accessions() < whole.accessions()
+    damaged = [q for q in report.quarantined if q.source == str(tmp_path / "cut.tar.gz")]
+    assert len(damaged) == 1 and damaged[0].reason.startswith("corrupt tar archive after ")
+    kept = store.scan("quarantine").filter(pl.col("source") == str(tmp_path / "cut.tar.gz")).collect()
+    assert kept["content"].to_list() == [data[: len(data) // 2]]
+
+
+# bad input
+
+
+def test_junk_is_quarantined_with_its_path_and_reason_and_never_loses_good_files(tmp_path):
+    expected = junk_directory(tmp_path / "junk")
+    store = Store(tmp_path / "store")
+    report = ingest([tmp_path / "junk"], store, workers=1)
+
+    assert report.filings == 6 and report.skipped == 1
+    reasons = {Path(q.source).name: q.reason for q in report.quarantined}
+    assert set(reasons) == set(expected)
+    for name, fragment in expected.items():
+        assert fragment in reasons[name], (name, reasons[name])
+        assert "\n" not in reasons[name] and reasons[name]
+    by_name = {Path(q.source).name: q for q in report.quarantined}
+    assert by_name["0000000000-99-000001.xml"].accession == "0000000000-99-000001", "from the file name"
+    assert by_name["0000000000-99-000002.txt"].accession == "0000011544-20-000013", "from the SGML header"
+
+    stored = store.scan("quarantine").collect()
+    assert sorted(stored["source"]) == sorted(str(tmp_path / "junk" / name) for name in expected)
+    for row in stored.iter_rows(named=True):
+        path = Path(row["source"])
+        if path.name != "dangling.xml":
+            assert row["content"] == path.read_bytes()
+            assert row["sha1"] == hashlib.sha1(path.read_bytes()).hexdigest()
+    again = ingest([tmp_path / "junk"], store, workers=1)
+    assert len(again.quarantined) == len(expected) and again.rows["quarantine"] == 0
+    assert store.scan("quarantine").collect().height == len(expected)
+
+
+def test_random_corruption_of_real_filings_never_stops_a_run(tmp_path):
+    rng = random.Random(11)
+    directory = tmp_path / "damaged"
+    directory.mkdir()
+    originals = sample(40, seed=3)
+    for index, path in enumerate(originals):
+        data = bytearray(path.read_bytes())
+        if index % 2:
+            cut = rng.randrange(len(data))
+            data = data[:cut]
+        else:
+            for _ in range(20):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        (directory / path.name).write_bytes(bytes(data))
+    store = Store(tmp_path / "store")
+    report = ingest([directory], store, workers=1)
+    assert report.files == 40
+    assert report.filings + len(report.quarantined) == 40
+    assert store.summary()["quarantine"] == len(report.quarantined)
+
+
+def test_an_oversized_file_is_quarantined_without_being_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_module, "MAX_FILING_BYTES", 100)
+    big = tmp_path / "in" / "0000000000-99-000002.xml"
+    big.parent.mkdir()
+    big.write_bytes(b"<ownershipDocument>" + b" " * 200)
+    report = ingest([big.parent], Store(tmp_path / "store"), workers=1)
+    assert [(q.accession, q.reason) for q in report.quarantined] == [
+        ("0000000000-99-000002", "file of 219 bytes is too large to be an ownership filing")
+    ]
+
+
+def test_a_file_named_explicitly_is_read_whatever_its_extension(tmp_path):
+    renamed = tmp_path / "in" / "filing.dat"
+    renamed.parent.mkdir()
+    renamed.write_bytes(FILING_FILES[3].read_bytes())
+    assert ingest([renamed], Store(tmp_path / "store"), workers=1).filings == 1
+    walked = ingest([renamed.parent], Store(tmp_path / "other"), workers=1)
+    assert (walked.filings, walked.skipped) == (0, 1)
+
+
+def test_a_missing_path_is_a_user_error_naming_it_before_anything_is_written(tmp_path):
+    with pytest.raises(UserError, match="no such file or directory: .*nowhere") as error:
+        ingest([FILING_FILES[0], tmp_path / "nowhere"], Store(tmp_path / "store"))
+    assert "fix:" in str(error.value)
+    assert not (tmp_path / "store").exists()
+
+
+def test_an_unwritable_store_is_a_user_error_before_parsing(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(ingest_module, "_parse_chunk", None)
+    with pytest.raises(UserError, match="cannot write to the store"):
+        ingest([FILING_FILES[0]], Store(tmp_path / "file" / "store"))
+
+
+def test_progress_is_reported_per_chunk(tmp_path):
+    seen: list[int] = []
+    ingest(sample(25), Store(tmp_path), workers=1, chunk_size=10, progress=seen.append)
+    assert seen == [10, 10, 5]
+
+
+def test_hidden_files_and_directories_are_not_walked(tmp_path):
+    (tmp_path / "in" / ".git").mkdir(parents=True)
+    (tmp_path / "in" / ".git" / "x.xml").write_bytes(b"junk")
+    (tmp_path / "in" / ".hidden.xml").write_bytes(b"junk")
+    (tmp_path / "in" / FILING_FILES[0].name).write_bytes(FILING_FILES[0].read_bytes())
+    report = ingest([tmp_path / "in"], Store(tmp_path / "store"), workers=1)
+    assert (report.files, report.filings, report.quarantined) == (1, 1, [])
