@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 PLAN_PATTERN = re.compile("10b-?5[-\u2010-\u2014 ]?1", re.IGNORECASE)
 """Matches "10b5-1", "10b-5-1", "10b5 1", "10B5\u20111" ... but not a bare "Rule 10b-5"."""
@@ -18,7 +18,7 @@ def is_plan(
     aff10b5one: bool | None,
     remarks_mention: bool,
     footnote_ids: Iterable[str],
-    plan_footnotes: Mapping[str, bool] | frozenset[str],
+    plan_footnotes: Collection[str],
 ) -> bool:
     """True when the filing's checkbox is ticked, its remarks mention a plan, or any footnote
     referenced inside the transaction element does (``plan_footnotes``: ids whose text matches)."""

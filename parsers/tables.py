@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers.availability import available_date
-from parsers.ownership import OwnershipDocument, OwnershipError, Row, parse_ownership
-from parsers.plan import PLAN_PATTERN
+from parsers.ownership import OwnershipDocument, OwnershipError, parse_ownership
+from parsers.plan import is_plan, mentions_plan, plan_footnote_ids
 from parsers.roles import ROLE_WEIGHTS, owner_roles, primary_role, role_title
 from parsers.schema import (
     FILINGS_SCHEMA,
@@ -184,8 +184,8 @@ class TableBuilder:
                 )
             )
 
-        filing_plan = bool(doc.aff10b5one) or (doc.remarks is not None and PLAN_PATTERN.search(doc.remarks))
-        plan_footnotes = {fid for fid, text in doc.footnotes.items() if PLAN_PATTERN.search(text)}
+        remarks_mention = mentions_plan(doc.remarks)
+        plan_footnotes = plan_footnote_ids(doc.footnotes)
         head = (doc.document_type, doc.issuer_cik, ticker, insider_cik)
         tail = (doc.period_of_report, filing_date, accepted_at, available, *partition)
         transactions = []
@@ -193,8 +193,8 @@ class TableBuilder:
         for row in doc.rows:
             row_index = counters[row.is_derivative]
             counters[row.is_derivative] = row_index + 1
-            plan = filing_plan or _references_any(row, plan_footnotes)
-            transactions.append((accession, row_index, *head, *_ROW_FIELDS(row), bool(plan), *tail))
+            plan = is_plan(doc.aff10b5one, remarks_mention, row.footnote_ids, plan_footnotes)
+            transactions.append((accession, row_index, *head, *_ROW_FIELDS(row), plan, *tail))
 
         footnotes = [(accession, fid, text, *partition) for fid, text in doc.footnotes.items()]
         self._filings.append(
@@ -246,10 +246,6 @@ class TableBuilder:
             )
         )
         return None
-
-
-def _references_any(row: Row, footnote_ids: set[str]) -> bool:
-    return bool(footnote_ids) and any(fid in footnote_ids for fid in row.footnote_ids)
 
 
 def _no_xml_reason(submission: Submission) -> str:

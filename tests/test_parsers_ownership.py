@@ -1,0 +1,248 @@
+"""parse_ownership: the SEC spec-shape samples (3, 3/A, 4, 4/A, 5, 5/A) and the structural quirks."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from parsers.ownership import OwnershipError, parse_ownership
+
+SPEC = Path(__file__).parent / "fixtures" / "spec_samples"
+
+
+def _spec(name: str) -> bytes:
+    return (SPEC / f"edgarclient__test_test_data_{name}.xml").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "document_type", "original", "rows", "owners"),
+    [
+        ("doc3", "3", None, 2, 1),
+        ("doc3a", "3/A", date(2003, 3, 1), 2, 1),
+        ("doc4", "4", None, 6, 2),
+        ("doc4a", "4/A", date(2003, 3, 1), 6, 2),
+        ("doc5", "5", None, 6, 2),
+        ("doc5a", "5/A", date(2003, 3, 1), 6, 2),
+    ],
+)
+def test_spec_sample_shapes(name: str, document_type: str, original, rows: int, owners: int) -> None:
+    doc = parse_ownership(_spec(name))
+    assert doc.document_type == document_type
+    assert doc.date_of_original_submission == original
+    assert len(doc.rows) == rows
+    assert len(doc.owners) == owners
+    assert list(doc.footnotes) == ["F1", "F2", "F3", "F4", "F5"]
+    assert doc.recovered is False
+
+
+def test_form_5a_every_field() -> None:
+    doc = parse_ownership(_spec("doc5a"))
+    assert (doc.period_of_report, doc.not_subject_to_section16, doc.aff10b5one) == (
+        date(2002, 9, 15),
+        True,
+        True,
+    )
+    assert (doc.issuer_cik, doc.issuer_name, doc.ticker_raw) == (1212121212, None, "AWI")
+    first, second = doc.owners
+    assert (first.cik, first.is_director, first.is_officer, first.is_ten_percent_owner, first.is_other) == (
+        343434,
+        True,
+        True,
+        False,
+        True,
+    )
+    assert (first.officer_title, first.other_text, first.street2, first.city) == (
+        "President and CEO",
+        "Public Affairs Officer",
+        "Apt #44",
+        "Anywhere",
+    )
+    assert (second.cik, second.street1) == (1212121212, None)
+    assert doc.remarks == "This is just a general comment."
+    assert doc.signatures == [
+        ("Jane Doe", date(2002, 11, 23)),
+        ("John Q. Public", date(2002, 11, 22)),
+        ("Uncle Sam", date(2002, 11, 24)),
+    ]
+    a, j, holding, s, derivative_holding, conversion = doc.rows
+    assert (a.transaction_code, a.transaction_form_type, a.equity_swap_involved, a.acquired_disposed) == (
+        "A",
+        "5",
+        True,
+        "D",
+    )
+    assert (a.shares, a.price, a.shares_owned_after, a.direct_indirect) == (2000.0, 120.0, 22000.0, "I")
+    assert a.nature_of_ownership == "This describes the nature of the ownership."
+    assert a.footnote_ids == ["F4", "F5", "F3"]
+    assert (j.transaction_date, j.deemed_execution_date, j.transaction_timeliness) == (
+        date(2002, 11, 1),
+        date(2002, 11, 2),
+        None,
+    )
+    assert (holding.is_holding, holding.security_title, holding.shares_owned_after, holding.footnote_ids) == (
+        True,
+        "Preferred Stock Options",
+        33333.0,
+        ["F1"],
+    )
+    assert holding.nature_of_ownership is None
+    assert (s.shares_owned_after, s.value_owned_after, s.footnote_ids) == (
+        None,
+        2111111.0,
+        ["F1", "F2", "F3"],
+    )
+    assert (derivative_holding.is_derivative, derivative_holding.is_holding) == (True, True)
+    assert (derivative_holding.transaction_form_type, derivative_holding.transaction_code) == ("3", None)
+    assert (derivative_holding.conversion_or_exercise_price, derivative_holding.underlying_value) == (
+        50.55,
+        100.12,
+    )
+    assert (derivative_holding.exercise_date, derivative_holding.expiration_date) == (
+        date(1980, 12, 25),
+        date(1980, 12, 25),
+    )
+    assert (conversion.transaction_code, conversion.shares, conversion.total_value, conversion.price) == (
+        "C",
+        None,
+        500000.0,
+        1001.23,
+    )
+    assert (conversion.value_owned_after, conversion.underlying_security_title) == (
+        3210.88,
+        "Derived Stock (HOLDING)",
+    )
+    assert conversion.footnote_ids == ["F1", "F3", "F5", "F2", "F4"]
+
+
+def test_children_in_any_order_give_the_same_record(filings_dir: Path) -> None:
+    xml = (filings_dir / "sha1-d89f355775d3.xml").read_bytes()
+    root = etree.fromstring(xml)
+    reference = parse_ownership(xml)
+    rng = random.Random(7)
+    for _ in range(5):
+        for element in [root, *root.iter("nonDerivativeTransaction", "transactionAmounts", "reportingOwner")]:
+            children = list(element)
+            rng.shuffle(children)
+            element[:] = children
+        shuffled = parse_ownership(etree.tostring(root))
+        assert shuffled.owners == reference.owners
+        assert shuffled.footnotes == reference.footnotes
+        assert (shuffled.remarks, shuffled.issuer_cik, shuffled.ticker_raw) == (
+            reference.remarks,
+            reference.issuer_cik,
+            reference.ticker_raw,
+        )
+        key = lambda row: (row.is_derivative, row.transaction_code or "", row.shares_owned_after or -1)  # noqa: E731
+        got, want = sorted(shuffled.rows, key=key), sorted(reference.rows, key=key)
+        for a, b in zip(got, want, strict=True):
+            assert sorted(a.footnote_ids) == sorted(b.footnote_ids)
+            a.footnote_ids = b.footnote_ids
+        assert got == want
+
+
+def _document(body: str, doc_type: str = "4") -> bytes:
+    return (
+        "<ownershipDocument><documentType>" + doc_type + "</documentType>"
+        "<issuer><issuerCik>0000000042</issuerCik><issuerTradingSymbol> none </issuerTradingSymbol></issuer>"
+        "<reportingOwner><reportingOwnerId><rptOwnerCik>7</rptOwnerCik></reportingOwnerId>"
+        "<reportingOwnerRelationship><isOfficer>1</isOfficer></reportingOwnerRelationship></reportingOwner>"
+        + body
+        + "</ownershipDocument>"
+    ).encode()
+
+
+def test_unknown_elements_are_ignored() -> None:
+    doc = parse_ownership(
+        _document(
+            "<script>alert(1)</script><futureThing><value>9</value></futureThing>"
+            "<nonDerivativeTable><nonDerivativeTransaction><newField><value>5</value></newField>"
+            "<transactionAmounts><transactionShares><value>10</value></transactionShares></transactionAmounts>"
+            "</nonDerivativeTransaction></nonDerivativeTable>"
+        )
+    )
+    [row] = doc.rows
+    assert row.shares == 10.0
+    assert doc.ticker_raw == "none"
+
+
+def test_footnote_only_values_are_null_never_zero() -> None:
+    doc = parse_ownership(
+        _document(
+            "<derivativeTable><derivativeTransaction>"
+            '<conversionOrExercisePrice><footnoteId id="F1"/></conversionOrExercisePrice>'
+            "<transactionAmounts><transactionShares><value>3</value></transactionShares>"
+            '<transactionPricePerShare><footnoteId id="F2"/></transactionPricePerShare></transactionAmounts>'
+            '<exerciseDate><footnoteId id="F3"/></exerciseDate>'
+            "<expirationDate><value></value></expirationDate>"
+            "</derivativeTransaction></derivativeTable>"
+        )
+    )
+    [row] = doc.rows
+    assert (row.conversion_or_exercise_price, row.price, row.exercise_date, row.expiration_date) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (row.shares, row.footnote_ids) == (3.0, ["F1", "F2", "F3"])
+
+
+def test_values_without_value_wrapper_and_scalar_quirks() -> None:
+    doc = parse_ownership(
+        _document(
+            "<periodOfReport>2026-07-20-05:00</periodOfReport><aff10B5One> TRUE </aff10B5One>"
+            "<nonDerivativeTable><nonDerivativeTransaction><transactionDate>2020-01-02Z</transactionDate>"
+            "<transactionAmounts><transactionShares> 1,234.5 </transactionShares>"
+            "<transactionPricePerShare><value>$12.50</value></transactionPricePerShare></transactionAmounts>"
+            "<transactionCoding><transactionCode>P</transactionCode><equitySwapInvolved>yes</equitySwapInvolved>"
+            "</transactionCoding></nonDerivativeTransaction></nonDerivativeTable>"
+        )
+    )
+    assert (doc.period_of_report, doc.aff10b5one) == (date(2026, 7, 20), True)
+    [row] = doc.rows
+    assert (row.transaction_date, row.shares, row.price, row.transaction_code) == (
+        date(2020, 1, 2),
+        1234.5,
+        12.5,
+        "P",
+    )
+    assert row.equity_swap_involved is None
+
+
+def test_recover_mode_for_a_malformed_early_filing() -> None:
+    xml = _document(
+        "<nonDerivativeTable ativeTable><nonDerivativeTransaction><transactionAmounts>"
+        "<transactionShares><value>5</value></transactionShares></transactionAmounts>"
+        "</nonDerivativeTransaction></nonDerivativeTable>"
+    )
+    doc = parse_ownership(xml)
+    assert doc.recovered is True
+    assert [row.shares for row in doc.rows] == [5.0]
+
+
+@pytest.mark.parametrize(
+    ("xml", "reason"),
+    [
+        (b"", "empty document"),
+        (b"   \n", "empty document"),
+        (b"<html><body/></html>", "not an ownership document: root element <html>"),
+        (_document("", doc_type="10-K"), "document type '10-K' is not an ownership form"),
+        (_document("").replace(b"<issuerCik>0000000042</issuerCik>", b""), "no issuer CIK"),
+        (_document("").replace(b"<rptOwnerCik>7</rptOwnerCik>", b""), "no reporting-owner CIK"),
+        (_document("")[:-40], "truncated document"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not well-formed XML"),
+    ],
+)
+def test_unusable_documents_raise_a_one_line_reason(xml: bytes, reason: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_ownership(xml)
+    assert str(raised.value).startswith(reason)
+    assert "\n" not in str(raised.value)
+
+
+def test_ownership_error_is_a_value_error() -> None:
+    assert issubclass(OwnershipError, ValueError)
