@@ -10,6 +10,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.event_study import (
     BEFORE_PRICES,
@@ -19,6 +21,7 @@ from engine.event_study import (
     bootstrap_spread,
     cluster_buy_events,
     event_time_returns,
+    heavy_months,
     heavy_selling_test,
     welch_t,
 )
@@ -311,3 +314,29 @@ def test_event_time_past_the_calendar_edges(prices):
     )
     assert curve["n"].to_list() == [1, 1, 2, 2, 1]
     assert curve["mean_return"][2] == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-5, 8).map(lambda k: k * 250.0), min_size=1, max_size=14))
+def test_thresholds_match_numpy_percentile(nets):
+    months = pl.DataFrame(
+        {
+            "issuer_cik": [1] * len(nets),
+            "month": [dt.date(2015 + k // 12, k % 12 + 1, 1) for k in range(len(nets))],
+            "net_selling": nets,
+        }
+    )
+    full = heavy_months(months, threshold="full_sample")
+    expanding = heavy_months(months, threshold="expanding")
+    positives = [v for v in nets if v > 0]
+    for k, v in enumerate(nets):
+        if positives:
+            limit = np.percentile(positives, 75)
+            assert full["threshold"][k] == pytest.approx(limit)
+            assert full["heavy"][k] == (v > 0 and v >= limit)
+        so_far = [x for x in nets[: k + 1] if x > 0]
+        if v > 0:
+            assert expanding["threshold"][k] == pytest.approx(np.percentile(so_far, 75))
+            assert expanding["heavy"][k] == (v >= np.percentile(so_far, 75))
+        else:
+            assert not expanding["heavy"][k]
