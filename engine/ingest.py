@@ -147,7 +147,8 @@ def ingest(
 
 
 class _BatchWriter:
-    """Collects chunk results, drops accessions repeated across chunks, writes every ``batch_size``."""
+    """Collects chunk results, drops accessions repeated across the chunks of a batch (the store drops
+    those stored by earlier batches), and writes every ``batch_size`` filings."""
 
     def __init__(self, store: Store, report: IngestReport, batch_size: int, now: datetime) -> None:
         self.store = store
@@ -208,6 +209,7 @@ class _BatchWriter:
         for name, count in result.rows.items():
             self.report.rows[name] += count
         self.pending, self.failures, self.filings = [], [], 0
+        self.accessions.clear()
 
 
 def _walk(roots: Iterable[Path], report: IngestReport, fail: Callable[[_Failure], None]) -> Iterator[_Input]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,6 +69,49 @@ class WriteResult:
     files: int = 0
 
 
+class AccessionIndex:
+    """A set of accessions in little memory: EDGAR numbers (``0000011544-20-000013``) packed into a
+    sorted int64 array, 8 bytes each (millions of filings fit in tens of MB); other keys in a set."""
+
+    def __init__(self, accessions: pl.Series) -> None:
+        packed = _packed(accessions)
+        self._numbers = np.sort(packed.drop_nulls().to_numpy())
+        self._others = set(accessions.filter(packed.is_null()).to_list())
+
+    def __len__(self) -> int:
+        return len(self._numbers) + len(self._others)
+
+    def missing(self, accessions: list[str]) -> list[str]:
+        """The given accessions that are not in the index, in their order."""
+        packed = _packed(pl.Series(accessions, dtype=pl.String))
+        numbers = packed.fill_null(-1).to_numpy()
+        positions = np.searchsorted(self._numbers, numbers)
+        hits = positions < len(self._numbers)
+        hits[hits] = self._numbers[positions[hits]] == numbers[hits]
+        standard = packed.is_not_null().to_numpy()
+        return [
+            accession
+            for accession, is_standard, hit in zip(accessions, standard, hits, strict=True)
+            if not (hit if is_standard else accession in self._others)
+        ]
+
+    def add(self, accessions: list[str]) -> None:
+        """Add accessions that are not in the index yet."""
+        series = pl.Series(accessions, dtype=pl.String)
+        packed = _packed(series)
+        numbers = np.sort(packed.drop_nulls().to_numpy())
+        self._numbers = np.insert(self._numbers, np.searchsorted(self._numbers, numbers), numbers)
+        self._others.update(series.filter(packed.is_null()).to_list())
+
+
+def _packed(accessions: pl.Series) -> pl.Series:
+    """``0000011544-20-000013`` -> 11544200000013 (int64); null for any other form of key."""
+    column = pl.col(accessions.name)
+    number = column.str.replace_all("-", "", literal=True).cast(pl.Int64, strict=False)
+    standard = column.str.contains(r"^\d{10}-\d{2}-\d{6}$")
+    return accessions.to_frame().select(pl.when(standard).then(number)).to_series()
+
+
 class Store:
     """A directory of hive-partitioned Parquet datasets, read as Polars lazy scans, written in batches."""
 
@@ -76,7 +120,7 @@ class Store:
         self.lock_timeout = lock_timeout
         self._generation: int | None = None
         self._swept = False
-        self._accessions: set[str] | None = None
+        self._accessions: AccessionIndex | None = None
         self._quarantine_keys: set[tuple[str | None, str | None]] | None = None
         if self.root.is_dir() and os.access(self.root, os.W_OK) and self._needs_recovery():
             with contextlib.suppress(UserError), self._locked(timeout=0.0):
@@ -142,7 +186,7 @@ class Store:
 
     def _write_batch(self, batch: dict[str, pa.Table], accessions: list[str]) -> WriteResult:
         index = self._accession_index()
-        fresh = [a for a in accessions if a not in index]
+        fresh = index.missing(accessions)
         keep = pa.array(fresh, pa.string())
         written = {
             name: batch[name].filter(pc.is_in(batch[name].column("accession"), value_set=keep))
@@ -161,7 +205,7 @@ class Store:
             except BaseException:
                 self._recover()
                 raise
-        index.update(fresh)
+        index.add(fresh)
         self._quarantine_index().update(_quarantine_keys(quarantine))
         return WriteResult(
             filings=len(fresh),
@@ -174,10 +218,9 @@ class Store:
 
     # internals
 
-    def _accession_index(self) -> set[str]:
+    def _accession_index(self) -> AccessionIndex:
         if self._accessions is None:
-            column = self.scan(FILINGS).select("accession").collect().to_series()
-            self._accessions = set(column.to_list())
+            self._accessions = AccessionIndex(self.scan(FILINGS).select("accession").collect().to_series())
         return self._accessions
 
     def _quarantine_index(self) -> set[tuple[str | None, str | None]]:

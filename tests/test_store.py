@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import engine.store as store_module
 from engine.errors import UserError
-from engine.store import Store
+from engine.store import AccessionIndex, Store
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -455,3 +455,31 @@ def test_quarantine_schema_rows_only_need_source_and_sha1(tmp_path):
     table = pa.Table.from_pylist([row, row], schema=QUARANTINE_SCHEMA)
     result = Store(tmp_path).write({"quarantine": table})
     assert (result.quarantined, result.quarantine_duplicates) == (1, 1)
+
+
+# the accession index
+
+accession_keys = st.one_of(
+    st.tuples(st.integers(0, 10**10 - 1), st.integers(0, 99), st.integers(0, 10**6 - 1)).map(
+        lambda t: f"{t[0]:010d}-{t[1]:02d}-{t[2]:06d}"
+    ),
+    st.text("0123456789abcdef-", max_size=20).map(lambda s: "sha1-" + s),
+    st.text(max_size=8),
+)
+
+
+@given(
+    stored=st.lists(accession_keys, unique=True, max_size=40),
+    added=st.lists(accession_keys, unique=True, max_size=20),
+    asked=st.lists(accession_keys, max_size=40),
+)
+def test_the_accession_index_behaves_as_a_set(stored, added, asked):
+    index = AccessionIndex(pl.Series(stored, dtype=pl.String))
+    reference = set(stored)
+    new = index.missing(added)
+    assert new == [a for a in added if a not in reference]
+    index.add(new)
+    reference.update(new)
+    assert len(index) == len(reference)
+    probe = asked + stored + added
+    assert index.missing(probe) == [a for a in probe if a not in reference]
