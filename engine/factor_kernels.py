@@ -75,8 +75,9 @@ def zero_aware_buckets(factor: np.ndarray, sign: np.ndarray, quantiles: int) -> 
     """Bucket codes per cell: ``0..q-1`` negatives (0 most negative), ``q`` zero, ``q+1..2q`` positives
     (2q most positive), -1 where the factor or its sign is missing.
 
-    The sign of ``sign`` picks negative / zero / positive; within each non-zero side the factor's average
-    rank r among n names gives quantile ``ceil(q * r / n)``, so tied values share a bucket.
+    The sign of ``sign`` picks negative / zero / positive. Within each non-zero side, a name's strength
+    is ``ceil(q * r / n)`` where r is its average rank by distance from zero among the side's n names:
+    tied values share a bucket, and with fewer names than quantiles the extreme buckets fill first.
     """
     out = np.full(factor.shape, NO_BUCKET, dtype=np.int8)
     for t in range(factor.shape[0]):
@@ -89,10 +90,10 @@ def zero_aware_buckets(factor: np.ndarray, sign: np.ndarray, quantiles: int) -> 
             n = len(idx)
             if n == 0:
                 continue
-            ranks = average_ranks(factor[t][idx])
+            ranks = average_ranks(side * factor[t][idx])
             for m in range(n):
                 q = min(max(math.ceil(quantiles * ranks[m] / n - 1e-12), 1), quantiles)
-                out[t, idx[m]] = q - 1 if side < 0 else quantiles + q
+                out[t, idx[m]] = quantiles - q if side < 0 else quantiles + q
     return out
 
 
@@ -165,10 +166,10 @@ def zero_aware_buckets_py(factor: np.ndarray, sign: np.ndarray, quantiles: int) 
                 for j, (f, s) in enumerate(zip(f_row, s_row, strict=True))
                 if not (math.isnan(f) or math.isnan(s)) and (s < 0 if side < 0 else s > 0)
             ]
-            ranks = average_ranks_py([f_row[j] for j in idx])
+            ranks = average_ranks_py([side * f_row[j] for j in idx])
             for j, r in zip(idx, ranks, strict=True):
                 q = min(max(math.ceil(quantiles * r / len(idx) - 1e-12), 1), quantiles)
-                row[j] = q - 1 if side < 0 else quantiles + q
+                row[j] = quantiles - q if side < 0 else quantiles + q
         out.append(row)
     return out
 

@@ -149,7 +149,8 @@ def tearsheet_section(sheet: TearSheet, images: Mapping[str, str]) -> list[str]:
         f"## Factor tear sheet: `{sheet.factor}`",
         "",
         f"Buckets: sign of `{sheet.sign_column}` (negative / zero / positive), then {sheet.quantiles} "
-        f"quantiles of `{sheet.factor}` within each non-zero side (average ranks; ties share a bucket). "
+        f"quantiles of `{sheet.factor}` by distance from zero within each non-zero side (average ranks: "
+        "ties share a bucket; with few names the extreme buckets fill first). "
         "Rank IC is Spearman per date; t_nw uses Newey-West standard errors with `nw_lags` lags "
         "(horizon - 1 by default: overlapping windows); t_iid ignores the overlap.",
         "",

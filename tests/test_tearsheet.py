@@ -235,3 +235,12 @@ def test_missing_columns_raise_a_user_error():
 
     with pytest.raises(UserError, match="lacks columns"):
         tear_sheet(scores.drop("insider"), load_prices(prices))
+
+
+def test_few_names_fill_the_extreme_buckets_first():
+    factor = np.array([[-0.5, 0.0, 0.0, 2.0], [-3.0, -1.0, 0.0, 1.0]])
+    buckets = zero_aware_buckets(factor, factor, 3)
+    # a lone negative is the most negative (neg_1 = code 0), a lone positive the most positive (pos_3 = 6);
+    # two negatives of three quantiles: strengths ceil(3 * 2 / 2) = 3 and ceil(3 * 1 / 2) = 2
+    assert buckets.tolist() == [[0, 3, 3, 6], [0, 1, 3, 6]]
+    assert buckets.tolist() == zero_aware_buckets_py(factor, factor, 3)
