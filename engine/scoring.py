@@ -7,10 +7,12 @@ and hands NumPy arrays to the numba kernels (``engine.kernels``); ``score_asof``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -115,6 +117,21 @@ def _market_caps(
     return load_market_caps(market_caps, ticker_map)
 
 
+PARALLEL_MIN_CELLS = 200_000
+"""Below this many (issuer x date) cells the kernels run on one thread: starting a parallel region
+costs more than the work (tens of ms on a busy machine)."""
+
+
+@contextmanager
+def _threads(cells: int) -> Iterator[None]:
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else numba.config.NUMBA_NUM_THREADS)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _csr(issuer_index: np.ndarray, n_issuers: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.bincount(issuer_index, minlength=n_issuers))]).astype(np.int64)
 
@@ -164,57 +181,62 @@ def score_run(
             ]
         ).astype(np.int64)
     )
-    f_issuer = np.searchsorted(issuers, filing_frame["issuer_cik"].to_numpy())
-    f_day = filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
-    labels, member = kernels.latest_filing(
-        _csr(f_issuer, issuers.size), f_day, filing_frame["label"].to_numpy(), grid, config.universe_lookback
-    )
-    if explicit is not None:
-        member = explicit_membership(explicit, issuers, grid)
-    pos, date_ptr, row_issuer = kernels.row_positions(member)
-    n_rows = int(date_ptr[-1])
-
-    e_issuer = np.searchsorted(issuers, events.issuer_cik)
-    order = np.lexsort((events.start, e_issuer))
-    e_ptr = _csr(e_issuer, issuers.size)
-    start_day = events.start[order]
-    superseded = events.superseded[order]
-    buys, sells, n_buys, n_sells, missing = kernels.window_sums(
-        e_ptr,
-        start_day,
-        superseded,
-        events.term[order],
-        events.is_buy[order],
-        grid,
-        config.flow_window,
-        pos,
-        n_rows,
-    )
-    cluster = kernels.distinct_counts(
-        e_ptr,
-        start_day,
-        np.minimum(superseded, start_day + config.cluster_window),
-        events.insider_cik[order],
-        grid,
-        pos,
-        n_rows,
-    )
-    raw = (buys - sells) * (1.0 + np.log(1.0 + cluster))
-    no_cap = missing > 0
-    raw[no_cap] = np.nan
-    buys[no_cap] = np.nan
-    sells[no_cap] = np.nan
-    insider, pct = kernels.cross_section(
-        raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
-    )
-    date_index = np.repeat(np.arange(grid.size, dtype=np.int32), np.diff(date_ptr))
-    row_label = labels[row_issuer, date_index]
+    with _threads(issuers.size * grid.size):
+        f_issuer = np.searchsorted(issuers, filing_frame["issuer_cik"].to_numpy())
+        f_day = filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
+        labels, member = kernels.latest_filing(
+            _csr(f_issuer, issuers.size),
+            f_day,
+            filing_frame["label"].to_numpy(),
+            grid,
+            config.universe_lookback,
+        )
+        if explicit is not None:
+            member = explicit_membership(explicit, issuers, grid)
+        pos, date_ptr, row_issuer = kernels.row_positions(member)
+        n_rows = int(date_ptr[-1])
+        e_issuer = np.searchsorted(issuers, events.issuer_cik)
+        order = np.lexsort((events.start, e_issuer))
+        e_ptr = _csr(e_issuer, issuers.size)
+        start_day = events.start[order]
+        superseded = events.superseded[order]
+        buys, sells, n_buys, n_sells, missing = kernels.window_sums(
+            e_ptr,
+            start_day,
+            superseded,
+            events.term[order],
+            events.is_buy[order],
+            grid,
+            config.flow_window,
+            pos,
+            n_rows,
+        )
+        cluster = kernels.distinct_counts(
+            e_ptr,
+            start_day,
+            np.minimum(superseded, start_day + config.cluster_window),
+            events.insider_cik[order],
+            grid,
+            pos,
+            n_rows,
+        )
+        raw = (buys - sells) * (1.0 + np.log(1.0 + cluster))
+        no_cap = missing > 0
+        raw[no_cap] = np.nan
+        buys[no_cap] = np.nan
+        sells[no_cap] = np.nan
+        insider, pct = kernels.cross_section(
+            raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
+        )
+        date_index = np.repeat(np.arange(grid.size, dtype=np.int32), np.diff(date_ptr))
+        row_label = labels[row_issuer, date_index]
     del labels, member, pos
     n_null = int(no_cap.sum())
     if n_null:
         n_issuers_null = np.unique(row_issuer[no_cap]).size
         notes.append(
-            f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the 90-day window "
+            f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the "
+            f"{config.flow_window}-day window "
             "has no market cap on or before its available date (null_reason = no_market_cap)"
         )
     if n_rows == 0:
@@ -232,8 +254,11 @@ def score_run(
             "n_buys": n_buys,
             "n_sells": n_sells,
             "pct": pl.Series(pct, nan_to_null=True),
-            "null_reason": pl.Series(np.where(no_cap, NO_MARKET_CAP, None), dtype=NULL_REASONS),
         }
+    ).with_columns(
+        pl.when(pl.lit(pl.Series(no_cap)))
+        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
+        .alias("null_reason")
     )
     return ScoreRun(frame, notes)
 
