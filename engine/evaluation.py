@@ -57,6 +57,21 @@ class EvaluationReport:
                     f"  IR= {report.number(row['ir'])}  t_nw= {report.number(row['t_nw'])}"
                     f"  dates= {row['n_dates']:,}"
                 )
+            sheet = self.tear_sheet
+            spreads = dict(zip(sheet.spread_summary["horizon"], sheet.spread_summary["mean"], strict=True))
+            turnover = dict(sheet.turnover_summary.iter_rows())
+            top, bottom = sheet.buckets[-1], sheet.buckets[0]
+            parts.append(
+                f"{top} minus {bottom}: "
+                + "  ".join(f"{h}d= {report.pct(spreads[h])}" for h in sheet.horizons)
+                + f"  turnover {top}= {report.pct(turnover.get(top))}"
+                + f" {bottom}= {report.pct(turnover.get(bottom))}"
+            )
+            coverage = sheet.coverage
+            parts.append(
+                f"coverage: {coverage.height:,} dates, {int(coverage['priced'].sum()):,} scored cells with a "
+                f"close, {int(coverage['nonzero'].sum()):,} non-zero {sheet.sign_column}"
+            )
         return "\n".join(parts)
 
     def frames(self) -> dict[str, pl.DataFrame]:

@@ -43,11 +43,12 @@ def cumulative_quantile_returns(sheet: TearSheet, path: Path) -> Path:
     figure = _figure()
     ax = figure.add_subplot()
     data = sheet.cumulative
-    if data.height == 0:
-        _empty(ax, "no scored dates with prices")
+    held = data.group_by("bucket").agg(pl.col("n").sum()).filter(pl.col("n") > 0)["bucket"].to_list()
+    if not held:
+        _empty(ax, "no scored name with a 1-day forward return")
     else:
         colours = _bucket_colours(sheet.buckets)
-        for bucket in sheet.buckets:
+        for bucket in (b for b in sheet.buckets if b in held):
             part = data.filter(pl.col("bucket") == bucket)
             ax.plot(
                 part["date"].to_list(), part["cumulative"].to_numpy(), label=bucket, color=colours[bucket]

@@ -48,7 +48,8 @@ class TearSheet:
     turnover_summary: pl.DataFrame
     """``bucket, mean_turnover``."""
     cumulative: pl.DataFrame
-    """``date, bucket, cumulative``: growth of 1 invested daily in each bucket (1-day returns)."""
+    """``date, bucket, cumulative, n``: growth of 1 invested daily in each bucket (1-day returns; a day
+    without names in the bucket earns 0), and the names held that day."""
     coverage: pl.DataFrame
     """``date, scored, priced, nonzero, fwd_<h>...`` per evaluated date."""
     notes: list[str]
@@ -133,7 +134,7 @@ def tear_sheet(
         fwd = prices.forward_returns(h)[rows]
         means, counts = bucket_means(buckets, fwd, n_buckets)
         if h == 1:
-            cumulative = _cumulative(dates, means, labels)
+            cumulative = _cumulative(dates, means, counts, labels)
         if h not in horizons:
             continue
         lags = h - 1 if nw_lags is None else nw_lags
@@ -299,13 +300,14 @@ def _turnover(dates: np.ndarray, buckets: np.ndarray, labels: list[str]) -> pl.D
     return _nan_to_null(pl.concat(parts).with_columns(pl.col("date").cast(pl.Date)))
 
 
-def _cumulative(dates: np.ndarray, means: np.ndarray, labels: list[str]) -> pl.DataFrame:
+def _cumulative(dates: np.ndarray, means: np.ndarray, counts: np.ndarray, labels: list[str]) -> pl.DataFrame:
     growth = np.cumprod(1.0 + np.nan_to_num(means, nan=0.0), axis=0)
     return pl.DataFrame(
         {
             "date": np.repeat(dates, len(labels)),
             "bucket": np.tile(np.array(labels), len(dates)),
             "cumulative": growth.ravel(),
+            "n": counts.ravel(),
         }
     ).with_columns(pl.col("date").cast(pl.Date))
 

@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="forward-return horizons in trading days (default: 1,5,21,63)",
     )
     parser.add_argument("--quantiles", type=_positive, default=3, help="quantiles per non-zero side (3)")
+    parser.add_argument(
+        "--min-names", type=_positive, default=5, help="names a date needs for its rank IC (default: 5)"
+    )
     parser.add_argument("--nw-lags", type=int, metavar="N", help="Newey-West lags (default: horizon - 1)")
     parser.add_argument(
         "--month-by",
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         horizons=args.horizons,
         quantiles=args.quantiles,
         nw_lags=args.nw_lags,
+        min_names=args.min_names,
         month_by=args.month_by,
         threshold="expanding" if args.expanding else "full_sample",
         event_horizon=args.event_horizon,
