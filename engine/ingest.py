@@ -22,6 +22,7 @@ import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,7 +128,7 @@ def ingest(
     now = datetime.now(UTC)
     report = IngestReport(workers=max(1, workers or os.cpu_count() or 1))
     writer = _BatchWriter(store, report, batch_size, now)
-    chunks = _chunks(_walk(roots, report, writer.fail), chunk_size)
+    chunks = _chunks(_walk(roots, report, writer.fail, store.root), chunk_size)
     head = list(itertools.islice(chunks, max(1, -(-parallel_threshold // chunk_size))))
     parallel = report.workers > 1 and sum(map(len, head)) >= parallel_threshold
     if not parallel:
@@ -212,12 +213,21 @@ class _BatchWriter:
         self.accessions.clear()
 
 
-def _walk(roots: Iterable[Path], report: IngestReport, fail: Callable[[_Failure], None]) -> Iterator[_Input]:
-    """Every filing under the roots, in a stable order; failures go to ``fail``, skips to the report."""
+def _walk(
+    roots: Iterable[Path], report: IngestReport, fail: Callable[[_Failure], None], store_root: Path
+) -> Iterator[_Input]:
+    """Every filing under the roots, in a stable order; failures go to ``fail``, skips to the report.
+
+    Hidden files and directories, and the store itself when it lies under a root, are not walked."""
+    store_root = store_root.resolve()
     for root in roots:
         if root.is_dir():
             for directory, subdirectories, names in os.walk(root):
-                subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+                subdirectories[:] = sorted(
+                    d
+                    for d in subdirectories
+                    if not d.startswith(".") and (Path(directory) / d).resolve() != store_root
+                )
                 for name in sorted(names):
                     if not name.startswith("."):
                         yield from _file(Path(directory) / name, report, fail, explicit=False)
@@ -344,14 +354,20 @@ def _parse_in_pool(
 ) -> Iterator[tuple[int, dict[str, bytes], int]]:
     """Chunk results in input order, with at most two chunks per worker in flight (bounded memory)."""
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        in_flight: deque[Future] = deque()
-        for chunk in chunks:
-            in_flight.append(pool.submit(_parse_chunk, chunk, now))
-            if len(in_flight) >= 2 * workers:
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            in_flight: deque[Future] = deque()
+            for chunk in chunks:
+                in_flight.append(pool.submit(_parse_chunk, chunk, now))
+                if len(in_flight) >= 2 * workers:
+                    yield in_flight.popleft().result()
+            while in_flight:
                 yield in_flight.popleft().result()
-        while in_flight:
-            yield in_flight.popleft().result()
+    except BrokenProcessPool as exc:
+        raise UserError(
+            f"a parser process died ({exc}); the batches written before it are kept",
+            fix="rerun the same command (stored filings are skipped), with --workers 1 if it recurs",
+        ) from exc
 
 
 def _encode(table: pa.Table) -> bytes:

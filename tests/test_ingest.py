@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import random
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -139,6 +141,21 @@ def test_the_worker_pool_stores_the_same_as_one_process(tmp_path):
     report = ingest(files, pooled, workers=2, chunk_size=25, parallel_threshold=50, batch_size=40)
     assert report.workers == 2 and report.filings == 120
     assert_same_store(alone, pooled)
+
+
+def die(chunk, now):
+    """Stands in for the worker's parse function: the process dies as on a crash or the OOM killer."""
+    os._exit(9)
+
+
+def test_a_dead_worker_is_a_user_error_and_earlier_batches_are_kept(tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    ingest(sample(5), store, workers=1)
+    monkeypatch.setattr(ingest_module, "_parse_chunk", die)
+    with pytest.raises(UserError, match="a parser process died") as error:
+        ingest(sample(60), store, workers=2, chunk_size=10, parallel_threshold=20)
+    assert "--workers 1" in str(error.value)
+    assert len(store.accessions()) == 5
 
 
 def test_small_inputs_are_parsed_in_process(tmp_path):
@@ -341,6 +358,14 @@ def test_progress_is_reported_per_chunk(tmp_path):
     seen: list[int] = []
     ingest(sample(25), Store(tmp_path), workers=1, chunk_size=10, progress=seen.append)
     assert seen == [10, 10, 5]
+
+
+def test_the_store_inside_an_input_directory_is_not_walked(tmp_path):
+    shutil.copy(FILING_FILES[0], tmp_path / FILING_FILES[0].name)
+    store = Store(tmp_path / "store")
+    ingest([tmp_path], store, workers=1)
+    again = ingest([tmp_path], store, workers=1)
+    assert (again.files, again.skipped, again.duplicates) == (1, 0, 1)
 
 
 def test_hidden_files_and_directories_are_not_walked(tmp_path):
