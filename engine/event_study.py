@@ -293,6 +293,10 @@ def heavy_selling_test(
     supersede_amendments: bool = True,
 ) -> EventStudy:
     """Run the heavy-selling event test end to end on a transactions table and a price panel."""
+    if not 0.0 < quantile < 1.0:
+        raise UserError(f"the heavy-month quantile must be between 0 and 1, got {quantile}", fix="e.g. 0.75")
+    if horizon < 1:
+        raise UserError(f"the forward horizon must be >= 1 trading day, got {horizon}", fix="e.g. 63")
     trades, counts = eligible_trades(
         transactions, month_by=month_by, supersede_amendments=supersede_amendments
     )

@@ -58,9 +58,11 @@ class Prices:
     issues: PriceIssues
     close_column: str
     max_fill: int
+    suspect_move: float
 
     @property
     def n_dates(self) -> int:
+        """Trading days in the calendar."""
         return len(self.calendar)
 
     def date_index(self, dates: pl.Series) -> np.ndarray:
@@ -94,17 +96,6 @@ class Prices:
                 out[: len(self.calendar) - horizon] = self.close[horizon:] / self.close[:-horizon] - 1.0
         return out
 
-    def frame(self) -> pl.DataFrame:
-        """The observed closes as a long table ``date, <key>, close``."""
-        rows, cols = np.nonzero(self.observed)
-        return pl.DataFrame(
-            {
-                "date": pl.Series(self.calendar[rows]).cast(pl.Date),
-                self.key: self.keys.gather(cols),
-                "close": self.close[rows, cols],
-            }
-        )
-
     def describe(self) -> list[str]:
         """One report line per fact about the input and per defect found."""
         first, last = (str(self.calendar[0]), str(self.calendar[-1])) if self.n_dates else ("-", "-")
@@ -128,7 +119,7 @@ class Prices:
             )
         if issues.suspect_moves.height:
             lines.append(
-                f"Suspect one-day moves (beyond +-{DEFAULT_SUSPECT_MOVE:.0%}, possibly unadjusted splits): "
+                f"Suspect one-day moves (beyond +-{self.suspect_move:.0%}, possibly unadjusted splits): "
                 f"{issues.suspect_moves.height:,}."
             )
             for row in issues.suspect_moves.head(20).iter_rows(named=True):
@@ -208,6 +199,7 @@ def load_prices(
         issues=issues,
         close_column=close_column,
         max_fill=max_fill,
+        suspect_move=suspect_move,
     )
 
 

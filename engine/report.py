@@ -3,7 +3,7 @@ interval) and the Markdown report. Every number printed here is read from the co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
 
@@ -26,6 +26,7 @@ def money(value: float | None) -> str:
 
 
 def number(value: float | None, digits: int = 2) -> str:
+    """A fixed-point number; ``n/a`` for a missing value."""
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
@@ -68,7 +69,7 @@ def _label(row: Mapping) -> str:
     return row["ticker"] if row["ticker"] is not None else f"CIK{row['issuer_cik']}"
 
 
-def table(frame: pl.DataFrame, formats: Mapping[str, callable] | None = None) -> str:
+def table(frame: pl.DataFrame, formats: Mapping[str, Callable[[object], str]] | None = None) -> str:
     """A Markdown table of a frame; ``formats`` maps a column to a function of its value."""
     formats = formats or {}
     header = "| " + " | ".join(frame.columns) + " |"
