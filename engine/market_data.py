@@ -187,4 +187,4 @@ def _tickers_to_ciks(
         notes.append(
             f"{unmatched.height} market data row(s) with a ticker no filing uses were skipped (e.g. {sample})"
         )
-    return joined, notes
+    return joined.filter(pl.col("issuer_cik").is_not_null()), notes

@@ -155,7 +155,8 @@ def score_run(
     explicit = load_universe(universe) if universe is not None else None
     if explicit is None and tables_empty(tables):
         raise UserError("the store has no filings", fix="run `insider ingest` on some filings first")
-    filings = filing_events(tables["filings"], last_day)
+    all_filings = filing_events(tables["filings"], last_day)
+    filings = all_filings
     if explicit is None:
         filings = filings.filter(
             pl.col("available_date") >= first_day - dt.timedelta(days=config.universe_lookback)
@@ -165,7 +166,7 @@ def score_run(
             "no market caps given: every trade's value / market cap would be unknown",
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
-    caps = _market_caps(market_caps, store, filings)
+    caps = _market_caps(market_caps, store, all_filings)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = filings.with_columns(
         (pl.col("ticker").rank("dense") - 1).cast(pl.Int32).fill_null(-1).alias("label")
