@@ -44,6 +44,11 @@ FILING_SUFFIXES: frozenset[str] = frozenset({".xml", ".txt", ".nc", ".sgml"})
 MAX_FILING_BYTES = 64 * 1024 * 1024
 """A larger file is no ownership filing: quarantined by path without reading it."""
 MAX_ARCHIVE_DEPTH = 3
+CHUNK_BYTES = 32 * 1024 * 1024
+"""A parse task holds at most ``chunk_size`` files or about this many bytes, whichever comes first."""
+BATCH_BYTES = 256 * 1024 * 1024
+"""A store write happens every ``batch_size`` filings or once the pending tables hold this many bytes
+(quarantined files keep their bytes, and a feed of non-ownership submissions can be large)."""
 
 _ACCESSION = re.compile(r"(\d{10})-(\d{2})-(\d{6})")
 _COMPACT_ACCESSION = re.compile(r"(\d{10})(\d{2})(\d{6})")
@@ -160,9 +165,13 @@ class _BatchWriter:
         self.failures: list[_Failure] = []
         self.accessions: set[str] = set()
         self.filings = 0
+        self.bytes = 0
 
     def fail(self, failure: _Failure) -> None:
         self.failures.append(failure)
+        self.bytes += len(failure.data or b"")
+        if self.bytes >= BATCH_BYTES:
+            self.flush()
         self.report.quarantined.append(
             Quarantined(failure.source, accession_hint(failure.source), failure.reason)
         )
@@ -192,7 +201,8 @@ class _BatchWriter:
         )
         self.pending.append(tables)
         self.filings += tables["filings"].num_rows
-        if self.filings >= self.batch_size:
+        self.bytes += sum(table.nbytes for table in tables.values())
+        if self.filings >= self.batch_size or self.bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -209,7 +219,7 @@ class _BatchWriter:
         self.report.duplicates += result.duplicates
         for name, count in result.rows.items():
             self.report.rows[name] += count
-        self.pending, self.failures, self.filings = [], [], 0
+        self.pending, self.failures, self.filings, self.bytes = [], [], 0, 0
         self.accessions.clear()
 
 
@@ -401,11 +411,13 @@ def _failure_table(failures: list[_Failure], now: datetime) -> pa.Table:
 
 def _chunks(items: Iterator[_Input], size: int) -> Iterator[list[_Input]]:
     chunk: list[_Input] = []
+    total = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) == size:
+        total += len(item.data)
+        if len(chunk) == size or total >= CHUNK_BYTES:
             yield chunk
-            chunk = []
+            chunk, total = [], 0
     if chunk:
         yield chunk
 

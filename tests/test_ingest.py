@@ -354,6 +354,26 @@ def test_an_unwritable_store_is_a_user_error_before_parsing(tmp_path, monkeypatc
         ingest([FILING_FILES[0]], Store(tmp_path / "file" / "store"))
 
 
+def test_chunks_and_batches_are_also_bounded_by_bytes(tmp_path, monkeypatch):
+    files = sample(12)
+    reference = Store(tmp_path / "reference")
+    ingest(files, reference, workers=1)
+    monkeypatch.setattr(ingest_module, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(ingest_module, "BATCH_BYTES", 1)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "corrupt.zip").write_bytes(b"not a zip")
+    store = Store(tmp_path / "store")
+    writes = []
+    real_write = store.write
+    monkeypatch.setattr(store, "write", lambda tables: writes.append(tables) or real_write(tables))
+    chunks: list[int] = []
+    report = ingest([*files, junk], store, workers=1, progress=chunks.append)
+    assert chunks == [1] * 12
+    assert len(writes) == 13 and report.filings == 12 and len(report.quarantined) == 1
+    assert snapshot(store)["transactions"].equals(snapshot(reference)["transactions"])
+
+
 def test_progress_is_reported_per_chunk(tmp_path):
     seen: list[int] = []
     ingest(sample(25), Store(tmp_path), workers=1, chunk_size=10, progress=seen.append)
