@@ -281,3 +281,27 @@ def test_cli_errors_are_user_errors(store, tmp_path, capsys):
     )
     assert code == 2
     assert "price file not found" in capsys.readouterr().err
+
+
+def test_cli_with_a_score_file(store, real_scores, tmp_path, capsys):
+    scores = tmp_path / "scores.parquet"
+    real_scores.write_parquet(scores)
+    out = tmp_path / "cli"
+    argv = [
+        "evaluate",
+        "--store",
+        str(store),
+        "--prices",
+        str(YF),
+        "--scores",
+        str(scores),
+        "--out",
+        str(out),
+    ]
+    assert main([*argv, "--bootstrap", "200", "--horizons", "1,21", "--min-names", "3"]) == 0
+    printed = capsys.readouterr().out
+    expected = evaluate(real_scores, YF, horizons=(1, 21), min_names=3).tear_sheet.ic_summary
+    for row in expected.iter_rows(named=True):
+        assert f"insider {row['horizon']}-day rank IC: mean= {row['mean_ic']:.4f}" in printed
+    assert f"report: {out / 'report.md'} (4 charts)" in printed
+    assert len(list(out.glob("*.png"))) == 4
