@@ -427,7 +427,8 @@ def _is_archive(name: str) -> bool:
 
 
 def _hidden(member: str) -> bool:
-    return any(part.startswith(".") or part == "__MACOSX" for part in member.split("/") if part)
+    parts = [part for part in member.split("/") if part not in ("", ".", "..")]
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
 
 
 def _size(path: Path) -> int | None:

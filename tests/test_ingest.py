@@ -249,6 +249,33 @@ def test_archives_nested_in_directories_and_archives(tmp_path):
     assert any("outer.tgz!inner.zip!" in s for s in store.scan("filings").collect()["source"])
 
 
+def test_hostile_archive_members_are_refused_or_harmless(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_module, "MAX_FILING_BYTES", 50_000)
+    good = sample(2)
+    with zipfile.ZipFile(tmp_path / "hostile.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.xml", b"<ownershipDocument>" + b" " * 10_000_000)
+        archive.write(good[0], f"../../escape/{good[0].name}")
+    with tarfile.open(tmp_path / "hostile.tar.gz", "w:gz") as archive:
+        link = tarfile.TarInfo("link.xml")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link)
+        archive.add(good[1], good[1].name)
+    store = Store(tmp_path / "store")
+    report = ingest([tmp_path / "hostile.zip", tmp_path / "hostile.tar.gz"], store, workers=1)
+    assert report.filings == 2
+    assert [(q.source, q.reason) for q in report.quarantined] == [
+        (
+            f"{tmp_path / 'hostile.zip'}!bomb.xml",
+            "cannot read archive member: ValueError: member of 10000019 "
+            "bytes is too large to be an ownership filing",
+        )
+    ]
+    assert f"{tmp_path / 'hostile.zip'}!../../escape/{good[0].name}" in set(
+        store.scan("filings").collect()["source"]
+    )
+    assert not (tmp_path.parent / "escape").exists()
+
+
 def test_a_truncated_tar_gz_keeps_the_members_before_the_damage(tmp_path):
     files = sample(40)
     buffer = io.BytesIO()
