@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
-import polars as pl
+from typing import TYPE_CHECKING
 
 from engine.errors import UserError
-from engine.evaluation import evaluate
-from engine.prices import load_prices
-from engine.scoring import score
-from engine.store import Store
-from engine.tearsheet import DEFAULT_HORIZONS
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--horizons",
         type=_horizons,
-        default=DEFAULT_HORIZONS,
+        default=None,
         metavar="H,H",
         help="forward-return horizons in trading days (default: 1,5,21,63)",
     )
@@ -85,6 +82,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the summary."""
+    # imported here: Polars, numba and matplotlib would slow every other `insider` command's start
+    from engine.evaluation import evaluate
+    from engine.prices import load_prices
+    from engine.tearsheet import DEFAULT_HORIZONS
+
     if args.store is None and args.scores is None:
         raise UserError("nothing to evaluate", fix="pass --store DIR, --scores FILE, or both")
     prices = load_prices([Path(p) for p in args.prices])
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         transactions=transactions,
         factor=args.factor,
         sign_column=args.sign_column,
-        horizons=args.horizons,
+        horizons=args.horizons or DEFAULT_HORIZONS,
         quantiles=args.quantiles,
         nw_lags=args.nw_lags,
         min_names=args.min_names,
@@ -123,12 +125,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _transactions(root: str) -> pl.LazyFrame:
+    from engine.store import Store
+
     if not (Path(root) / "transactions").is_dir():
         raise UserError(f"no store at {root} (no transactions/ directory)", fix="run `insider ingest` first")
     return Store(root).scan("transactions")
 
 
 def _read_scores(path: Path) -> pl.DataFrame:
+    import polars as pl
+
     if not path.exists():
         raise UserError(f"score file not found: {path}", fix="check the path given to --scores")
     try:
@@ -141,6 +147,11 @@ def _read_scores(path: Path) -> pl.DataFrame:
 
 def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> pl.DataFrame:
     """Score the store on the trading days from its first filing on."""
+    import polars as pl
+
+    from engine.scoring import score
+    from engine.store import Store
+
     filings = Store(root).scan("filings").select(pl.col("available_date").min()).collect().item()
     dates = [d for d in calendar.tolist() if filings is None or d >= filings]
     if not dates:
