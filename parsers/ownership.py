@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -43,34 +44,33 @@ class Owner:
     zip_code: str | None = None
 
 
-@dataclass(slots=True)
-class Row:
-    """One row of Table I or II (a transaction or a holding); field names follow TRANSACTIONS_SCHEMA."""
+class Row(NamedTuple):
+    """One row of Table I or II (a transaction or a holding); fields in TRANSACTIONS_SCHEMA order."""
 
     is_derivative: bool
     is_holding: bool
-    security_title: str | None = None
-    transaction_date: date | None = None
-    deemed_execution_date: date | None = None
-    transaction_form_type: str | None = None
-    transaction_code: str | None = None
-    equity_swap_involved: bool | None = None
-    transaction_timeliness: str | None = None
-    shares: float | None = None
-    total_value: float | None = None
-    price: float | None = None
-    acquired_disposed: str | None = None
-    shares_owned_after: float | None = None
-    value_owned_after: float | None = None
-    direct_indirect: str | None = None
-    nature_of_ownership: str | None = None
-    conversion_or_exercise_price: float | None = None
-    exercise_date: date | None = None
-    expiration_date: date | None = None
-    underlying_security_title: str | None = None
-    underlying_shares: float | None = None
-    underlying_value: float | None = None
-    footnote_ids: list[str] = field(default_factory=list)
+    security_title: str | None
+    transaction_date: date | None
+    deemed_execution_date: date | None
+    transaction_form_type: str | None
+    transaction_code: str | None
+    equity_swap_involved: bool | None
+    transaction_timeliness: str | None
+    shares: float | None
+    total_value: float | None
+    price: float | None
+    acquired_disposed: str | None
+    shares_owned_after: float | None
+    value_owned_after: float | None
+    direct_indirect: str | None
+    nature_of_ownership: str | None
+    conversion_or_exercise_price: float | None
+    exercise_date: date | None
+    expiration_date: date | None
+    underlying_security_title: str | None
+    underlying_shares: float | None
+    underlying_value: float | None
+    footnote_ids: list[str]
 
 
 @dataclass(slots=True)
@@ -254,60 +254,62 @@ _ROW_KINDS: dict[str, bool] = {
     "derivativeHolding": True,
 }
 
-_ROW_VALUES: dict[str, tuple[str, Callable[[str | None], object]]] = {
-    "securityTitle": ("security_title", text_or_none),
-    "transactionDate": ("transaction_date", parse_date),
-    "deemedExecutionDate": ("deemed_execution_date", parse_date),
-    "transactionTimeliness": ("transaction_timeliness", text_or_none),
-    "transactionShares": ("shares", parse_number),
-    "transactionTotalValue": ("total_value", parse_number),
-    "transactionPricePerShare": ("price", parse_number),
-    "transactionAcquiredDisposedCode": ("acquired_disposed", text_or_none),
-    "sharesOwnedFollowingTransaction": ("shares_owned_after", parse_number),
-    "valueOwnedFollowingTransaction": ("value_owned_after", parse_number),
-    "directOrIndirectOwnership": ("direct_indirect", text_or_none),
-    "natureOfOwnership": ("nature_of_ownership", text_or_none),
-    "conversionOrExercisePrice": ("conversion_or_exercise_price", parse_number),
-    "exerciseDate": ("exercise_date", parse_date),
-    "expirationDate": ("expiration_date", parse_date),
-    "underlyingSecurityTitle": ("underlying_security_title", text_or_none),
-    "underlyingSecurityShares": ("underlying_shares", parse_number),
-    "underlyingSecurityValue": ("underlying_value", parse_number),
+_ROW_FIELDS: dict[str, tuple[str, Callable[[str | None], object], bool]] = {
+    # element -> (Row field, decoder, whether the text sits in a <value> child)
+    "securityTitle": ("security_title", text_or_none, True),
+    "transactionDate": ("transaction_date", parse_date, True),
+    "deemedExecutionDate": ("deemed_execution_date", parse_date, True),
+    "transactionTimeliness": ("transaction_timeliness", text_or_none, True),
+    "transactionShares": ("shares", parse_number, True),
+    "transactionTotalValue": ("total_value", parse_number, True),
+    "transactionPricePerShare": ("price", parse_number, True),
+    "transactionAcquiredDisposedCode": ("acquired_disposed", text_or_none, True),
+    "sharesOwnedFollowingTransaction": ("shares_owned_after", parse_number, True),
+    "valueOwnedFollowingTransaction": ("value_owned_after", parse_number, True),
+    "directOrIndirectOwnership": ("direct_indirect", text_or_none, True),
+    "natureOfOwnership": ("nature_of_ownership", text_or_none, True),
+    "conversionOrExercisePrice": ("conversion_or_exercise_price", parse_number, True),
+    "exerciseDate": ("exercise_date", parse_date, True),
+    "expirationDate": ("expiration_date", parse_date, True),
+    "underlyingSecurityTitle": ("underlying_security_title", text_or_none, True),
+    "underlyingSecurityShares": ("underlying_shares", parse_number, True),
+    "underlyingSecurityValue": ("underlying_value", parse_number, True),
+    "transactionFormType": ("transaction_form_type", text_or_none, False),
+    "transactionCode": ("transaction_code", text_or_none, False),
+    "equitySwapInvolved": ("equity_swap_involved", parse_bool, False),
 }
-
-_CODING: dict[str, tuple[str, Callable[[str | None], object]]] = {
-    "transactionFormType": ("transaction_form_type", text_or_none),
-    "transactionCode": ("transaction_code", text_or_none),
-    "equitySwapInvolved": ("equity_swap_involved", parse_bool),
+_ROW_SPECS: dict[str, tuple[int, Callable[[str | None], object], bool]] = {
+    tag: (Row._fields.index(name), decode, wrapped) for tag, (name, decode, wrapped) in _ROW_FIELDS.items()
 }
+_EMPTY_ROW: list[object] = [None] * len(Row._fields)
 
 
 def _row(element: etree._Element, is_derivative: bool, is_holding: bool) -> Row:
     """One pass over the row's descendants in document order: a field element is followed by its
     ``<value>`` child, so the value is credited to the field seen last."""
-    row = Row(is_derivative, is_holding)
+    values = _EMPTY_ROW.copy()
+    values[0] = is_derivative
+    values[1] = is_holding
     footnote_ids: list[str] = []
     pending = None
     for child in element.iter():
         tag = child.tag
         if tag == "value":
             if pending is not None:
-                setattr(row, pending[0], pending[1](child.text))
+                values[pending[0]] = pending[1](child.text)
                 pending = None
         elif tag == "footnoteId":
             footnote_id = (child.get("id") or "").strip()
             if footnote_id and footnote_id not in footnote_ids:
                 footnote_ids.append(footnote_id)
         else:
-            spec = _ROW_VALUES.get(tag)
-            if spec is not None:
-                pending = spec
-                if child.text is not None:
-                    setattr(row, spec[0], spec[1](child.text))
+            spec = _ROW_SPECS.get(tag)
+            if spec is None:
+                pending = None
                 continue
-            spec = _CODING.get(tag)
-            if spec is not None:
-                setattr(row, spec[0], spec[1](child.text))
-            pending = None
-    row.footnote_ids = footnote_ids
-    return row
+            text = child.text
+            if text is not None:
+                values[spec[0]] = spec[1](text)
+            pending = spec if spec[2] else None
+    values[-1] = footnote_ids
+    return Row._make(values)

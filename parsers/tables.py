@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -33,32 +32,6 @@ from parsers.submission import Submission, is_sgml, split_submission
 from parsers.values import clean_ticker
 from parsers.xml_safety import MalformedXMLError, UnsafeXMLError
 
-_ROW_FIELDS = attrgetter(
-    "is_derivative",
-    "is_holding",
-    "security_title",
-    "transaction_date",
-    "deemed_execution_date",
-    "transaction_form_type",
-    "transaction_code",
-    "equity_swap_involved",
-    "transaction_timeliness",
-    "shares",
-    "total_value",
-    "price",
-    "acquired_disposed",
-    "shares_owned_after",
-    "value_owned_after",
-    "direct_indirect",
-    "nature_of_ownership",
-    "conversion_or_exercise_price",
-    "exercise_date",
-    "expiration_date",
-    "underlying_security_title",
-    "underlying_shares",
-    "underlying_value",
-    "footnote_ids",
-)
 _TIMESTAMP_COLUMNS = frozenset({"accepted_at"})
 _NEW_YORK_ZONE = ZoneInfo(NEW_YORK)
 
@@ -194,7 +167,7 @@ class TableBuilder:
             row_index = counters[row.is_derivative]
             counters[row.is_derivative] = row_index + 1
             plan = is_plan(doc.aff10b5one, remarks_mention, row.footnote_ids, plan_footnotes)
-            transactions.append((accession, row_index, *head, *_ROW_FIELDS(row), plan, *tail))
+            transactions.append((accession, row_index, *head, *row, plan, *tail))
 
         footnotes = [(accession, fid, text, *partition) for fid, text in doc.footnotes.items()]
         self._filings.append(

@@ -140,8 +140,7 @@ def test_children_in_any_order_give_the_same_record(filings_dir: Path) -> None:
         got, want = sorted(shuffled.rows, key=key), sorted(reference.rows, key=key)
         for a, b in zip(got, want, strict=True):
             assert sorted(a.footnote_ids) == sorted(b.footnote_ids)
-            a.footnote_ids = b.footnote_ids
-        assert got == want
+            assert a._replace(footnote_ids=[]) == b._replace(footnote_ids=[])
 
 
 def _document(body: str, doc_type: str = "4") -> bytes:
