@@ -239,7 +239,7 @@ def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFra
     )
     out = frame.with_row_index("row", offset=1).select(
         "row",
-        _as_date(frame.schema[date_col], date_col).alias("date"),
+        as_date(frame.schema[date_col], date_col).alias("date"),
         key_expr.alias(key),
         pl.col(close_col).cast(pl.Float64, strict=False).alias("close"),
     )
@@ -261,7 +261,8 @@ def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFra
     return good, bad, key, close_col
 
 
-def _as_date(dtype: pl.DataType, column: str) -> pl.Expr:
+def as_date(dtype: pl.DataType, column: str) -> pl.Expr:
+    """``column`` as a Date: Date kept, Datetime truncated, ISO text parsed (unparsable -> null)."""
     col = pl.col(column)
     if dtype == pl.Date:
         return col
@@ -269,7 +270,7 @@ def _as_date(dtype: pl.DataType, column: str) -> pl.Expr:
         return col.dt.date()
     if dtype != pl.String:
         raise UserError(
-            f"price column {column!r} has type {dtype}, not dates",
+            f"column {column!r} has type {dtype}, not dates",
             fix="give dates as a Date/Datetime column or ISO text (YYYY-MM-DD...)",
         )
     return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)

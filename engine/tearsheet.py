@@ -17,7 +17,7 @@ import polars as pl
 
 from engine.errors import UserError
 from engine.factor_kernels import bucket_means, rank_ic, zero_aware_buckets
-from engine.prices import Prices
+from engine.prices import Prices, as_date
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 21, 63)
 
@@ -187,12 +187,22 @@ def _to_panel(
     frame: pl.DataFrame, prices: Prices, factor: str, sign_column: str, notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scatter the long score panel onto (evaluated trading day x security) matrices."""
+    for name in {factor, sign_column}:
+        if not frame.schema[name].is_numeric():
+            raise UserError(
+                f"score column {name!r} has type {frame.schema[name]}, not numbers",
+                fix="choose a numeric --factor / --sign-column",
+            )
     data = frame.select(
-        pl.col("date").cast(pl.Date),
-        pl.col(prices.key),
+        as_date(frame.schema["date"], "date"),
+        pl.col(prices.key).cast(prices.keys.dtype, strict=False),
         pl.col(factor).cast(pl.Float64).fill_nan(None),
         pl.col(sign_column).cast(pl.Float64).fill_nan(None).alias("__sign"),
     )
+    undated = data["date"].is_null().sum()
+    if undated:
+        notes.append(f"{undated:,} score rows without a readable date: left out.")
+        data = data.filter(pl.col("date").is_not_null())
     row = prices.date_index(data["date"])
     col = prices.key_index(data[prices.key])
     off_calendar = row < 0

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from engine.errors import UserError
 from engine.factor_kernels import (
     average_ranks,
     average_ranks_py,
@@ -231,8 +232,6 @@ def test_mismatched_input_is_reported_not_dropped_silently():
 
 def test_missing_columns_raise_a_user_error():
     prices, scores, _ = sparse_panel()
-    from engine.errors import UserError
-
     with pytest.raises(UserError, match="lacks columns"):
         tear_sheet(scores.drop("insider"), load_prices(prices))
 
@@ -244,3 +243,15 @@ def test_few_names_fill_the_extreme_buckets_first():
     # two negatives of three quantiles: strengths ceil(3 * 2 / 2) = 3 and ceil(3 * 1 / 2) = 2
     assert buckets.tolist() == [[0, 3, 3, 6], [0, 1, 3, 6]]
     assert buckets.tolist() == zero_aware_buckets_py(factor, factor, 3)
+
+
+def test_text_dates_and_bad_columns():
+    prices, scores, _ = sparse_panel()
+    as_text = scores.with_columns(pl.col("date").cast(pl.String))
+    as_text = pl.concat([as_text, as_text.head(1).with_columns(pl.lit("not a date").alias("date"))])
+    sheet = tear_sheet(as_text, load_prices(prices), sign_column="raw", horizons=[1], quantiles=2)
+    reference = tear_sheet(scores, load_prices(prices), sign_column="raw", horizons=[1], quantiles=2)
+    assert sheet.quantile_returns.equals(reference.quantile_returns)
+    assert "1 score rows without a readable date: left out." in sheet.notes
+    with pytest.raises(UserError, match="not numbers"):
+        tear_sheet(scores.with_columns(pl.col("insider").cast(pl.String)), load_prices(prices))
