@@ -133,6 +133,7 @@ def test_every_real_fixture_filing_is_stored_and_a_second_run_changes_nothing(tm
     assert sorted(p for p in (tmp_path / "store").rglob("*") if p.is_file() and p.name != ".lock") == files
 
 
+@pytest.mark.slow
 def test_the_worker_pool_stores_the_same_as_one_process(tmp_path):
     files = sample(120)
     alone = Store(tmp_path / "alone")
@@ -148,6 +149,7 @@ def die(chunk, now):
     os._exit(9)
 
 
+@pytest.mark.slow
 def test_a_dead_worker_is_a_user_error_and_earlier_batches_are_kept(tmp_path, monkeypatch):
     store = Store(tmp_path / "store")
     ingest(sample(5), store, workers=1)
@@ -175,6 +177,7 @@ def test_repeated_filings_within_and_across_chunks_are_stored_once(tmp_path):
     assert store.summary()["filings"] == 30
 
 
+@pytest.mark.slow
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )

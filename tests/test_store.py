@@ -212,6 +212,7 @@ def test_a_batch_is_written_to_reproducible_file_names(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     numbers=st.lists(st.integers(0, 60), min_size=1, max_size=25, unique=True),
@@ -323,6 +324,7 @@ def _crash_in_subprocess(root: Path, count: int) -> None:
     assert subprocess.run([sys.executable, "-c", script]).returncode == 9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("files_before_crash", [2, 5])
 def test_a_killed_writer_is_repaired_on_next_open(tmp_path, files_before_crash):
     """A process dies between files (no cleanup runs): the next open undoes the batch; retry is exact."""
@@ -415,6 +417,7 @@ CONCURRENT_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_writing_overlapping_batches_store_each_filing_once(tmp_path):
     writers = [
         subprocess.Popen(
