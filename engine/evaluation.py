@@ -12,6 +12,7 @@ import polars as pl
 from engine import plots, report
 from engine.errors import UserError
 from engine.event_study import (
+    BootstrapBy,
     EventStudy,
     MonthBy,
     Threshold,
@@ -144,6 +145,7 @@ def evaluate(
     threshold: Threshold = "full_sample",
     event_horizon: int = 63,
     bootstrap: int = 10_000,
+    bootstrap_by: BootstrapBy = "month",
     seed: int = 0,
     cluster_min_insiders: int = 2,
 ) -> EvaluationReport:
@@ -168,6 +170,7 @@ def evaluate(
             threshold=threshold,
             horizon=event_horizon,
             bootstrap=bootstrap,
+            bootstrap_by=bootstrap_by,
             seed=seed,
         )
         inputs.append(f"Transactions: {study.counts['rows']:,} rows.")

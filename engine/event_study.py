@@ -22,6 +22,7 @@ from engine.prices import Prices
 
 MonthBy = Literal["available_date", "transaction_date"]
 Threshold = Literal["full_sample", "expanding"]
+BootstrapBy = Literal["month", "issuer"]
 
 FORMS: tuple[str, ...] = ("4", "4/A")
 CODES: tuple[str, ...] = ("S", "P")
@@ -71,6 +72,7 @@ class EventSummary:
     ci_high: float | None
     confidence: float
     bootstrap: int
+    bootstrap_by: str
     seed: int
 
 
@@ -274,6 +276,49 @@ def bootstrap_spread(
         ma = a[rng.integers(0, len(a), size=(size, len(a)))].mean(axis=1)
         mb = b[rng.integers(0, len(b), size=(size, len(b)))].mean(axis=1)
         spreads[start : start + size] = ma - mb
+    return _percentile_interval(spreads, confidence)
+
+
+def issuer_bootstrap_spread(
+    values: np.ndarray,
+    heavy: np.ndarray,
+    issuers: np.ndarray,
+    *,
+    n: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float | None, float | None]:
+    """Percentile interval of the heavy-minus-other spread, resampling issuers (all their months together)
+    with replacement: months of one issuer with overlapping windows stay together. A resample without a
+    heavy or an other month is drawn again."""
+    codes, issuer_index = np.unique(issuers, return_inverse=True)
+    k = len(codes)
+    if heavy.sum() < 2 or (~heavy).sum() < 2 or k < 2 or n < 1:
+        return None, None
+    sums = np.stack(
+        [
+            np.bincount(issuer_index, weights=np.where(heavy, values, 0.0), minlength=k),
+            np.bincount(issuer_index, weights=heavy.astype(float), minlength=k),
+            np.bincount(issuer_index, weights=np.where(heavy, 0.0, values), minlength=k),
+            np.bincount(issuer_index, weights=(~heavy).astype(float), minlength=k),
+        ],
+        axis=1,
+    )
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 4_000_000 // k)
+    spreads: list[np.ndarray] = []
+    while sum(len(x) for x in spreads) < n:
+        draws = rng.integers(0, k, size=(chunk, k))
+        counts = np.zeros((chunk, k))
+        np.add.at(counts, (np.repeat(np.arange(chunk), k), draws.ravel()), 1.0)
+        totals = counts @ sums
+        usable = (totals[:, 1] > 0) & (totals[:, 3] > 0)
+        totals = totals[usable]
+        spreads.append(totals[:, 0] / totals[:, 1] - totals[:, 2] / totals[:, 3])
+    return _percentile_interval(np.concatenate(spreads)[:n], confidence)
+
+
+def _percentile_interval(spreads: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(spreads, [tail, 1.0 - tail])
     return float(low), float(high)
@@ -288,6 +333,7 @@ def heavy_selling_test(
     quantile: float = 0.75,
     horizon: int = 63,
     bootstrap: int = 10_000,
+    bootstrap_by: BootstrapBy = "month",
     confidence: float = 0.95,
     seed: int = 0,
     supersede_amendments: bool = True,
@@ -306,7 +352,19 @@ def heavy_selling_test(
     heavy = done.filter(pl.col("heavy"))["fwd_return"].to_numpy()
     other = done.filter(~pl.col("heavy"))["fwd_return"].to_numpy()
     t_stat, df = welch_t(heavy, other)
-    low, high = bootstrap_spread(heavy, other, n=bootstrap, confidence=confidence, seed=seed)
+    if bootstrap_by == "issuer":
+        low, high = issuer_bootstrap_spread(
+            done["fwd_return"].to_numpy(),
+            done["heavy"].to_numpy(),
+            done["issuer_cik"].to_numpy(),
+            n=bootstrap,
+            confidence=confidence,
+            seed=seed,
+        )
+    elif bootstrap_by == "month":
+        low, high = bootstrap_spread(heavy, other, n=bootstrap, confidence=confidence, seed=seed)
+    else:
+        raise UserError(f"unknown bootstrap unit {bootstrap_by!r}", fix="use month or issuer")
     heavy_mean = float(heavy.mean()) if len(heavy) else None
     other_mean = float(other.mean()) if len(other) else None
     summary = EventSummary(
@@ -323,6 +381,7 @@ def heavy_selling_test(
         ci_high=high,
         confidence=confidence,
         bootstrap=bootstrap,
+        bootstrap_by=bootstrap_by,
         seed=seed,
     )
     no_prices = months.filter(pl.col("status") == NO_PRICES)

@@ -39,8 +39,9 @@ def event_summary(study: EventStudy, *, max_tickers: int | None = None) -> str:
         f"Heavy-selling months: {s.heavy_n:,}, avg forward return {pct(s.heavy_mean)}",
         f"Other insider-active months: {s.other_n:,}, avg forward return {pct(s.other_mean)}",
         f"Heavy-minus-other spread: {pct(s.spread)}",
-        f"Welch t= {number(s.t_stat)} (df= {number(s.df, 1)}); {s.confidence:.0%} bootstrap CI of the spread "
-        f"[{pct(s.ci_low)}, {pct(s.ci_high)}] ({s.bootstrap:,} resamples, seed {s.seed})",
+        f"Welch t= {number(s.t_stat)} (df= {number(s.df, 1)}); {s.confidence:.0%} bootstrap CI of the "
+        f"spread [{pct(s.ci_low)}, {pct(s.ci_high)}] ({s.bootstrap:,} resamples of {s.bootstrap_by}s, "
+        f"seed {s.seed})",
     ]
     lines.extend(_missing_window_lines(study))
     rows = study.by_ticker.filter(pl.col("event_months") > 0)
@@ -133,8 +134,9 @@ def event_section(study: EventStudy, images: Mapping[str, str]) -> list[str]:
             {"net_sell": money, "heavy_fwd": pct, "other_fwd": pct, "spread": pct},
         ),
         "",
-        "The t-statistic and the bootstrap resample months as independent draws; forward windows of "
-        "consecutive months of one issuer overlap, so both overstate the precision somewhat.",
+        "The t-statistic treats months as independent draws; forward windows of consecutive months of one "
+        "issuer overlap, so it overstates the precision somewhat. `--bootstrap-by issuer` resamples whole "
+        "issuers instead of months, which keeps those overlapping months together.",
         "",
     ]
     for key in ("distributions", "event_time"):

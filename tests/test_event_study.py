@@ -23,6 +23,7 @@ from engine.event_study import (
     event_time_returns,
     heavy_months,
     heavy_selling_test,
+    issuer_bootstrap_spread,
     welch_t,
 )
 from engine.prices import load_prices
@@ -340,3 +341,34 @@ def test_thresholds_match_numpy_percentile(nets):
             assert expanding["heavy"][k] == (v >= np.percentile(so_far, 75))
         else:
             assert not expanding["heavy"][k]
+
+
+def test_issuer_bootstrap_against_a_loop():
+    rng = np.random.default_rng(4)
+    issuers = np.repeat(np.arange(12), 4)
+    heavy = rng.random(len(issuers)) < 0.3
+    values = rng.normal(0.0, 0.1, len(issuers)) + 0.05 * (issuers % 3)
+    low, high = issuer_bootstrap_spread(values, heavy, issuers, n=4000, seed=9)
+    assert (low, high) == issuer_bootstrap_spread(values, heavy, issuers, n=4000, seed=9)
+    # the same draws, spread by spread, with plain loops over the resampled issuers
+    draws = np.random.default_rng(9).integers(0, 12, size=(4_000_000 // 12, 12))[:6000]
+    spreads = []
+    for row in draws:
+        h = [values[i] for k in row for i in np.nonzero(issuers == k)[0] if heavy[i]]
+        o = [values[i] for k in row for i in np.nonzero(issuers == k)[0] if not heavy[i]]
+        if h and o:
+            spreads.append(sum(h) / len(h) - sum(o) / len(o))
+    spreads = np.array(spreads[:4000])
+    assert len(spreads) == 4000
+    assert (low, high) == pytest.approx(tuple(np.quantile(spreads, [0.025, 0.975])), rel=1e-12)
+    spread = values[heavy].mean() - values[~heavy].mean()
+    assert low < spread < high
+    assert issuer_bootstrap_spread(values, heavy, np.zeros(len(values)), n=100) == (None, None)
+
+
+def test_bootstrap_by_issuer_in_the_test(prices):
+    month = heavy_selling_test(transactions(TRADES), prices, bootstrap=500)
+    issuer = heavy_selling_test(transactions(TRADES), prices, bootstrap=500, bootstrap_by="issuer")
+    assert issuer.summary.spread == month.summary.spread
+    assert issuer.summary.ci_low is not None and issuer.summary.ci_low != month.summary.ci_low
+    assert issuer.summary.bootstrap_by == "issuer"

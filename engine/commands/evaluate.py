@@ -75,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--event-horizon", type=_positive, default=63, help="event-test horizon (63 days)")
     parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (10000)")
+    parser.add_argument(
+        "--bootstrap-by",
+        choices=("month", "issuer"),
+        default="month",
+        help="resample months (default) or whole issuers, keeping an issuer's overlapping months together",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     parser.add_argument("--max-tickers", type=int, default=20, help="ticker lines printed (all in report.md)")
     parser.set_defaults(func=run)
@@ -112,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         threshold="expanding" if args.expanding else "full_sample",
         event_horizon=args.event_horizon,
         bootstrap=args.bootstrap,
+        bootstrap_by=args.bootstrap_by,
         seed=args.seed,
     )
     if scores is None:
