@@ -25,23 +25,22 @@ class OwnershipError(ValueError):
     """The bytes are not a usable ownership document; the message is a one-line reason."""
 
 
-@dataclass(slots=True)
-class Owner:
+class Owner(NamedTuple):
     """One ``reportingOwner``: identity, relationship flags (None when absent) and address."""
 
-    cik: int | None = None
-    name: str | None = None
-    is_director: bool | None = None
-    is_officer: bool | None = None
-    is_ten_percent_owner: bool | None = None
-    is_other: bool | None = None
-    officer_title: str | None = None
-    other_text: str | None = None
-    street1: str | None = None
-    street2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    zip_code: str | None = None
+    cik: int | None
+    name: str | None
+    is_director: bool | None
+    is_officer: bool | None
+    is_ten_percent_owner: bool | None
+    is_other: bool | None
+    officer_title: str | None
+    other_text: str | None
+    street1: str | None
+    street2: str | None
+    city: str | None
+    state: str | None
+    zip_code: str | None
 
 
 class Row(NamedTuple):
@@ -70,7 +69,7 @@ class Row(NamedTuple):
     underlying_security_title: str | None
     underlying_shares: float | None
     underlying_value: float | None
-    footnote_ids: list[str]
+    footnote_ids: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -160,31 +159,35 @@ def _issuer(doc: OwnershipDocument, element: etree._Element) -> None:
             setattr(doc, spec[0], spec[1](child.text))
 
 
-_OWNER: dict[str, tuple[str, Callable[[str | None], object]]] = {
-    "rptOwnerCik": ("cik", parse_cik),
-    "rptOwnerName": ("name", text_or_none),
-    "rptOwnerStreet1": ("street1", text_or_none),
-    "rptOwnerStreet2": ("street2", text_or_none),
-    "rptOwnerCity": ("city", text_or_none),
-    "rptOwnerState": ("state", text_or_none),
-    "rptOwnerZipCode": ("zip_code", text_or_none),
-    "isDirector": ("is_director", parse_bool),
-    "isOfficer": ("is_officer", parse_bool),
-    "isTenPercentOwner": ("is_ten_percent_owner", parse_bool),
-    "isOther": ("is_other", parse_bool),
-    "officerTitle": ("officer_title", text_or_none),
-    "otherText": ("other_text", text_or_none),
+_OWNER: dict[str, tuple[int, Callable[[str | None], object]]] = {
+    tag: (Owner._fields.index(name), decode)
+    for tag, name, decode in [
+        ("rptOwnerCik", "cik", parse_cik),
+        ("rptOwnerName", "name", text_or_none),
+        ("rptOwnerStreet1", "street1", text_or_none),
+        ("rptOwnerStreet2", "street2", text_or_none),
+        ("rptOwnerCity", "city", text_or_none),
+        ("rptOwnerState", "state", text_or_none),
+        ("rptOwnerZipCode", "zip_code", text_or_none),
+        ("isDirector", "is_director", parse_bool),
+        ("isOfficer", "is_officer", parse_bool),
+        ("isTenPercentOwner", "is_ten_percent_owner", parse_bool),
+        ("isOther", "is_other", parse_bool),
+        ("officerTitle", "officer_title", text_or_none),
+        ("otherText", "other_text", text_or_none),
+    ]
 }
+_EMPTY_OWNER: list[object] = [None] * len(Owner._fields)
 
 
 def _owner(doc: OwnershipDocument, element: etree._Element) -> None:
-    owner = Owner()
-    for group in element:
+    values = _EMPTY_OWNER.copy()
+    for group in element:  # reportingOwnerId, reportingOwnerAddress, reportingOwnerRelationship
         for child in group:
             spec = _OWNER.get(child.tag)
             if spec is not None:
-                setattr(owner, spec[0], spec[1](child.text))
-    doc.owners.append(owner)
+                values[spec[0]] = spec[1](child.text)
+    doc.owners.append(Owner._make(values))
 
 
 def _footnotes(doc: OwnershipDocument, element: etree._Element) -> None:
@@ -311,5 +314,5 @@ def _row(element: etree._Element, is_derivative: bool, is_holding: bool) -> Row:
             if text is not None:
                 values[spec[0]] = spec[1](text)
             pending = spec if spec[2] else None
-    values[-1] = footnote_ids
+    values[-1] = tuple(footnote_ids)
     return Row._make(values)

@@ -190,7 +190,7 @@ class TableBuilder:
                 len(doc.owners),
                 doc.aff10b5one,
                 doc.remarks,
-                [{"name": name, "date": signed} for name, signed in doc.signatures],
+                tuple(doc.signatures),
                 signature_date,
                 filing_date,
                 accepted_at,

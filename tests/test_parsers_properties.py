@@ -208,8 +208,8 @@ def to_xml(doc: dict) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=rng.random() < 0.5)
 
 
-def _row_footnotes(element: etree._Element) -> list[str]:
-    return list(dict.fromkeys(f.get("id") for f in element.iter("footnoteId")))
+def _row_footnotes(element: etree._Element) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f.get("id") for f in element.iter("footnoteId")))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
