@@ -1,0 +1,418 @@
+"""The bulk downloader end to end against the fake EDGAR serving the 608 real fixture filings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from engine.cli import main
+from engine.discovery import Target, discover, index_urls, quarter_chunks
+from engine.download import Downloader, download_range, update_start
+from engine.edgar_urls import EdgarUrls
+from engine.http import EdgarClient
+from engine.manifest import Manifest
+from engine.progress import Progress
+from engine.replay import FakeEdgar, ReplayProcess, load_filings, max_in_window
+from engine.store import Store
+from parsers.schema import STORE_TABLES
+
+AGENT = "Insider Engine tests tests@example.com"
+START, END = date(2010, 1, 1), date(2026, 6, 30)
+TODAY = date(2026, 11, 25)
+
+
+@pytest.fixture(scope="module")
+def filings(filings_dir: Path):
+    return load_filings(filings_dir)
+
+
+def snapshot(root: Path) -> dict[str, pl.DataFrame]:
+    """Every table of a store, sorted, without the quarantine timestamp: equal stores compare equal."""
+    store = Store(root)
+    tables = {}
+    for name in STORE_TABLES:
+        frame = store.scan(name).collect()
+        if name == "quarantine":
+            frame = frame.drop("quarantined_at")
+        keys = [
+            c
+            for c in ("accession", "owner_index", "is_derivative", "row_index", "footnote_id", "source")
+            if c in frame.columns
+        ]
+        tables[name] = frame.sort(keys, nulls_last=True)
+    return tables
+
+
+def assert_same_store(left: Path, right: Path) -> None:
+    a, b = snapshot(left), snapshot(right)
+    for name in STORE_TABLES:
+        assert a[name].equals(b[name]), f"table {name} differs"
+
+
+def client(**options) -> EdgarClient:
+    defaults = dict(rate=200, backoff=0.01, pause_seconds=0.2, retries=4, timeout=2.0, connections=16)
+    return EdgarClient(AGENT, **{**defaults, **options})
+
+
+async def fetch_all(server: FakeEdgar | ReplayProcess, root: Path, *, batch_size: int = 100, **options):
+    urls = EdgarUrls(server.base_url, server.base_url)
+    store = Store(root)
+    async with client(**options) as http:
+        return await download_range(store, http, urls, START, END, today=TODAY, batch_size=batch_size)
+
+
+@pytest.fixture(scope="module")
+def baseline(filings, tmp_path_factory) -> Path:
+    """An uninterrupted, fault-free download of every fixture filing."""
+    root = tmp_path_factory.mktemp("baseline")
+
+    async def run() -> None:
+        async with FakeEdgar(filings) as server:
+            report = await fetch_all(server, root)
+            assert report.complete, report.summary()
+
+    asyncio.run(run())
+    return root
+
+
+def test_every_filing_is_stored_exactly_once(filings, baseline: Path) -> None:
+    stored = Store(baseline).scan("filings").select("accession", "source").collect()
+    assert stored.height == len(filings) == stored.get_column("accession").n_unique()
+    assert set(stored.get_column("accession")) == {f.accession for f in filings}
+    assert Store(baseline).scan("quarantine").collect().height == 0
+    assert Manifest(baseline).done() == {f.accession for f in filings}
+    first = stored.row(0, named=True)
+    assert first["source"].startswith("Archives/edgar/data/") and first["source"].endswith(".txt")
+
+
+def test_acceptance_time_comes_from_the_submission_header(baseline: Path) -> None:
+    filings = Store(baseline).scan("filings").collect()
+    assert filings.get_column("accepted_at").null_count() == 0
+    assert filings.get_column("filing_date").null_count() == 0
+    row = filings.filter(pl.col("accession") == "0000038725-20-000011").row(0, named=True)
+    assert str(row["accepted_at"])[:19] == "2020-01-30 11:20:55"
+    assert row["available_date"] == date(2020, 1, 30)
+
+
+def test_faults_are_survived_and_the_rate_never_exceeded(filings_dir, filings, baseline, tmp_path) -> None:
+    """Every kind of fault, gzip bodies on, the server in its own process stamping arrivals: the store
+    still ends identical, each filing is fetched once, no one-second window holds more than the rate."""
+    server = ReplayProcess(filings_dir, workdir=tmp_path, gzip=True)
+    try:
+        server.inject("403-rate", match="full-index")
+        faults = [
+            ("429", "0.3"),
+            ("429", None),
+            ("403-rate", None),
+            ("403-undeclared", None),
+            ("500", None),
+            ("503", None),
+            ("reset", None),
+            ("truncate", None),
+            ("slow", None),
+        ]
+        for i, (kind, retry_after) in enumerate(faults):
+            victim = filings[(i * 67) % len(filings)].accession
+            server.inject(kind, times=2, match=victim, retry_after=retry_after, delay=1.5)
+        report = asyncio.run(fetch_all(server, tmp_path / "store", rate=200, timeout=1.0))
+        hits = server.hits()
+    finally:
+        server.stop()
+    assert report.complete, report.summary()
+    assert sum(1 for h in hits if h.fault) == 1 + 2 * len(faults)
+    assert report.pauses >= 5 and report.retries >= 8
+    assert max_in_window(hits, 1.0) <= 200
+    ok = Counter(
+        h.path for h in hits if h.status == 200 and not h.fault and "/Archives/edgar/data/" in h.path
+    )
+    assert len(ok) == len(filings) and set(ok.values()) == {1}
+    assert_same_store(tmp_path / "store", baseline)
+
+
+def test_ten_per_second_is_never_exceeded_and_is_sustained(filings_dir, filings, tmp_path: Path) -> None:
+    subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3][:30]
+    server = ReplayProcess(filings_dir, workdir=tmp_path, latency=0.02)
+
+    async def run():
+        urls = EdgarUrls(server.base_url, server.base_url)
+        async with EdgarClient(AGENT, rate=10) as http:
+            downloader = Downloader(Store(tmp_path / "store"), http, urls)
+            return await downloader.run(
+                sorted(
+                    Target(f.filing_date, f.accession, min(c for c, _ in f.ciks), f.form_type) for f in subset
+                )
+            )
+
+    try:
+        report = asyncio.run(run())
+        hits = server.hits()
+    finally:
+        server.stop()
+    assert report.complete and report.stored == len(subset) == len(hits)
+    assert max_in_window(hits, 1.0) <= 10
+    times = sorted(h.at for h in hits)
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 9.0
+
+
+def test_a_failing_filing_is_recorded_with_its_reason_then_retried(filings, tmp_path: Path) -> None:
+    subset = filings[:12]
+    victim = subset[3]
+
+    async def run(inject: bool):
+        async with FakeEdgar(subset) as server:
+            if inject:
+                server.inject("503", times=10, match=victim.accession)
+            return await fetch_all(server, tmp_path, retries=2)
+
+    first = asyncio.run(run(inject=True))
+    assert set(first.failed) == {victim.accession}
+    assert "HTTP 503" in first.failed[victim.accession] and "gave up after 3 attempts" in first.summary()
+    assert Manifest(tmp_path).failures() == {victim.accession: first.failed[victim.accession]}
+    assert victim.accession not in Store(tmp_path).accessions()
+    second = asyncio.run(run(inject=False))
+    assert second.complete and second.stored == 1 and second.already_done == len(subset) - 1
+    assert Manifest(tmp_path).failures() == {}
+
+
+def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_path: Path) -> None:
+    """Kill the download task mid-run; the rerun fetches only what is missing."""
+
+    async def run():
+        async with FakeEdgar(filings) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            store = Store(tmp_path)
+            async with client() as http:
+                task = asyncio.create_task(
+                    download_range(store, http, urls, START, END, today=TODAY, batch_size=25)
+                )
+                while len(Manifest(tmp_path).done()) < 150:
+                    await asyncio.sleep(0.02)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            before = len(Manifest(tmp_path).done())
+            assert 150 <= before < len(filings)
+            hits_before = len(server.hits)
+            report = await fetch_all(server, tmp_path)
+            fetched = [h for h in server.hits[hits_before:] if "/Archives/edgar/data/" in h.path]
+            return before, report, fetched
+
+    before, report, fetched = asyncio.run(run())
+    assert report.complete
+    assert report.already_done >= before
+    assert len(fetched) == len(filings) - report.already_done
+    assert_same_store(tmp_path, baseline)
+
+
+@pytest.mark.slow
+def test_a_killed_process_resumes_to_the_same_store(filings, baseline: Path, tmp_path: Path) -> None:
+    """SIGKILL the CLI mid-run (no cleanup at all), run it again: same store as the uninterrupted run."""
+    server = FakeEdgar(filings)
+    base = server.start_in_thread()
+    store = tmp_path / "store"
+    command = [
+        sys.executable,
+        "-m",
+        "engine",
+        "download",
+        "--start",
+        str(START),
+        "--end",
+        str(END),
+        "--store",
+        str(store),
+        "--user-agent",
+        AGENT,
+        "--rate",
+        "150",
+        "--base-url",
+        base,
+        "--data-base-url",
+        base,
+        "--batch-size",
+        "20",
+        "--quiet",
+    ]
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(Manifest(store).done()) < 100 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None, process.communicate()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert len(Manifest(store).done()) < len(filings)
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, finished.stderr
+        assert f"{len(filings)} filings listed" in finished.stdout
+    finally:
+        server.stop_thread()
+    assert_same_store(store, baseline)
+
+
+def test_discovery_reads_each_accession_once_from_quarterly_and_daily_indexes(filings) -> None:
+    joint = next(f for f in filings if len(f.ciks) >= 5)
+    day = joint.filing_date
+
+    async def run():
+        async with FakeEdgar(filings) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            async with client() as http:
+                found = await discover(http, urls, day, day, today=TODAY)
+                quarter = await discover(http, urls, date(2020, 1, 1), date(2020, 3, 31), today=TODAY)
+            return server, found, quarter
+
+    server, found, quarter = asyncio.run(run())
+    assert joint.accession in {t.accession for t in found.targets}
+    target = next(t for t in found.targets if t.accession == joint.accession)
+    assert target.cik == min(c for c, _ in joint.ciks) and target.form_type == joint.form_type
+    expected = {f.accession for f in filings if date(2020, 1, 1) <= f.filing_date <= date(2020, 3, 31)}
+    assert {t.accession for t in quarter.targets} == expected and len(quarter.targets) == len(expected)
+    index_paths = [h.path for h in server.hits]
+    assert index_paths[0].endswith(
+        f"daily-index/{day.year}/QTR{(day.month - 1) // 3 + 1}/form.{day:%Y%m%d}.idx"
+    )
+    assert index_paths[1].endswith("full-index/2020/QTR1/form.idx")
+
+
+def test_index_plan_uses_quarterly_only_for_whole_past_quarters() -> None:
+    urls = EdgarUrls("http://127.0.0.1:1/", "http://127.0.0.1:1/")
+    plan = index_urls(urls, date(2024, 3, 28), date(2024, 7, 2), today=date(2024, 7, 1))
+    names = [url.rsplit("/", 3)[-3:] for url, _ in plan]
+    assert names == [
+        ["2024", "QTR1", "form.20240328.idx"],
+        ["2024", "QTR1", "form.20240329.idx"],
+        ["2024", "QTR2", "form.idx"],
+        ["2024", "QTR3", "form.20240701.idx"],
+    ]
+    assert list(quarter_chunks(date(2024, 3, 30), date(2024, 4, 2))) == [
+        (date(2024, 3, 30), date(2024, 3, 31)),
+        (date(2024, 4, 1), date(2024, 4, 2)),
+    ]
+
+
+def test_a_missing_index_is_empty_and_a_quarterly_gap_falls_back_to_daily(filings) -> None:
+    subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3]
+
+    async def run():
+        async with FakeEdgar(subset) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            server.inject("404", match="full-index/2020/QTR1/form.idx")
+            async with client() as http:
+                found = await discover(http, urls, date(2020, 1, 1), date(2020, 3, 31), today=TODAY)
+                future = await discover(
+                    http, urls, date(2027, 1, 4), date(2027, 1, 8), today=date(2027, 1, 8)
+                )
+            return server, found, future
+
+    server, found, future = asyncio.run(run())
+    assert {t.accession for t in found.targets} == {f.accession for f in subset} and not found.failures
+    assert sum("daily-index/2020/QTR1/" in h.path for h in server.hits) == 65
+    assert future.targets == [] and future.failures == {}
+
+
+def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Path, capsys) -> None:
+    server = FakeEdgar(filings)
+    base = server.start_in_thread()
+    common = [
+        "--store",
+        str(tmp_path),
+        "--user-agent",
+        AGENT,
+        "--rate",
+        "200",
+        "--base-url",
+        base,
+        "--data-base-url",
+        base,
+        "--quiet",
+    ]
+    try:
+        assert main(["download", "--start", "2025-01-01", "--end", "2025-03-31", *common]) == 0
+        store = Store(tmp_path)
+        last = update_start(store)
+        before = store.accessions()
+        assert last is not None and date(2025, 3, 1) <= last <= date(2025, 3, 31)
+        assert main(["update", *common]) == 0
+    finally:
+        server.stop_thread()
+    expected = {f.accession for f in filings if f.filing_date >= date(2025, 1, 1)}
+    after = Store(tmp_path).accessions()
+    assert before < after == expected
+    assert "already in the store" in capsys.readouterr().out
+
+
+def test_update_of_an_empty_store_says_what_to_do(tmp_path: Path, capsys) -> None:
+    assert main(["update", "--store", str(tmp_path), "--user-agent", AGENT]) == 2
+    assert "insider backfill" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_to_start_without_a_declared_agent(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("INSIDER_USER_AGENT", raising=False)
+    assert main(["download", "--start", "2024-01-02", "--store", str(tmp_path)]) == 2
+    assert "e-mail" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "download",
+                "--start",
+                "2024-01-02",
+                "--store",
+                str(tmp_path),
+                "--user-agent",
+                "x@y.com",
+                "--rate",
+                "50",
+            ]
+        )
+        == 2
+    )
+    assert "above the SEC's limit" in capsys.readouterr().err
+
+
+def test_help_documents_the_politeness_rules(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["download", "--help"])
+    text = capsys.readouterr().out
+    for rule in (
+        "--user-agent",
+        "e-mail",
+        "ANY one-second window",
+        "Accept-Encoding: gzip, deflate",
+        "Retry-After",
+        "429",
+        "Request Rate Threshold Exceeded",
+        "backoff",
+        "_manifest",
+    ):
+        assert rule in text
+
+
+def test_progress_prints_plain_lines_off_a_terminal(filings, tmp_path: Path) -> None:
+    import io
+
+    stream = io.StringIO()
+    progress = Progress(stream=stream, interval=0.0)
+
+    async def run():
+        async with FakeEdgar(filings[:5]) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            store = Store(tmp_path)
+            async with client() as http:
+                found = await discover(http, urls, START, END, today=TODAY)
+                await Downloader(store, http, urls, progress=progress).run(found.targets)
+
+    asyncio.run(run())
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert lines and "5/5 filings" in lines[-1] and "0 failed" in lines[-1] and "ETA" in lines[-1]

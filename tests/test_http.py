@@ -1,0 +1,170 @@
+"""The polite client against the fake EDGAR: headers, refusal of undeclared agents, pauses, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from engine.errors import UserError
+from engine.http import EdgarClient, FetchError, check_user_agent, is_rate_page, retry_after_seconds
+from engine.replay import RATE_PAGE, UNDECLARED_PAGE, FakeEdgar, load_filings
+
+AGENT = "Insider Engine tests tests@example.com"
+
+
+@pytest.fixture(scope="module")
+def filings(filings_dir: Path):
+    return load_filings(filings_dir)[:20]
+
+
+def _url(server: FakeEdgar, index: int = 0) -> str:
+    filing = server.filings[index]
+    return f"{server.base_url}Archives/edgar/data/{filing.ciks[-1][0]}/{filing.accession}.txt"
+
+
+def _client(**options) -> EdgarClient:
+    defaults = dict(rate=200, backoff=0.01, pause_seconds=0.3, retries=3, timeout=2.0)
+    return EdgarClient(AGENT, **{**defaults, **options})
+
+
+@pytest.mark.parametrize("agent", [None, "", "python-requests/2.31", "Jane Doe", "jane at example dot com"])
+def test_a_user_agent_without_an_email_is_refused(agent: str | None) -> None:
+    with pytest.raises(UserError, match="e-mail") as error:
+        EdgarClient(agent)  # type: ignore[arg-type]
+    assert "--user-agent" in (error.value.fix or "")
+
+
+def test_a_declared_agent_is_accepted() -> None:
+    assert check_user_agent("  Acme Research ops@acme.example  ") == "Acme Research ops@acme.example"
+
+
+def test_rate_pages_are_told_apart_from_a_plain_403() -> None:
+    assert is_rate_page(RATE_PAGE) and is_rate_page(UNDECLARED_PAGE)
+    assert not is_rate_page(b"<html><body><h1>403 Forbidden</h1></body></html>")
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_headers_and_gzip_bodies(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings, gzip=True) as server, _client() as client:
+            body = await client.get(_url(server))
+            assert body == server.filings[0].body
+            hit = server.hits[-1]
+            assert hit.user_agent == AGENT and hit.status == 200
+
+    run(main())
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "reset", "truncate"])
+def test_transient_faults_are_retried(filings, fault: str) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject(fault, times=2)
+            assert await client.get(_url(server)) == server.filings[0].body
+            assert server.pending_faults == 0
+            assert client.stats.retries == 2
+
+    run(main())
+
+
+def test_a_slow_answer_times_out_and_is_retried(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(timeout=0.3) as client:
+            server.inject("slow", delay=1.0)
+            assert await client.get(_url(server)) == server.filings[0].body
+            assert client.stats.retries == 1
+
+    run(main())
+
+
+def test_retries_are_bounded_and_the_reason_is_kept(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(retries=2) as client:
+            server.inject("503", times=5)
+            with pytest.raises(FetchError, match="HTTP 503 .gave up after 3 attempts"):
+                await client.get(_url(server))
+            server.inject("404")
+            with pytest.raises(FetchError, match="HTTP 404"):
+                await client.get(_url(server))
+
+    run(main())
+
+
+def test_missing_index_is_none_but_a_rate_403_is_not(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            future = f"{server.base_url}Archives/edgar/daily-index/2099/QTR1/form.20990105.idx"
+            assert await client.get(future, missing_ok=True) is None
+            server.inject("403-rate", match="daily-index")
+            assert await client.get(future, missing_ok=True) is None
+            assert client.stats.pauses == 1
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("fault", "retry_after", "expected"),
+    [("429", "1", 1.0), ("429", None, 0.6), ("403-rate", None, 0.6), ("403-undeclared", None, 0.6)],
+)
+def test_rate_limit_answers_pause_every_task(filings, fault, retry_after, expected) -> None:
+    """One refused request holds back all tasks for Retry-After (or the configured pause)."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(pause_seconds=0.6) as client:
+            server.inject(fault, retry_after=retry_after)
+            began = time.monotonic()
+            first = asyncio.create_task(client.get(_url(server, 0)))
+            await asyncio.sleep(0.05)
+            others = [client.get(_url(server, i)) for i in range(1, 8)]
+            bodies = await asyncio.gather(first, *others)
+            assert bodies == [f.body for f in server.filings[:8]]
+            refused = next(h for h in server.hits if h.status in (403, 429))
+            later = [h.at for h in server.hits if h.at > refused.at]
+            assert len(later) == 8
+            assert min(later) - refused.at >= expected - 0.02
+            assert time.monotonic() - began >= expected
+            assert client.stats.pauses == 1
+
+    run(main())
+
+
+def test_a_persistent_block_gives_up_after_bounded_pauses(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(pause_seconds=0.05, max_pauses=2) as client:
+            server.inject("429", times=5)
+            with pytest.raises(FetchError, match="still rate-limited after 2 pauses"):
+                await client.get(_url(server))
+
+    run(main())
+
+
+def test_the_server_refuses_an_undeclared_tool(filings) -> None:
+    """The fake EDGAR answers an agent without contact details the way the SEC does."""
+
+    async def main() -> None:
+        import aiohttp
+
+        async with (
+            FakeEdgar(filings) as server,
+            aiohttp.ClientSession() as session,
+            session.get(_url(server), headers={"User-Agent": "python"}) as response,
+        ):
+            assert response.status == 403
+            assert is_rate_page(await response.read())
+
+    run(main())
