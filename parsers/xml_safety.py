@@ -1,12 +1,16 @@
 """Hardened XML parsing: never resolve entities, never touch the network, refuse entity declarations.
 
-Strict parse first; a document that is not well-formed gets one recover-mode retry, and the caller is
-told it was recovered. The parsers never resolve entities, load a DTD or reach the network, so an
-external entity is never read and an entity bomb is never expanded; a document whose DOCTYPE declares
-entities at all (XXE or an entity-expansion attack) is then refused rather than stored.
+Strict parse first; a document that is not well-formed is read again as Windows-1252 (when its bytes
+are not valid in the declared encoding) or in libxml2's recover mode, and the caller is told so.
+The parsers never resolve entities, load a DTD or reach the network, so an external entity is never
+read and an entity bomb is never expanded; a document whose DOCTYPE declares entities at all (XXE or
+an entity-expansion attack) is then refused rather than stored.
 """
 
 from __future__ import annotations
+
+import contextlib
+import re
 
 from lxml import etree
 
@@ -19,6 +23,7 @@ _OPTIONS = {
 }
 _STRICT = etree.XMLParser(**_OPTIONS)
 _RECOVER = etree.XMLParser(recover=True, **_OPTIONS)
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _UNSAFE = "DOCTYPE declares entities (external-entity or entity-expansion attack)"
 
 
@@ -31,20 +36,31 @@ class MalformedXMLError(ValueError):
 
 
 def parse_xml(xml: bytes) -> tuple[etree._Element, bool]:
-    """The root element and whether recover mode was needed; raises UnsafeXMLError or MalformedXMLError."""
+    """The root element and whether a fallback was needed; raises UnsafeXMLError or MalformedXMLError.
+
+    Fallbacks, in order: bytes that are not valid in the declared encoding are read as Windows-1252
+    (old filings pasted from word processors); then libxml2's recover mode.
+    """
     try:
         root, recovered = etree.fromstring(xml, _STRICT), False
     except etree.XMLSyntaxError as exc:
-        strict_error = exc
-        try:
-            root, recovered = etree.fromstring(xml, _RECOVER), True
-        except etree.XMLSyntaxError:
-            root = None
-        if root is None:
-            raise MalformedXMLError(f"not well-formed XML: {_one_line(strict_error)}") from None
+        root, recovered = _fallback(xml, exc), True
     if _declares_entities(root):
         raise UnsafeXMLError(_UNSAFE)
     return root, recovered
+
+
+def _fallback(xml: bytes, strict_error: etree.XMLSyntaxError) -> etree._Element:
+    if "encoding" in str(strict_error) or "UTF-8" in str(strict_error):
+        with contextlib.suppress(etree.XMLSyntaxError):
+            return etree.fromstring(_DECLARATION.sub(b"", xml.decode("cp1252", "replace").encode()), _STRICT)
+    try:
+        root = etree.fromstring(xml, _RECOVER)
+    except etree.XMLSyntaxError:
+        root = None
+    if root is None:
+        raise MalformedXMLError(f"not well-formed XML: {_one_line(strict_error)}")
+    return root
 
 
 def _declares_entities(root: etree._Element) -> bool:

@@ -223,6 +223,17 @@ def test_recover_mode_for_a_malformed_early_filing() -> None:
     assert [row.shares for row in doc.rows] == [5.0]
 
 
+def test_windows_1252_bytes_are_read_as_such(filings_dir: Path) -> None:
+    data = (filings_dir / "0000842517-24-000086.txt").read_bytes()
+    xml = data[data.index(b"<?xml") : data.index(b"</XML>")]
+    doc = parse_ownership(xml.replace(b"Includes shares", b"Includes \x93shares\x94"))
+    assert doc.recovered is True
+    assert (
+        doc.footnotes["F1"] == "Includes \u201cshares\u201d acquired through quarterly dividend reinvestment."
+    )
+    assert len(doc.rows) == 3
+
+
 @pytest.mark.parametrize(
     ("xml", "reason"),
     [

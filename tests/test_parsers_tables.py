@@ -83,3 +83,40 @@ def test_caller_dates_override_the_header(filings_dir: Path) -> None:
     assert filing["filing_date"] == date(2020, 3, 2)
     assert filing["available_date"] == date(2020, 3, 2)
     assert (filing["filing_year"], filing["filing_month"]) == (2020, 3)
+
+
+def test_recovered_filing_is_flagged_and_dateless_one_partitioned_by_now() -> None:
+    xml = (
+        b"<ownershipDocument><documentType>4</documentType><issuer><issuerCik>5</issuerCik></issuer>"
+        b"<reportingOwner><reportingOwnerId><rptOwnerCik>9</rptOwnerCik></reportingOwnerId></reportingOwner>"
+        b"<nonDerivativeTable ativeTable></nonDerivativeTable></ownershipDocument>"
+    )
+    builder = TableBuilder(now=NOW)
+    accession = builder.add(xml, source="old.xml")
+    [filing] = builder.build()["filings"].to_pylist()
+    assert filing["accession"] == accession
+    assert filing["recovered"] is True
+    assert (filing["filing_date"], filing["available_date"]) == (None, None)
+    assert (filing["filing_year"], filing["filing_month"]) == (2026, 11)
+
+
+def test_non_ownership_submission_is_quarantined_with_its_type() -> None:
+    data = (
+        b"<SEC-DOCUMENT>\n<SEC-HEADER>\nACCESSION NUMBER:\t0000000001-20-000001\n"
+        b"CONFORMED SUBMISSION TYPE:\t10-K\n</SEC-HEADER>\n"
+        b"<DOCUMENT>\n<TYPE>10-K\n<TEXT>x</TEXT>\n</DOCUMENT>\n"
+    )
+    builder = TableBuilder(now=NOW)
+    assert builder.add(data, source="10k.txt") is None
+    [row] = builder.build()["quarantine"].to_pylist()
+    assert row["reason"] == "not an ownership filing: submission type 10-K"
+    assert row["accession"] == "0000000001-20-000001"
+
+
+def test_aware_acceptance_time_is_converted_to_new_york(filings_dir: Path) -> None:
+    data = (filings_dir / "sha1-f9f1d12693ba.xml").read_bytes()
+    builder = TableBuilder(now=NOW)
+    builder.add(data, source="x", accepted_at=datetime(2022, 1, 13, 21, 30, tzinfo=UTC))  # 16:30 in New York
+    [filing] = builder.build()["filings"].to_pylist()
+    assert filing["accepted_at"].isoformat() == "2022-01-13T16:30:00-05:00"
+    assert filing["available_date"] == date(2022, 1, 14)
