@@ -75,17 +75,20 @@ class TableBuilder:
 
         ``accession``, ``filing_date`` and ``accepted_at`` (naive New York wall clock) override what
         the SGML header says; a filing with no accession at all is keyed ``sha1-<12 hex of its XML>``.
+        An accession already stored by this builder is not parsed again.
         """
         known_accession = accession
         try:
             submission = split_submission(data)
             known_accession = accession or submission.accession
+            if known_accession in self._accessions:
+                return known_accession
             if not submission.xml and is_sgml(data):
                 return self._quarantine_row(data, source, known_accession, _no_xml_reason(submission))
-            document = parse_ownership(submission.xml)
             key = known_accession or "sha1-" + hashlib.sha1(submission.xml).hexdigest()[:12]
             if key in self._accessions:
                 return key
+            document = parse_ownership(submission.xml)
             self._add_document(
                 document,
                 key,
