@@ -21,7 +21,7 @@ import time
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -142,11 +142,12 @@ def ingest(
     results = (
         _parse_in_pool(everything, report.workers, now) if parallel else map(_parse_here(now), everything)
     )
-    for size, encoded, duplicates in results:
-        writer.add(_decode(encoded), duplicates)
-        if progress is not None:
-            progress(size)
-    writer.flush()
+    with writer:
+        for size, encoded, duplicates in results:
+            writer.add(_decode(encoded), duplicates)
+            if progress is not None:
+                progress(size)
+        writer.flush()
     report.quarantined.sort(key=lambda item: item.source)
     report.seconds = time.perf_counter() - started
     return report
@@ -154,7 +155,11 @@ def ingest(
 
 class _BatchWriter:
     """Collects chunk results, drops accessions repeated across the chunks of a batch (the store drops
-    those stored by earlier batches), and writes every ``batch_size`` filings."""
+    those stored by earlier batches), and writes every ``batch_size`` filings.
+
+    A batch is written on a background thread (Parquet encoding and fsync release the GIL) while the
+    next one is parsed; at most one write is in flight, and leaving the context waits for it.
+    """
 
     def __init__(self, store: Store, report: IngestReport, batch_size: int, now: datetime) -> None:
         self.store = store
@@ -166,6 +171,17 @@ class _BatchWriter:
         self.accessions: set[str] = set()
         self.filings = 0
         self.bytes = 0
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._writing: Future | None = None
+
+    def __enter__(self) -> _BatchWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self._thread.shutdown()
 
     def fail(self, failure: _Failure) -> None:
         self.failures.append(failure)
@@ -214,13 +230,21 @@ class _BatchWriter:
             name: pa.concat_tables([batch[name] for batch in (*self.pending, failed)])
             for name in STORE_TABLES
         }
-        result = self.store.write(tables)
+        self._wait()
+        self._writing = self._thread.submit(self.store.write, tables)
+        self.pending, self.failures, self.filings, self.bytes = [], [], 0, 0
+        self.accessions.clear()
+
+    def _wait(self) -> None:
+        """Wait for the write in flight, and count what it stored."""
+        if self._writing is None:
+            return
+        writing, self._writing = self._writing, None
+        result = writing.result()
         self.report.filings += result.filings
         self.report.duplicates += result.duplicates
         for name, count in result.rows.items():
             self.report.rows[name] += count
-        self.pending, self.failures, self.filings, self.bytes = [], [], 0, 0
-        self.accessions.clear()
 
 
 def _walk(
