@@ -74,7 +74,8 @@ class Row(NamedTuple):
 
 @dataclass(slots=True)
 class OwnershipDocument:
-    """Everything an ownership document says, decoded; ``recovered`` when recover-mode parsing was needed."""
+    """Everything an ownership document says, decoded; ``recovered`` when it was not well-formed XML
+    and a fallback (Windows-1252 or recover mode) read it."""
 
     schema_version: str | None = None
     document_type: str | None = None
