@@ -226,7 +226,8 @@ class TableBuilder:
 
 def _no_xml_reason(submission: Submission) -> str:
     if submission.document_type in OWNERSHIP_FORMS:
-        return f"form {submission.document_type} submission has no <XML> document (pre-2003 text filing?)"
+        kind = submission.document_type
+        return f"form {kind} submission has no <XML> document (truncated, or a pre-2003 text filing)"
     return f"not an ownership filing: submission type {submission.document_type or 'unknown'}"
 
 
