@@ -274,7 +274,7 @@ class Store:
             for name, path, table in files:
                 if (name == FILINGS) is stage:
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    _write_parquet(path, table.cast(_FILE_SCHEMAS[name]))
+                    _write_parquet(path, table)
                     directories.update((path.parent, path.parent.parent, path.parent.parent.parent))
             for directory in sorted(directories, reverse=True):
                 _fsync_dir(directory)
@@ -310,8 +310,9 @@ class Store:
             self._forget_if_changed(generation)
             self._recover()
             self._generation = (generation or 0) + 1
-            os.ftruncate(handle, 0)
-            os.pwrite(handle, f"{self._generation} {os.getpid()}\n".encode(), 0)
+            record = f"{self._generation:020d} {os.getpid():>10}\n".encode()
+            os.pwrite(handle, record, 0)
+            os.ftruncate(handle, len(record))
             os.fsync(handle)
             yield
         finally:
