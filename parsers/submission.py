@@ -15,10 +15,11 @@ from parsers.schema import OWNERSHIP_FORMS
 from parsers.values import parse_compact_date
 
 _SGML_MARKERS = (b"<SEC-DOCUMENT>", b"<SEC-HEADER>", b"<SUBMISSION>", b"-----BEGIN PRIVACY-ENHANCED MESSAGE")
-_ACCEPTED = re.compile(rb"<ACCEPTANCE-DATETIME>[ \t]*(\d{14})")
-_ACCESSION = re.compile(rb"(?:ACCESSION NUMBER:|<ACCESSION-NUMBER>)[ \t]*([0-9]{10}-[0-9]{2}-[0-9]{6})")
-_FILED = re.compile(rb"(?:FILED AS OF DATE:|<FILING-DATE>)[ \t]*(\d{8})")
-_SUBMISSION_TYPE = re.compile(rb"(?:CONFORMED SUBMISSION TYPE:|<TYPE>)[ \t]*([^\r\n<]*)")
+# Header keys of the two forms (``KEY:<tab>value`` and ``<KEY>value``) and the value each one starts.
+_ACCEPTED = ((b"<ACCEPTANCE-DATETIME>",), re.compile(rb"[ \t]*(\d{14})"))
+_ACCESSION = ((b"ACCESSION NUMBER:", b"<ACCESSION-NUMBER>"), re.compile(rb"[ \t]*(\d{10}-\d{2}-\d{6})"))
+_FILED = ((b"FILED AS OF DATE:", b"<FILING-DATE>"), re.compile(rb"[ \t]*(\d{8})"))
+_SUBMISSION_TYPE = ((b"CONFORMED SUBMISSION TYPE:", b"<TYPE>"), re.compile(rb"[ \t]*([^\r\n<]*)"))
 _DOCUMENT_TYPE = re.compile(rb"<TYPE>[ \t]*([^\r\n<]*)")
 
 
@@ -49,21 +50,32 @@ def split_submission(data: bytes) -> Submission:
         return Submission(None, None, None, None, data)
     first_document = data.find(b"<DOCUMENT>")
     header = data if first_document < 0 else data[:first_document]
-    accepted = _ACCEPTED.search(header)
-    accession = _ACCESSION.search(header)
-    filed = _FILED.search(header)
-    submission_type = _SUBMISSION_TYPE.search(header)
-    document_type = submission_type.group(1).decode("latin-1").strip() if submission_type else None
+    accepted = _header_value(header, _ACCEPTED)
+    accession = _header_value(header, _ACCESSION)
+    filed = _header_value(header, _FILED)
+    document_type = _header_value(header, _SUBMISSION_TYPE)
     xml = b""
     if first_document >= 0:
         document_type, xml = _ownership_document(data, first_document, document_type)
     return Submission(
-        accession=accession.group(1).decode("ascii") if accession else None,
-        filing_date=parse_compact_date(filed.group(1).decode("ascii")) if filed else None,
-        accepted_at=_acceptance(accepted.group(1)) if accepted else None,
+        accession=accession,
+        filing_date=parse_compact_date(filed),
+        accepted_at=_acceptance(accepted) if accepted else None,
         document_type=document_type,
         xml=xml,
     )
+
+
+def _header_value(header: bytes, key: tuple[tuple[bytes, ...], re.Pattern[bytes]]) -> str | None:
+    """The value after the first of the key's spellings found in the header (plain ``find``: fast)."""
+    spellings, value = key
+    for spelling in spellings:
+        at = header.find(spelling)
+        if at >= 0:
+            found = value.match(header, at + len(spelling))
+            text = found.group(1).decode("latin-1").strip() if found else ""
+            return text or None
+    return None
 
 
 def _ownership_document(data: bytes, start: int, submission_type: str | None) -> tuple[str | None, bytes]:
@@ -84,9 +96,8 @@ def _ownership_document(data: bytes, start: int, submission_type: str | None) ->
     return submission_type, b""
 
 
-def _acceptance(digits: bytes) -> datetime | None:
+def _acceptance(text: str) -> datetime | None:
     """``YYYYMMDDHHMMSS`` (New York wall clock) as a naive datetime; None if it is not a real time."""
-    text = digits.decode("ascii")
     try:
         return datetime(
             int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:14])
