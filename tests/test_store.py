@@ -376,6 +376,7 @@ LOCK_HOLDER = textwrap.dedent(
     import fcntl, os, sys
     handle = os.open({lock!r}, os.O_RDWR | os.O_CREAT)
     fcntl.flock(handle, fcntl.LOCK_EX)
+    os.ftruncate(handle, 0)
     os.write(handle, b"7 %d" % os.getpid())
     print("locked", flush=True)
     sys.stdin.read()
