@@ -173,6 +173,14 @@ def load_prices(
 ) -> Prices:
     """Read prices and build the panel: calendar, forward-filled closes (``max_fill`` days), issues found."""
     prices, bad_rows, key, close_column = read_prices(source)
+    if prices.height == 0:
+        reasons = ", ".join(
+            f"{n:,} {r}" for r, n in bad_rows.group_by("reason").len().sort("reason").iter_rows()
+        )
+        raise UserError(
+            f"no usable price rows ({reasons or 'the table is empty'})",
+            fix="give rows with a date, a ticker or issuer_cik, and a positive adjusted close",
+        )
     dates = prices["date"].to_numpy().astype("datetime64[D]")
     calendar = np.unique(dates)
     keys = prices[key].unique().sort()

@@ -147,3 +147,10 @@ def test_real_fixture_is_clean():
     tsla = prices.close[:, prices.key_index(pl.Series(["TSLA"]))[0]]
     raw = pl.read_parquet(YF).filter(pl.col("ticker") == "TSLA").sort("date")
     assert tsla[-1] == raw["close"][-1]
+
+
+def test_no_usable_rows_is_a_clear_error():
+    with pytest.raises(UserError, match=r"no usable price rows \(1 no close\)"):
+        load_prices(frame([(WEEKDAYS[0], "AAA", None)]))
+    with pytest.raises(UserError, match="the table is empty"):
+        load_prices(pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String, "close": pl.Float64}))
