@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         (
             "edgartools Ownership.from_xml",
             None if args.no_edgartools else edgartools(xmls, max(1, args.rounds // 3)),
-            "edgartools not installed (pip install edgartools)",
+            "skipped" if args.no_edgartools else "edgartools not installed (pip install edgartools)",
         ),
     ]
     floor = None
