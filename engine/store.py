@@ -132,7 +132,10 @@ class Store:
     # reading
 
     def scan(self, name: str) -> pl.LazyFrame:
-        """Lazy scan of one dataset, typed exactly per its schema; empty frame of the schema if empty."""
+        """Lazy scan of one dataset, typed exactly per its schema; empty frame of the schema if empty.
+
+        Files written before a column was added to the schema scan with that column null, and columns
+        a file has beyond the schema are ignored, so that a store outlives schema changes."""
         schema = _polars_schema(name)
         directory = self.root / name
         if not any(directory.glob("filing_year=*/filing_month=*/*.parquet")):
@@ -142,6 +145,8 @@ class Store:
             hive_partitioning=True,
             hive_schema={column: schema[column] for column in PARTITION_COLUMNS},
             schema={column: dtype for column, dtype in schema.items() if column not in PARTITION_COLUMNS},
+            missing_columns="insert",
+            extra_columns="ignore",
         )
 
     def accessions(self) -> set[str]:

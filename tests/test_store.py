@@ -161,6 +161,17 @@ def test_files_are_hive_partitioned_without_partition_columns_inside(tmp_path):
     assert "filing_year" not in names and "accession" in names
 
 
+def test_files_from_an_older_or_newer_schema_scan_per_the_current_one(tmp_path):
+    Store(tmp_path).write(batch([5, 6]))
+    file = next((tmp_path / "owners").rglob("*.parquet"))
+    table = pq.read_table(file)
+    older = table.drop_columns(["role"]).append_column("retired", pa.array([1] * table.num_rows, pa.int8()))
+    pq.write_table(older, file)
+    frame = Store(tmp_path).scan("owners").collect()
+    assert frame.schema == pl.from_arrow(STORE_TABLES["owners"].empty_table()).schema
+    assert frame.filter(pl.col("role").is_null()).height == older.num_rows
+
+
 def test_readers_ignore_temp_files_and_the_next_open_removes_them(tmp_path):
     reader = Store(tmp_path)
     reader.write(batch([1]))
