@@ -366,11 +366,12 @@ def master_index(filings: Iterable[ReplayFiling], *, daily: bool, last_day: date
 class FakeEdgar:
     """The fake EDGAR. Every weekday up to ``today`` (default: the last filing day) has a daily index and
     every quarter since 1993 up to it a quarterly one, empty where no filing falls; later ones answer 403
-    like EDGAR's not-yet-existing indexes."""
+    like EDGAR's not-yet-existing indexes. ``files`` serves other real files at their path (``xbrl.idx``)."""
 
     filings: list[ReplayFiling]
     frames: dict[tuple[int, int], bytes] = field(default_factory=dict)
     datasets: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
     latency: float = 0.0
     gzip: bool = False
     today: date | None = None
@@ -470,6 +471,8 @@ class FakeEdgar:
         return body, _content_type(path)
 
     def _resolve(self, path: str) -> bytes | None:
+        if path in self.files:
+            return self.files[path]
         if m := re.fullmatch(r"/Archives/edgar/data/(\d+)/(\d{10}-\d{2}-\d{6})\.txt", path):
             return self._filing_body(int(m.group(1)), m.group(2))
         if m := re.fullmatch(

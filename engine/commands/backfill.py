@@ -23,6 +23,7 @@ from engine.commands.download import (
     urls_from_args,
 )
 from engine.download import today_in_new_york
+from engine.shares_outstanding import FIRST_FRAME, SharesReport, fetch_shares_outstanding
 from engine.store import Store
 
 
@@ -51,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source.add_argument("--zip", nargs="+", type=Path, metavar="FILE", help="data-set zips on disk")
     parser.add_argument(
+        "--shares-outstanding",
+        action="store_true",
+        help="also fetch the XBRL frames of cover-page shares outstanding for the same quarters (2009q2 on) "
+        "into the store's shares_outstanding/ table, with filing dates from each quarter's xbrl.idx",
+    )
+    parser.add_argument(
         "--to",
         dest="last",
         metavar="YYYYqN",
@@ -64,18 +71,27 @@ def run(args: argparse.Namespace) -> int:
     """Store every requested quarter; 1 when one could not be fetched or read (listed), else 0."""
     configure_logging(args)
     store = Store(args.store)
+    shares = None
     if args.zip:
         report = ingest_zip_files(store, args.zip)
     else:
         first = parse_quarter(args.first)
         last = parse_quarter(args.last) if args.last else last_published_quarter(today_in_new_york())
-        report = asyncio.run(_download(store, args, quarter_range(first, last)))
+        report, shares = asyncio.run(_download(store, args, quarter_range(first, last)))
     print(f"backfill into {args.store}\n{report.summary()}")
-    return 0 if report.complete else 1
+    if shares is not None:
+        print(shares.summary())
+    return 0 if report.complete and (shares is None or not shares.failures) else 1
 
 
 async def _download(
     store: Store, args: argparse.Namespace, quarters: list[tuple[int, int]]
-) -> BackfillReport:
+) -> tuple[BackfillReport, SharesReport | None]:
     async with client_from_args(args) as client:
-        return await backfill_quarters(store, client, urls_from_args(args), quarters)
+        urls = urls_from_args(args)
+        report = await backfill_quarters(store, client, urls, quarters)
+        shares = None
+        if args.shares_outstanding:
+            frames = [q for q in quarters if q >= FIRST_FRAME]
+            shares = await fetch_shares_outstanding(store.root, client, urls, frames)
+        return report, shares
