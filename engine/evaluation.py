@@ -147,6 +147,7 @@ def evaluate(
     bootstrap: int = 10_000,
     bootstrap_by: BootstrapBy = "month",
     seed: int = 0,
+    supersede_amendments: bool = True,
     cluster_min_insiders: int = 2,
 ) -> EvaluationReport:
     """Evaluate a score panel and/or insider transactions against prices.
@@ -172,6 +173,7 @@ def evaluate(
             bootstrap=bootstrap,
             bootstrap_by=bootstrap_by,
             seed=seed,
+            supersede_amendments=supersede_amendments,
         )
         inputs.append(f"Transactions: {study.counts['rows']:,} rows.")
         heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())

@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="month",
         help="resample months (default) or whole issuers, keeping an issuer's overlapping months together",
     )
+    parser.add_argument(
+        "--keep-amended",
+        action="store_true",
+        help="count a trade's original Form 4 even after a 4/A restates it (default: the 4/A supersedes "
+        "earlier filings of the same issuer, insider and period, as in the score)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     parser.add_argument("--max-tickers", type=int, default=20, help="ticker lines printed (all in report.md)")
     parser.set_defaults(func=run)
@@ -120,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         bootstrap_by=args.bootstrap_by,
         seed=args.seed,
+        supersede_amendments=not args.keep_amended,
     )
     if scores is None:
         result.notes.append(
