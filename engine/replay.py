@@ -288,7 +288,8 @@ def synthetic_copies(
     filings: list[ReplayFiling], n: int, *, start: date = date(2030, 1, 2)
 ) -> list[ReplayFiling]:
     """``n`` filings cycling over real ones under fresh accessions (``99999999..``) and business days from
-    ``start``, 1,000 a day: volume for benchmarks, each a real filing with its header accession rewritten."""
+    ``start``, 1,000 a day: volume for benchmarks, each a real filing with its header dates and accession
+    rewritten."""
     copies = []
     day = _next_weekday(start)
     for i in range(n):
@@ -297,11 +298,10 @@ def synthetic_copies(
         source = filings[i % len(filings)]
         accession = f"9999999999-{day.year % 100:02d}-{i:06d}"
         body = source.body.replace(source.accession.encode(), accession.encode())
-        old_day = f"{source.filing_date:%Y%m%d}".encode()
-        body = body.replace(b": " + old_day, b": " + f"{day:%Y%m%d}".encode())
-        body = body.replace(
-            b"FILED AS OF DATE:\t\t" + old_day, b"FILED AS OF DATE:\t\t" + f"{day:%Y%m%d}".encode()
-        )
+        old_day, new_day = f"{source.filing_date:%Y%m%d}".encode(), f"{day:%Y%m%d}".encode()
+        body = body.replace(b": " + old_day, b": " + new_day)
+        body = body.replace(b"FILED AS OF DATE:\t\t" + old_day, b"FILED AS OF DATE:\t\t" + new_day)
+        body = re.sub(rb"<ACCEPTANCE-DATETIME>\d{8}", b"<ACCEPTANCE-DATETIME>" + new_day, body, count=1)
         copies.append(replace(source, accession=accession, filing_date=day, body=body))
     return copies
 
@@ -428,8 +428,7 @@ class FakeEdgar:
 
     def windows_over(self, limit: int, period: float = 1.0) -> int:
         """How many requests opened a ``period``-second span holding more than ``limit`` requests."""
-        times = sorted(h.at for h in self.hits)
-        return sum(bisect.bisect_left(times, t + period) - i > limit for i, t in enumerate(times))
+        return windows_over(self.hits, limit, period)
 
     def _take_fault(self, path: str) -> Fault | None:
         for i, fault in enumerate(self._faults):
@@ -692,6 +691,12 @@ def max_in_window(hits: Iterable[Hit], period: float = 1.0) -> int:
     """The most requests that arrived within any span of ``period`` seconds."""
     times = sorted(h.at for h in hits)
     return max((bisect.bisect_left(times, t + period) - i for i, t in enumerate(times)), default=0)
+
+
+def windows_over(hits: Iterable[Hit], limit: int, period: float = 1.0) -> int:
+    """How many requests opened a ``period``-second span holding more than ``limit`` requests."""
+    times = sorted(h.at for h in hits)
+    return sum(bisect.bisect_left(times, t + period) - i > limit for i, t in enumerate(times))
 
 
 def _content_type(path: str) -> str:
