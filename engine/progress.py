@@ -21,7 +21,7 @@ def _human_bytes(count: float) -> str:
 
 
 class Progress:
-    """Counts filings done, bytes and failures; renders as a bar on a TTY or a line every ``interval`` s."""
+    """Counts filings stored and failed, and bytes; a bar on a TTY, else a line every ``interval`` s."""
 
     def __init__(
         self,
@@ -60,7 +60,7 @@ class Progress:
         self.bytes += nbytes
         self.failed += failed
         if self._bar is not None:
-            self._bar.update(done)
+            self._bar.update(done + failed)
             self._bar.set_postfix_str(f"{_human_bytes(self.bytes)}, {self.failed} failed", refresh=False)
             return
         now = time.monotonic()
@@ -71,11 +71,12 @@ class Progress:
     def line(self) -> str:
         """One human line: done/total, rate, ETA, bytes, failures."""
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate and self.total >= self.done else float("nan")
+        finished = self.done + self.failed
+        rate = finished / elapsed
+        eta = (self.total - finished) / rate if rate and self.total >= finished else float("nan")
         eta_text = f"{eta:.0f} s" if eta == eta else "?"
         return (
-            f"{self.done}/{self.total} filings, {rate:.1f}/s, ETA {eta_text}, "
+            f"{finished}/{self.total} filings, {rate:.1f}/s, ETA {eta_text}, "
             f"{_human_bytes(self.bytes)}, {self.failed} failed"
         )
 

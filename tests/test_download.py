@@ -425,3 +425,16 @@ def test_progress_prints_plain_lines_off_a_terminal(filings, tmp_path: Path) -> 
     progress.close()
     lines = stream.getvalue().splitlines()
     assert lines and "5/5 filings" in lines[-1] and "0 failed" in lines[-1] and "ETA" in lines[-1]
+
+
+def test_progress_bar_counts_failures_and_bytes_on_a_terminal() -> None:
+    import io
+
+    stream = io.StringIO()
+    progress = Progress(stream=stream, interactive=True)
+    progress.add_total(4)
+    for failed in (False, True, False, False):
+        progress.update(done=not failed, nbytes=0 if failed else 2048, failed=failed)
+    progress.close()
+    last = stream.getvalue().strip().split("\r")[-1]
+    assert "4/4" in last and "6.0 KB" in last and "1 failed" in last and "filing/s" in last

@@ -90,7 +90,7 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         type=_positive_float,
         default=SEC_MAX_RATE,
         metavar="N",
-        help=f"max requests in any one-second window (default and ceiling {SEC_MAX_RATE:g})",
+        help=f"max requests in any one-second window (default {SEC_MAX_RATE:g}, the ceiling against sec.gov)",
     )
     parser.add_argument(
         "--base-url",
