@@ -108,6 +108,7 @@ class Downloader:
         self._seen: set[str] = set()
 
     async def __aenter__(self) -> Downloader:
+        self.manifest.compact()
         self._seen = self.manifest.done() | self.store.accessions()
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
         return self

@@ -95,7 +95,22 @@ class Manifest:
         for row in rows:
             if row.status not in STATUSES:
                 raise ValueError(f"unknown manifest status {row.status!r}")
-        table = pa.Table.from_pylist([row.__dict__ for row in rows], schema=MANIFEST_SCHEMA)
+        return self._write_part(pa.Table.from_pylist([row.__dict__ for row in rows], schema=MANIFEST_SCHEMA))
+
+    def compact(self, *, threshold: int = 64) -> bool:
+        """Fold the parts into one once there are more than ``threshold`` (one per batch adds up over years).
+
+        The folded part is written first, under the next sequence number, and only then are the older
+        parts removed: a crash in between leaves duplicates that the newest part already overrides."""
+        parts = self._parts()
+        if len(parts) <= threshold:
+            return False
+        self._write_part(self.frame().to_arrow().cast(MANIFEST_SCHEMA))
+        for _, path in parts:
+            path.unlink()
+        return True
+
+    def _write_part(self, table: pa.Table) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         parts = self._parts()
         sequence = parts[-1][0] + 1 if parts else 0

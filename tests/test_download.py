@@ -438,3 +438,26 @@ def test_progress_bar_counts_failures_and_bytes_on_a_terminal() -> None:
     progress.close()
     last = stream.getvalue().strip().split("\r")[-1]
     assert "4/4" in last and "6.0 KB" in last and "1 failed" in last and "filing/s" in last
+
+
+def test_the_manifest_keeps_the_latest_record_and_compacts(tmp_path: Path) -> None:
+    from engine.manifest import ManifestRecord
+
+    manifest = Manifest(tmp_path)
+    day = date(2024, 1, 2)
+    for i in range(70):
+        status = "failed" if i % 2 == 0 else "stored"
+        manifest.append(
+            [
+                ManifestRecord(
+                    f"0000000001-24-{i % 5:06d}", 1, "4", day, status, "HTTP 503" if i % 2 == 0 else None
+                )
+            ]
+        )
+    before = manifest.frame().sort("accession")
+    assert manifest.compact(threshold=64)
+    assert len(list((tmp_path / "_manifest").glob("*.parquet"))) == 1
+    assert manifest.frame().sort("accession").equals(before)
+    assert manifest.done() == {f"0000000001-24-{i:06d}" for i in range(5) if (65 + i) % 2 == 1}
+    assert set(manifest.failures().values()) == {"HTTP 503"} and manifest.last_filing_date() == day
+    assert not manifest.compact(threshold=64)
