@@ -8,6 +8,7 @@ spaces are read correctly. The accession is taken from the file name.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Collection
 from datetime import date
@@ -17,6 +18,7 @@ import pyarrow as pa
 from parsers.schema import INDEX_SCHEMA, OWNERSHIP_FORMS
 from parsers.values import parse_compact_date, parse_date
 
+_GZIP_MAGIC = b"\x1f\x8b"
 _DASHES = re.compile(r"^-{10,}[ \t\r]*$", re.MULTILINE)
 _ACCESSION = re.compile(r"(\d{10}-\d{2}-\d{6})")
 _FORM_FIRST = re.compile(r"^(\S+(?: \S+)*?)\s{2,}(.*)$")
@@ -30,9 +32,12 @@ class IndexFormatError(ValueError):
 def parse_index(data: bytes, *, forms: Collection[str] | None = OWNERSHIP_FORMS) -> pa.Table:
     """Rows of an index file whose form type is in ``forms`` (all rows when None), as INDEX_SCHEMA.
 
-    An empty file (EDGAR serves one for a day without filings) gives an empty table; a file without
-    the dashed header line, or a wanted row without a readable accession, raises IndexFormatError.
+    Gzip-compressed bytes (EDGAR's ``form.gz`` ...) are decompressed first. An empty file (EDGAR serves
+    one for a day without filings) gives an empty table; a file without the dashed header line, or a
+    wanted row without a readable accession, raises IndexFormatError.
     """
+    if data[:2] == _GZIP_MAGIC:
+        data = gzip.decompress(data)
     text = data.decode("latin-1")
     if not text.strip():
         return INDEX_SCHEMA.empty_table()

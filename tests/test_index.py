@@ -138,3 +138,8 @@ def test_unreadable_line_names_its_number() -> None:
 def test_crlf_line_endings_read_the_same() -> None:
     data = _read("daily/master.20181231.idx.gz")
     assert parse_index(data.replace(b"\n", b"\r\n")).equals(parse_index(data))
+
+
+def test_gzip_compressed_index_is_read_directly() -> None:
+    compressed = (INDEX / "daily/master.20181231.idx.gz").read_bytes()
+    assert parse_index(compressed).equals(parse_index(gzip.decompress(compressed)))
