@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections.abc import Collection
 from datetime import date
 
@@ -37,7 +38,10 @@ def parse_index(data: bytes, *, forms: Collection[str] | None = OWNERSHIP_FORMS)
     wanted row without a readable accession, raises IndexFormatError.
     """
     if data[:2] == _GZIP_MAGIC:
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IndexFormatError(f"gzip-compressed index that cannot be decompressed: {exc}") from None
     text = data.decode("latin-1")
     if not text.strip():
         return INDEX_SCHEMA.empty_table()

@@ -143,3 +143,9 @@ def test_crlf_line_endings_read_the_same() -> None:
 def test_gzip_compressed_index_is_read_directly() -> None:
     compressed = (INDEX / "daily/master.20181231.idx.gz").read_bytes()
     assert parse_index(compressed).equals(parse_index(gzip.decompress(compressed)))
+
+
+def test_broken_gzip_is_a_clear_error() -> None:
+    compressed = (INDEX / "daily/master.20181231.idx.gz").read_bytes()
+    with pytest.raises(IndexFormatError, match="cannot be decompressed"):
+        parse_index(compressed[: len(compressed) // 2])
