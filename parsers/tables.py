@@ -221,7 +221,6 @@ class TableBuilder:
                 self._now.month,
             )
         )
-        return None
 
 
 def _no_xml_reason(submission: Submission) -> str:
