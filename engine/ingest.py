@@ -16,6 +16,7 @@ import itertools
 import multiprocessing
 import os
 import re
+import stat
 import tarfile
 import time
 import zipfile
@@ -272,27 +273,40 @@ def _walk(
 def _file(
     path: Path, report: IngestReport, fail: Callable[[_Failure], None], *, explicit: bool
 ) -> Iterator[_Input]:
+    """One file: an archive walked member by member, or a filing read whole."""
     source = str(path)
-    if _is_archive(path.name):
+    archive = _is_archive(path.name)
+    if not archive and not explicit and path.suffix.lower() not in FILING_SUFFIXES:
+        report.skipped += 1
+        return
+    if archive:
         report.archives += 1
+    else:
+        report.files += 1
+    what = "archive" if archive else "file"
+    try:
+        status = path.stat()
+    except OSError as exc:
+        fail(_Failure(source, f"cannot read {what}: {_one_line(exc)}", None, None))
+        return
+    if not stat.S_ISREG(status.st_mode):
+        fail(_Failure(source, "not a regular file (a pipe, socket or device?)", None, None))
+        return
+    if archive:
         try:
             with open(path, "rb") as handle:
                 yield from _archive(handle, source, path.name, report, fail, depth=1)
         except OSError as exc:
-            fail(_Failure(source, f"cannot read archive: {_one_line(exc)}", None, _size(path)))
+            fail(_Failure(source, f"cannot read archive: {_one_line(exc)}", None, status.st_size))
         return
-    if not explicit and path.suffix.lower() not in FILING_SUFFIXES:
-        report.skipped += 1
-        return
-    report.files += 1
-    size = _size(path)
-    if size is not None and size > MAX_FILING_BYTES:
-        fail(_Failure(source, f"file of {size} bytes is too large to be an ownership filing", None, size))
+    if status.st_size > MAX_FILING_BYTES:
+        reason = f"file of {status.st_size} bytes is too large to be an ownership filing"
+        fail(_Failure(source, reason, None, status.st_size))
         return
     try:
         data = path.read_bytes()
     except OSError as exc:
-        fail(_Failure(source, f"cannot read file: {_one_line(exc)}", None, size))
+        fail(_Failure(source, f"cannot read file: {_one_line(exc)}", None, status.st_size))
         return
     yield _Input(source, data, accession_hint(path.name))
 
@@ -453,13 +467,6 @@ def _is_archive(name: str) -> bool:
 def _hidden(member: str) -> bool:
     parts = [part for part in member.split("/") if part not in ("", ".", "..")]
     return any(part.startswith(".") or part == "__MACOSX" for part in parts)
-
-
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -74,6 +74,8 @@ def junk_directory(root: Path) -> dict[str, str]:
         b"<ownershipDocument>&x;</ownershipDocument>"
     )
     (root / "dangling.xml").symlink_to(root / "missing-target.xml")
+    os.mkfifo(root / "pipe.xml")
+    os.mkfifo(root / "pipe.zip")
     (root / "corrupt.zip").write_bytes(b"PK\x03\x04" + random.Random(2).randbytes(400))
     (root / "README.md").write_text("not a filing, ignored")
     return {
@@ -85,6 +87,8 @@ def junk_directory(root: Path) -> dict[str, str]:
         "note.xml": "not an ownership",
         "xxe.xml": "entit",
         "dangling.xml": "cannot read file",
+        "pipe.xml": "not a regular file",
+        "pipe.zip": "not a regular file",
         "corrupt.zip": "corrupt zip archive",
     }
 
@@ -321,7 +325,7 @@ def test_junk_is_quarantined_with_its_path_and_reason_and_never_loses_good_files
     assert sorted(stored["source"]) == sorted(str(tmp_path / "junk" / name) for name in expected)
     for row in stored.iter_rows(named=True):
         path = Path(row["source"])
-        if path.name != "dangling.xml":
+        if path.name not in ("dangling.xml", "pipe.xml", "pipe.zip"):
             assert row["content"] == path.read_bytes()
             assert row["sha1"] == hashlib.sha1(path.read_bytes()).hexdigest()
     again = ingest([tmp_path / "junk"], store, workers=1)
