@@ -22,8 +22,9 @@ DEFAULT_MARGIN = 0.02
 class SlidingWindow:
     """The pure scheduling rule over numbered requests ("tickets").
 
-    Request ``k`` may start no earlier than request ``k - 1`` and no earlier than ``period`` after
-    request ``k - limit``, so no span of ``period`` holds more than ``limit`` starts. ``reserve`` books a
+    Request ``k`` may start no earlier than ``period / limit`` after request ``k - 1`` (an even pace, no
+    bursts for the server) and no earlier than ``period`` after request ``k - limit``, so no span of
+    ``period`` holds more than ``limit`` starts. ``reserve`` books a
     tentative start; ``started`` records the real one when it is later (a busy event loop wakes a task
     late, a socket write happens after the wake-up), and ``not_before`` re-derives the bound from the
     real starts, so lateness is never turned into a burst.
@@ -37,10 +38,11 @@ class SlidingWindow:
         self._starts: dict[int, float] = {}
         self._next = 0
         self._keep = 4 * limit + 4096
+        self._spacing = period / limit
 
     def not_before(self, ticket: int) -> float:
         """The earliest start of ``ticket`` allowed by the starts recorded so far."""
-        bound = self._starts.get(ticket - 1, float("-inf"))
+        bound = self._starts.get(ticket - 1, float("-inf")) + self._spacing
         back = self._starts.get(ticket - self.limit)
         return bound if back is None else max(bound, back + self.period)
 
