@@ -44,7 +44,7 @@ def owner_roles(
             roles.append("ceo")
         if title is not None and CFO_PATTERN.search(title):
             roles.append("cfo")
-        if len(roles) == 0:
+        if not roles:
             roles.append("officer")
     if is_director:
         roles.append("director")
