@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -48,20 +49,28 @@ def quarter_chunks(start: date, end: date) -> Iterator[tuple[date, date]]:
         day = last + timedelta(days=1)
 
 
+class IndexFile(NamedTuple):
+    """One index file to read: a day's, or (``quarterly``) the quarter's starting on ``day``."""
+
+    url: str
+    day: date
+    quarterly: bool
+
+
 def index_urls(
     urls: EdgarUrls, start: date, end: date, today: date, *, quarterly: bool = True
-) -> list[tuple[str, date | None]]:
-    """The index files covering ``start..end``: ``(url, day)`` with ``day`` None for a quarterly index."""
-    plan: list[tuple[str, date | None]] = []
+) -> list[IndexFile]:
+    """The index files covering ``start..end``: a quarterly one for each whole quarter already over."""
+    plan: list[IndexFile] = []
     for chunk_start, chunk_end in quarter_chunks(start, end):
         first, last = quarter_bounds(chunk_start.year, quarter_of(chunk_start))
         if quarterly and chunk_start == first and chunk_end == last and last < today:
-            plan.append((urls.quarterly_index(first.year, quarter_of(first)), None))
+            plan.append(IndexFile(urls.quarterly_index(first.year, quarter_of(first)), first, True))
             continue
         day = chunk_start
         while day <= min(chunk_end, today):
             if day.weekday() < 5:
-                plan.append((urls.daily_index(day), day))
+                plan.append(IndexFile(urls.daily_index(day), day, False))
             day += timedelta(days=1)
     return plan
 
@@ -107,30 +116,25 @@ async def discover(
         return Discovery([], failures)
     today = today or date.today()
 
-    async def fetch(url: str, day: date | None) -> list[Target]:
+    async def fetch(index: IndexFile) -> list[Target]:
         try:
-            data = await client.get(url, missing_ok=True)
-            if data is None and day is None:
-                first, last = quarter_bounds(*_year_quarter(url))
+            data = await client.get(index.url, missing_ok=True)
+            if data is None and index.quarterly:
+                first, last = quarter_bounds(index.day.year, quarter_of(index.day))
                 daily = index_urls(urls, max(first, start), min(last, end), today, quarterly=False)
-                return [t for found in await asyncio.gather(*(fetch(u, d) for u, d in daily)) for t in found]
+                return [t for found in await asyncio.gather(*(fetch(d) for d in daily)) for t in found]
             return targets_from_index(parse_index(data, forms=forms), forms) if data else []
         except FetchError as exc:
-            failures[url] = exc.reason
+            failures[index.url] = exc.reason
         except IndexFormatError as exc:
-            failures[url] = f"unreadable index: {exc}"
+            failures[index.url] = f"unreadable index: {exc}"
         return []
 
     found: dict[str, Target] = {}
     plan = index_urls(urls, start, end, today)
-    for targets in await asyncio.gather(*(fetch(url, day) for url, day in plan)):
+    for targets in await asyncio.gather(*(fetch(index) for index in plan)):
         for target in targets:
             known = found.get(target.accession)
             if known is None or target.cik < known.cik:
                 found[target.accession] = target
     return Discovery(sorted(found.values()), failures)
-
-
-def _year_quarter(quarterly_url: str) -> tuple[int, int]:
-    parts = quarterly_url.rstrip("/").split("/")
-    return int(parts[-3]), int(parts[-2].removeprefix("QTR"))

@@ -14,6 +14,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -228,7 +229,7 @@ class EdgarClient:
 
     async def _attempt(
         self, url: str, ticket: int | None
-    ) -> tuple[int, aiohttp.typedefs.LooseHeaders, bytes]:
+    ) -> tuple[int, Mapping[str, str], bytes]:
         assert self._session is not None
         try:
             async with self._session.get(url, trace_request_ctx=ticket) as response:

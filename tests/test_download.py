@@ -296,7 +296,8 @@ def test_discovery_reads_each_accession_once_from_quarterly_and_daily_indexes(fi
 def test_index_plan_uses_quarterly_only_for_whole_past_quarters() -> None:
     urls = EdgarUrls("http://127.0.0.1:1/", "http://127.0.0.1:1/")
     plan = index_urls(urls, date(2024, 3, 28), date(2024, 7, 2), today=date(2024, 7, 1))
-    names = [url.rsplit("/", 3)[-3:] for url, _ in plan]
+    names = [index.url.rsplit("/", 3)[-3:] for index in plan]
+    assert [index.quarterly for index in plan] == [False, False, True, False]
     assert names == [
         ["2024", "QTR1", "form.20240328.idx"],
         ["2024", "QTR1", "form.20240329.idx"],
