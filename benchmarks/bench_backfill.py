@@ -29,7 +29,10 @@ def main() -> None:
         "--filings", type=int, default=60_000, help="submissions in the quarter (default 60000)"
     )
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other jobs share it), "
+        f"Python {sys.version.split()[0]}"
+    )
     began = time.perf_counter()
     data = synthetic_dataset(args.filings, year=2024, quarter=3, seed=1)
     print(

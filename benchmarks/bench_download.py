@@ -146,7 +146,10 @@ def main() -> None:
         print(json.dumps(throughput(args.child, parse=args.parse)))
         return
 
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; fake EDGAR in its own process")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other jobs share it), "
+        f"Python {sys.version.split()[0]}; fake EDGAR in its own process"
+    )
     result = polite(args.polite)
     print(
         f"[polite] 10 req/s limit, 50 ms latency: {result['requests']} requests in {result['seconds']:.1f} s "
@@ -164,6 +167,9 @@ def main() -> None:
             f"(download + parse + write; target >= 1000/s; {run['per_second'] / baseline['per_second']:.2f}x "
             f"the fetch-only baseline); peak RSS {run['peak_rss_mb']:.0f} MB"
         )
+    print(
+        f"[load] average over the last minute at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     growth = runs[large]["peak_rss_mb"] / runs[small]["peak_rss_mb"]
     print(f"[memory] peak RSS {large} vs {small} filings: {growth:.2f}x for {large / small:.0f}x the filings")
 
