@@ -2,7 +2,7 @@
 
 Layout: events (trades, filings) are grouped per issuer in CSR form (``ptr[i]:ptr[i + 1]``) and sorted
 by day within an issuer; days are integers (days since 1970-01-01); the score dates are one sorted
-``grid``. Per-cell outputs go to a flat, date-major row space: ``pos[i, d]`` is the row of issuer ``i``
+``grid``. Per-cell outputs go to a flat, date-major row space: ``pos[d, i]`` is the row of issuer ``i``
 on date ``d``, or -1 when the issuer is not in that date's cross-section. Plain-Python twins of every
 kernel live in ``engine.kernels_reference``.
 """
@@ -12,55 +12,91 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+BLOCK = 128
+"""Issuers per task of the per-issuer kernels: within a block, dates run in the outer loop so that
+each date's rows are written as one contiguous run (the output is date-major)."""
+
 
 @njit(cache=True, parallel=True)
 def latest_filing(
-    ptr: np.ndarray, day: np.ndarray, label: np.ndarray, grid: np.ndarray, lookback: int
+    ptr: np.ndarray,
+    day: np.ndarray,
+    accepted: np.ndarray,
+    tiebreak: np.ndarray,
+    label: np.ndarray,
+    grid: np.ndarray,
+    lookback: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per issuer and date: the label of the latest filing with ``day <= t`` (-1 if none) and whether a
-    filing falls in ``[t - lookback, t]`` (the default universe of SCORING.md section 8)."""
+    """Per date and issuer (``[d, i]``): the label of the most recent filing with ``day <= t`` (latest
+    day, then largest ``accepted``, then largest ``tiebreak``; -1 if none) and whether a filing falls in
+    ``[t - lookback, t]`` (the default universe of SCORING.md section 8)."""
     n_issuers = ptr.shape[0] - 1
     n_dates = grid.shape[0]
-    labels = np.full((n_issuers, n_dates), -1, dtype=np.int32)
-    member = np.zeros((n_issuers, n_dates), dtype=np.bool_)
-    for i in prange(n_issuers):
-        p = ptr[i]
-        end = ptr[i + 1]
+    labels = np.full((n_dates, n_issuers), -1, dtype=np.int32)
+    member = np.zeros((n_dates, n_issuers), dtype=np.bool_)
+    for block in prange((n_issuers + BLOCK - 1) // BLOCK):
+        first = block * BLOCK
+        last = min(first + BLOCK, n_issuers)
+        p = ptr[first:last].copy()
+        best = np.full(last - first, -1, dtype=np.int64)
         for d in range(n_dates):
             t = grid[d]
-            while p < end and day[p] <= t:
-                p += 1
-            if p > ptr[i]:
-                labels[i, d] = label[p - 1]
-                member[i, d] = day[p - 1] >= t - lookback
+            for i in range(first, last):
+                j = i - first
+                k = p[j]
+                b = best[j]
+                while k < ptr[i + 1] and day[k] <= t:
+                    if (
+                        b < 0
+                        or day[k] > day[b]
+                        or accepted[k] > accepted[b]
+                        or (accepted[k] == accepted[b] and tiebreak[k] > tiebreak[b])
+                    ):
+                        b = k
+                    k += 1
+                p[j] = k
+                best[j] = b
+                if b >= 0:
+                    labels[d, i] = label[b]
+                    member[d, i] = day[b] >= t - lookback
     return labels, member
 
 
 @njit(cache=True, parallel=True)
 def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Date-major row numbers of the members: ``pos[i, d]`` (-1 outside), ``date_ptr`` (rows of date
+    """Date-major row numbers of the members: ``pos[d, i]`` (-1 outside), ``date_ptr`` (rows of date
     ``d`` are ``date_ptr[d]:date_ptr[d + 1]``, issuers in index order) and each row's issuer."""
-    n_issuers, n_dates = member.shape
+    n_dates, n_issuers = member.shape
     counts = np.zeros(n_dates, dtype=np.int64)
     for d in prange(n_dates):
         c = 0
         for i in range(n_issuers):
-            if member[i, d]:
+            if member[d, i]:
                 c += 1
         counts[d] = c
     date_ptr = np.zeros(n_dates + 1, dtype=np.int64)
     for d in range(n_dates):
         date_ptr[d + 1] = date_ptr[d] + counts[d]
-    pos = np.full((n_issuers, n_dates), -1, dtype=np.int64)
+    pos = np.full((n_dates, n_issuers), -1, dtype=np.int64)
     row_issuer = np.empty(date_ptr[n_dates], dtype=np.int32)
     for d in prange(n_dates):
         r = date_ptr[d]
         for i in range(n_issuers):
-            if member[i, d]:
-                pos[i, d] = r
+            if member[d, i]:
+                pos[d, i] = r
                 row_issuer[r] = i
                 r += 1
     return pos, date_ptr, row_issuer
+
+
+@njit(cache=True, parallel=True)
+def row_values(matrix: np.ndarray, date_ptr: np.ndarray, row_issuer: np.ndarray) -> np.ndarray:
+    """``matrix[d, i]`` for every row (date ``d``, issuer ``i``) of the date-major row space."""
+    out = np.empty(row_issuer.shape[0], dtype=matrix.dtype)
+    for d in prange(date_ptr.shape[0] - 1):
+        for r in range(date_ptr[d], date_ptr[d + 1]):
+            out[r] = matrix[d, row_issuer[r]]
+    return out
 
 
 @njit(cache=True, parallel=True)
@@ -84,43 +120,84 @@ def window_sums(
     n_sells = np.zeros(n_rows, dtype=np.int32)
     missing = np.zeros(n_rows, dtype=np.int32)
     n_issuers = ptr.shape[0] - 1
-    for i in prange(n_issuers):
-        lo = ptr[i]
-        hi = ptr[i]
-        stop = ptr[i + 1]
+    for block in prange((n_issuers + BLOCK - 1) // BLOCK):
+        first = block * BLOCK
+        last = min(first + BLOCK, n_issuers)
+        los = ptr[first:last].copy()
+        his = ptr[first:last].copy()
         for d in range(grid.shape[0]):
-            row = pos[i, d]
             t = grid[d]
-            while hi < stop and start[hi] <= t:
-                hi += 1
-            while lo < hi and start[lo] <= t - window:
-                lo += 1
-            if row < 0:
-                continue
-            b = 0.0
-            s = 0.0
-            nb = 0
-            ns = 0
-            m = 0
-            for e in range(lo, hi):
-                if t >= end[e]:
+            for i in range(first, last):
+                hi = his[i - first]
+                while hi < ptr[i + 1] and start[hi] <= t:
+                    hi += 1
+                lo = los[i - first]
+                while lo < hi and start[lo] <= t - window:
+                    lo += 1
+                his[i - first] = hi
+                los[i - first] = lo
+                row = pos[d, i]
+                if row < 0 or lo == hi:
                     continue
-                if is_buy[e]:
-                    nb += 1
-                else:
-                    ns += 1
-                if np.isnan(term[e]):
-                    m += 1
-                elif is_buy[e]:
-                    b += term[e]
-                else:
-                    s += term[e]
-            buys[row] = b
-            sells[row] = s
-            n_buys[row] = nb
-            n_sells[row] = ns
-            missing[row] = m
+                b = 0.0
+                s = 0.0
+                nb = 0
+                ns = 0
+                m = 0
+                for e in range(lo, hi):
+                    if t >= end[e]:
+                        continue
+                    if is_buy[e]:
+                        nb += 1
+                    else:
+                        ns += 1
+                    if np.isnan(term[e]):
+                        m += 1
+                    elif is_buy[e]:
+                        b += term[e]
+                    else:
+                        s += term[e]
+                buys[row] = b
+                sells[row] = s
+                n_buys[row] = nb
+                n_sells[row] = ns
+                missing[row] = m
     return buys, sells, n_buys, n_sells, missing
+
+
+@njit(cache=True)
+def _merged_intervals(start: np.ndarray, end: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted opens and closes of the union of ``[start, end)`` per key (one issuer's events sorted by
+    start): at any day, the number of opens minus closes passed is the number of distinct active keys."""
+    n = start.shape[0]
+    order = np.argsort(key, kind="mergesort")
+    opens = np.empty(n, dtype=np.int64)
+    closes = np.empty(n, dtype=np.int64)
+    m = 0
+    j = 0
+    while j < n:
+        k = key[order[j]]
+        lo = start[order[j]]
+        hi = end[order[j]]
+        j += 1
+        while j < n and key[order[j]] == k:
+            s = start[order[j]]
+            e = end[order[j]]
+            if s <= hi:
+                hi = max(hi, e)
+            else:
+                if hi > lo:
+                    opens[m] = lo
+                    closes[m] = hi
+                    m += 1
+                lo = s
+                hi = e
+            j += 1
+        if hi > lo:
+            opens[m] = lo
+            closes[m] = hi
+            m += 1
+    return np.sort(opens[:m]), np.sort(closes[:m])
 
 
 @njit(cache=True, parallel=True)
@@ -138,52 +215,33 @@ def distinct_counts(
     disjoint intervals, not a rescan of the window per date."""
     out = np.zeros(n_rows, dtype=np.int32)
     n_issuers = ptr.shape[0] - 1
-    for i in prange(n_issuers):
-        a = ptr[i]
-        b = ptr[i + 1]
-        n = b - a
-        if n == 0:
-            continue
-        order = np.argsort(key[a:b], kind="mergesort")
-        opens = np.empty(n, dtype=np.int64)
-        closes = np.empty(n, dtype=np.int64)
-        m = 0
-        j = 0
-        while j < n:
-            k = key[a + order[j]]
-            lo = start[a + order[j]]
-            hi = end[a + order[j]]
-            j += 1
-            while j < n and key[a + order[j]] == k:
-                s = start[a + order[j]]
-                e = end[a + order[j]]
-                if s <= hi:
-                    hi = max(hi, e)
-                else:
-                    if hi > lo:
-                        opens[m] = lo
-                        closes[m] = hi
-                        m += 1
-                    lo = s
-                    hi = e
-                j += 1
-            if hi > lo:
-                opens[m] = lo
-                closes[m] = hi
-                m += 1
-        opens = np.sort(opens[:m])
-        closes = np.sort(closes[:m])
-        po = 0
-        pc = 0
+    for block in prange((n_issuers + BLOCK - 1) // BLOCK):
+        first = block * BLOCK
+        last = min(first + BLOCK, n_issuers)
+        opens = np.empty(ptr[last] - ptr[first], dtype=np.int64)
+        closes = np.empty(ptr[last] - ptr[first], dtype=np.int64)
+        bounds = np.zeros(last - first + 1, dtype=np.int64)
+        for i in range(first, last):
+            o, c = _merged_intervals(
+                start[ptr[i] : ptr[i + 1]], end[ptr[i] : ptr[i + 1]], key[ptr[i] : ptr[i + 1]]
+            )
+            b = bounds[i - first]
+            opens[b : b + o.shape[0]] = o
+            closes[b : b + o.shape[0]] = c
+            bounds[i - first + 1] = b + o.shape[0]
+        po = bounds[:-1].copy()
+        pc = bounds[:-1].copy()
         for d in range(grid.shape[0]):
             t = grid[d]
-            while po < m and opens[po] <= t:
-                po += 1
-            while pc < m and closes[pc] <= t:
-                pc += 1
-            row = pos[i, d]
-            if row >= 0:
-                out[row] = po - pc
+            for i in range(first, last):
+                j = i - first
+                while po[j] < bounds[j + 1] and opens[po[j]] <= t:
+                    po[j] += 1
+                while pc[j] < bounds[j + 1] and closes[pc[j]] <= t:
+                    pc[j] += 1
+                row = pos[d, i]
+                if row >= 0:
+                    out[row] = po[j] - pc[j]
     return out
 
 
@@ -228,6 +286,24 @@ def _zscore(values: np.ndarray, ddof: int) -> np.ndarray:
     return dev / std
 
 
+@njit(cache=True)
+def _sparse_ranks(x: np.ndarray) -> np.ndarray:
+    """``_average_ranks`` sorting only the non-zero values: zeros (most issuers on most dates) are one
+    tie block between the negatives and the positives."""
+    nonzero = np.flatnonzero(x != 0.0)
+    values = x[nonzero]
+    sub = _average_ranks(values, np.argsort(values, kind="quicksort"))
+    n_negative = 0
+    for v in values:
+        if v < 0.0:
+            n_negative += 1
+    n_zero = x.shape[0] - nonzero.shape[0]
+    ranks = np.full(x.shape[0], n_negative + (n_zero + 1) / 2.0)
+    for j in range(nonzero.shape[0]):
+        ranks[nonzero[j]] = sub[j] + (n_zero if values[j] > 0.0 else 0)
+    return ranks
+
+
 @njit(cache=True, parallel=True)
 def cross_section(
     raw: np.ndarray, date_ptr: np.ndarray, ddof: int, winsorize: float, rank: bool
@@ -245,11 +321,13 @@ def cross_section(
         if n == 0:
             continue
         x = seg[rows].copy()
-        order = np.argsort(x, kind="quicksort")
         if winsorize > 0.0:
+            order = np.argsort(x, kind="quicksort")
             xs = x[order]
             x = np.minimum(np.maximum(x, _quantile(xs, winsorize)), _quantile(xs, 1.0 - winsorize))
-        ranks = _average_ranks(x, order)
+            ranks = _average_ranks(x, order)
+        else:
+            ranks = _sparse_ranks(x)
         z = _zscore(ranks if rank else x, ddof)
         for j in range(n):
             insider[a + rows[j]] = z[j]

@@ -10,36 +10,43 @@ import math
 import numpy as np
 
 
-def latest_filing(
-    ptr: np.ndarray, day: np.ndarray, label: np.ndarray, grid: np.ndarray, lookback: int
-) -> tuple[np.ndarray, np.ndarray]:
+def latest_filing(ptr, day, accepted, tiebreak, label, grid, lookback):
     """Twin of ``kernels.latest_filing``: scan every filing of the issuer for every date."""
     n_issuers = len(ptr) - 1
-    labels = np.full((n_issuers, len(grid)), -1, dtype=np.int32)
-    member = np.zeros((n_issuers, len(grid)), dtype=bool)
+    labels = np.full((len(grid), n_issuers), -1, dtype=np.int32)
+    member = np.zeros((len(grid), n_issuers), dtype=bool)
     for i in range(n_issuers):
         for d, t in enumerate(grid):
             known = [p for p in range(ptr[i], ptr[i + 1]) if day[p] <= t]
             if known:
-                last = max(known)
-                labels[i, d] = label[last]
-                member[i, d] = any(t - lookback <= day[p] for p in known)
+                last = max(known, key=lambda p: (day[p], accepted[p], tiebreak[p]))
+                labels[d, i] = label[last]
+                member[d, i] = any(t - lookback <= day[p] for p in known)
     return labels, member
 
 
 def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Twin of ``kernels.row_positions``."""
-    n_issuers, n_dates = member.shape
-    pos = np.full((n_issuers, n_dates), -1, dtype=np.int64)
+    n_dates, n_issuers = member.shape
+    pos = np.full((n_dates, n_issuers), -1, dtype=np.int64)
     date_ptr = [0]
     row_issuer = []
     for d in range(n_dates):
         for i in range(n_issuers):
-            if member[i, d]:
-                pos[i, d] = len(row_issuer)
+            if member[d, i]:
+                pos[d, i] = len(row_issuer)
                 row_issuer.append(i)
         date_ptr.append(len(row_issuer))
     return pos, np.array(date_ptr, dtype=np.int64), np.array(row_issuer, dtype=np.int32)
+
+
+def row_values(matrix, date_ptr, row_issuer):
+    """Twin of ``kernels.row_values``."""
+    out = np.empty(len(row_issuer), dtype=matrix.dtype)
+    for d in range(len(date_ptr) - 1):
+        for r in range(date_ptr[d], date_ptr[d + 1]):
+            out[r] = matrix[d, row_issuer[r]]
+    return out
 
 
 def window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows):
@@ -48,7 +55,7 @@ def window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows):
     buys, sells, n_buys, n_sells, missing = out
     for i in range(len(ptr) - 1):
         for d, t in enumerate(grid):
-            row = pos[i, d]
+            row = pos[d, i]
             if row < 0:
                 continue
             for e in range(ptr[i], ptr[i + 1]):
@@ -72,8 +79,8 @@ def distinct_counts(ptr, start, end, key, grid, pos, n_rows):
     out = np.zeros(n_rows, dtype=np.int32)
     for i in range(len(ptr) - 1):
         for d, t in enumerate(grid):
-            if pos[i, d] >= 0:
-                out[pos[i, d]] = len({key[e] for e in range(ptr[i], ptr[i + 1]) if start[e] <= t < end[e]})
+            if pos[d, i] >= 0:
+                out[pos[d, i]] = len({key[e] for e in range(ptr[i], ptr[i + 1]) if start[e] <= t < end[e]})
     return out
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from engine.accession_keys import KEY, accession_key
 from engine.amendments import amendment_dates, with_superseded
 from engine.config import ScoreConfig
+from engine.errors import UserError
 from engine.market_data import SHARES, MarketCaps
 from parsers.roles import SEE_REMARKS_PATTERN
 
@@ -39,6 +41,18 @@ def _regex(pattern: str) -> str:
     return f"(?i){pattern}"
 
 
+PARTITION_SLACK = dt.timedelta(days=31)
+"""Margin around a date range when pruning the store's ``filing_year/filing_month`` partitions: a
+filing's partition month (its filing date) is within days of its ``available_date``."""
+
+
+def partition_window(first: dt.date, last: dt.date) -> pl.Expr:
+    """Rows whose partition month can hold filings available in ``[first, last]`` (or no partition)."""
+    lo, hi = first - PARTITION_SLACK, last + PARTITION_SLACK
+    month = pl.col("filing_year").cast(pl.Int32) * 12 + pl.col("filing_month").cast(pl.Int32)
+    return month.is_null() | month.is_between(lo.year * 12 + lo.month, hi.year * 12 + hi.month)
+
+
 def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
     """Non-derivative P/S rows of eligible forms with a positive share count (section 2)."""
     return transactions.filter(
@@ -51,9 +65,10 @@ def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyF
     )
 
 
-def role_weights(owners: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
-    """``accession, role_weight``: the largest weight over a filing's owners, each owner's weight the
-    largest of its roles (section 6), recomputed from the flags and ``role_title``."""
+def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.LazyFrame) -> pl.LazyFrame:
+    """``acc_key, role_weight`` of the filings in ``keys``: the largest weight over a filing's owners,
+    each owner's weight the largest of its roles (section 6), recomputed from the flags and
+    ``role_title``."""
     w = config.role_weights
     says_see_remarks = pl.col("officer_title").str.contains(_regex(SEE_REMARKS_PATTERN.pattern))
     title = (
@@ -75,7 +90,12 @@ def role_weights(owners: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
         pl.when(ten).then(w["ten_percent"]),
         pl.when(other).then(w["other"]),
     )
-    return owners.group_by("accession").agg(weight.max().alias("role_weight"))
+    return (
+        owners.with_columns(accession_key())
+        .join(keys, on=KEY, how="semi")
+        .group_by(KEY)
+        .agg(weight.max().alias("role_weight"))
+    )
 
 
 def plan_flags(
@@ -159,17 +179,21 @@ def trade_events(
     notes: list[str] = []
     earliest = first_day - dt.timedelta(days=config.flow_window - 1)
     lookback = dt.date(earliest.year - 3, 1, 1) if config.exclude_routine else earliest
+    window = partition_window(lookback, last_day)
+    tables = {name: frame.filter(window) for name, frame in tables.items()}
     eligible = eligible_trades(tables["transactions"], config).filter(
         pl.col("available_date").is_between(lookback, last_day)
     )
-    checks = eligible_trades(tables["transactions"], config).select(
-        pl.col("available_date").is_null().sum().alias("no_date"),
-        (pl.col("available_date").is_between(earliest, last_day) & pl.col("issuer_cik").is_null())
-        .sum()
-        .alias("no_issuer"),
-        (pl.col("available_date").is_between(earliest, last_day) & pl.col("insider_cik").is_null())
-        .sum()
-        .alias("no_insider"),
+    in_range = pl.col("available_date").is_between(earliest, last_day)
+    checks = (
+        eligible_trades(tables["transactions"], config)
+        .with_columns(accession_key())
+        .select(
+            pl.col("available_date").is_null().sum().alias("no_date"),
+            (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
+            (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
+            (in_range & pl.col(KEY).is_null()).sum().alias("bad_accession"),
+        )
     )
     trades = eligible.filter(pl.col("issuer_cik").is_not_null() & pl.col("insider_cik").is_not_null())
     trades = plan_flags(trades, tables["filings"], tables["footnotes"], config)
@@ -186,7 +210,7 @@ def trade_events(
         trades.with_columns(plan_factor.alias("plan_factor"))
         .filter(pl.col("plan_factor") > 0)
         .select(
-            "accession",
+            accession_key(),
             "row_index",
             "issuer_cik",
             "insider_cik",
@@ -197,9 +221,10 @@ def trade_events(
             "price",
             "plan_factor",
         )
-        .unique(["accession", "row_index"], keep="first")
-        .join(role_weights(tables["owners"], config), on="accession", how="left")
+        .with_columns(~pl.struct(KEY, "row_index").is_first_distinct().alias("duplicate"))
     )
+    keys = trades.select(KEY).unique()
+    trades = trades.join(role_weights(tables["owners"], config, keys), on=KEY, how="left")
     trades = with_superseded(trades, amendment_dates(tables["filings"], config.amendment_forms))
     priced = pl.col("price").is_finite() & (pl.col("price") > 0)
     trades = trades.join_asof(
@@ -215,7 +240,7 @@ def trade_events(
     ratio = ratio.otherwise(0.0)
     weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
     epoch = pl.lit(dt.date(1970, 1, 1))
-    events, check_row, dupes = pl.collect_all(
+    events, check_row = pl.collect_all(
         [
             trades.select(
                 "issuer_cik",
@@ -224,14 +249,17 @@ def trade_events(
                 (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
                 pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
                 (weight * ratio).alias("term"),
+                "duplicate",
             ),
             checks,
-            eligible.filter(pl.col("available_date") >= earliest).select(
-                pl.len() - pl.struct("accession", "row_index").n_unique()
-            ),
         ]
     )
     row = check_row.row(0, named=True)
+    if row["bad_accession"]:
+        raise UserError(
+            f"transactions: {row['bad_accession']} eligible row(s) with a malformed accession",
+            fix="accessions are 0000000000-00-000000 or sha1-<12 hex>; re-ingest the filings",
+        )
     if row["no_date"]:
         notes.append(f"{row['no_date']} eligible trade(s) without an available_date were left out")
     if row["no_issuer"] or row["no_insider"]:
@@ -239,8 +267,10 @@ def trade_events(
             f"{row['no_issuer']} eligible trade(s) without an issuer CIK and {row['no_insider']} without a "
             "reporting-owner CIK were left out"
         )
-    if dupes.item():
-        notes.append(f"{dupes.item()} duplicate transaction row(s) (same accession and row) counted once")
+    duplicates = int(events["duplicate"].sum())
+    if duplicates:
+        notes.append(f"{duplicates} duplicate transaction row(s) (same accession and row) counted once")
+        events = events.filter(~pl.col("duplicate"))
     return TradeEvents(
         issuer_cik=events["issuer_cik"].to_numpy(),
         insider_cik=events["insider_cik"].to_numpy(),

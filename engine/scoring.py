@@ -15,19 +15,22 @@ from pathlib import Path
 import numba
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from engine import kernels
 from engine.config import ScoreConfig
 from engine.errors import UserError
 from engine.market_data import MarketCaps, MarketSource, load_market_caps
-from engine.pipeline import trade_events
+from engine.pipeline import partition_window, trade_events
 from engine.store import Store
 from engine.universe import (
     UniverseSource,
+    clean_ticker,
     explicit_membership,
     filing_events,
     load_universe,
     score_dates,
+    ticker_labels,
 )
 from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
 
@@ -125,7 +128,7 @@ costs more than the work (tens of ms on a busy machine)."""
 @contextmanager
 def _threads(cells: int) -> Iterator[None]:
     previous = numba.get_num_threads()
-    numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else previous)
     try:
         yield
     finally:
@@ -158,21 +161,20 @@ def score_run(
     all_filings = filing_events(tables["filings"], last_day)
     filings = all_filings
     if explicit is None:
-        filings = filings.filter(
-            pl.col("available_date") >= first_day - dt.timedelta(days=config.universe_lookback)
+        since = first_day - dt.timedelta(days=config.universe_lookback)
+        filings = filing_events(tables["filings"].filter(partition_window(since, last_day)), last_day).filter(
+            pl.col("available_date") >= since
         )
     if market_caps is None:
         raise UserError(
             "no market caps given: every trade's value / market cap would be unknown",
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
-    caps = _market_caps(market_caps, store, all_filings)
+    caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
     events = trade_events(tables, first_day, last_day, caps, config)
-    filing_frame = filings.with_columns(
-        (pl.col("ticker").rank("dense") - 1).cast(pl.Int32).fill_null(-1).alias("label")
-    ).collect()
+    filing_frame = filings.collect()
+    tickers, filing_label = ticker_labels(filing_frame["ticker"])
     notes = caps.notes + events.notes
-    tickers = filing_frame["ticker"].drop_nulls().unique().sort()
     issuers = np.unique(
         np.concatenate(
             [
@@ -188,7 +190,9 @@ def score_run(
         labels, member = kernels.latest_filing(
             _csr(f_issuer, issuers.size),
             f_day,
-            filing_frame["label"].to_numpy(),
+            filing_frame["accepted"].to_numpy(),
+            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy(),
+            filing_label,
             grid,
             config.universe_lookback,
         )
@@ -229,8 +233,7 @@ def score_run(
         insider, pct = kernels.cross_section(
             raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
         )
-        date_index = np.repeat(np.arange(grid.size, dtype=np.int32), np.diff(date_ptr))
-        row_label = labels[row_issuer, date_index]
+        row_label = kernels.row_values(labels, date_ptr, row_issuer)
     del labels, member, pos
     n_null = int(no_cap.sum())
     if n_null:
@@ -244,9 +247,9 @@ def score_run(
         notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
     frame = pl.DataFrame(
         {
-            "date": pl.Series(grid.astype(np.int32)[date_index]).cast(pl.Date),
+            "date": pl.Series(np.repeat(grid.astype(np.int32), np.diff(date_ptr))).cast(pl.Date),
             "issuer_cik": issuers[row_issuer],
-            "ticker": tickers.gather(pl.Series(row_label).replace(-1, None)),
+            "ticker": tickers.gather(pl.from_arrow(pa.array(row_label, mask=row_label < 0))),
             "buys": pl.Series(buys, nan_to_null=True),
             "sells": pl.Series(sells, nan_to_null=True),
             "cluster": cluster,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from engine.accession_keys import accession_key
 from engine.errors import UserError
 from engine.market_data import read_table
 from parsers.schema import OWNERSHIP_FORMS
@@ -61,17 +62,47 @@ def clean_ticker(column: str = "ticker") -> pl.Expr:
 
 
 def filing_events(filings: pl.LazyFrame, last_day: dt.date) -> pl.LazyFrame:
-    """Ownership filings known by ``last_day``, in the order "most recent" means: ``issuer_cik,
-    available_date, ticker`` sorted by issuer, available date, acceptance time, accession."""
+    """Ownership filings known by ``last_day``: ``issuer_cik, available_date, accepted, acc_key, ticker``
+    (the raw symbol) sorted by issuer and available date. "Most recent" among filings of one issuer and
+    day is the latest ``accepted`` (acceptance time, seconds; -1 when unknown), then the largest
+    ``acc_key`` (``engine.accession_keys``): kernels resolve those ties."""
+    epoch = pl.lit(dt.datetime(1970, 1, 1))
+    day = pl.col("available_date").cast(pl.Int64)
     return (
         filings.filter(
             pl.col("document_type").is_in(sorted(OWNERSHIP_FORMS))
             & pl.col("issuer_cik").is_not_null()
             & (pl.col("available_date") <= last_day)
         )
-        .sort("issuer_cik", "available_date", "accepted_at", "accession", nulls_last=False)
-        .select("issuer_cik", "available_date", clean_ticker())
+        .select(
+            "issuer_cik",
+            "available_date",
+            (pl.col("accepted_at").dt.replace_time_zone(None) - epoch)
+            .dt.total_seconds()
+            .fill_null(-1)
+            .alias("accepted"),
+            accession_key(),
+            "ticker",
+        )
+        .sort(pl.col("issuer_cik") * (1 << 20) + day + (1 << 19))
     )
+
+
+def ticker_labels(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """The cleaned tickers (sorted, unique) and each row's index into them (-1 for no ticker), cleaning
+    only the distinct raw values."""
+    distinct = raw.drop_nulls().unique().sort()
+    if distinct.is_empty():
+        return pl.Series("ticker", [], dtype=pl.String), np.full(raw.len(), -1, dtype=np.int32)
+    cleaned = pl.DataFrame({"ticker": distinct}).select(clean_ticker())["ticker"]
+    labels = cleaned.drop_nulls().unique().sort()
+    to_label = (
+        pl.DataFrame({"t": cleaned})
+        .select(pl.col("t").cast(pl.Enum(labels)).to_physical().cast(pl.Int32).fill_null(-1))["t"]
+        .to_numpy()
+    )
+    codes = raw.cast(pl.Enum(distinct)).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+    return labels, np.where(codes >= 0, to_label[np.maximum(codes, 0)], -1).astype(np.int32)
 
 
 def load_universe(source: UniverseSource) -> pl.DataFrame:
@@ -103,14 +134,14 @@ def load_universe(source: UniverseSource) -> pl.DataFrame:
 
 
 def explicit_membership(universe: pl.DataFrame, issuers: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Member matrix (issuers x dates) of an explicit universe; ``issuers`` is the sorted CIK index."""
-    member = np.zeros((issuers.size, grid.size), dtype=np.bool_)
+    """Member matrix (dates x issuers) of an explicit universe; ``issuers`` is the sorted CIK index."""
+    member = np.zeros((grid.size, issuers.size), dtype=np.bool_)
     rows = np.searchsorted(issuers, universe["issuer_cik"].to_numpy())
     if "date" not in universe.columns:
-        member[rows, :] = True
+        member[:, rows] = True
         return member
     days = (universe["date"].cast(pl.Int32).to_numpy()).astype(np.int64)
     cols = np.searchsorted(grid, days)
     on_grid = (cols < grid.size) & (grid[np.minimum(cols, grid.size - 1)] == days)
-    member[rows[on_grid], cols[on_grid]] = True
+    member[cols[on_grid], rows[on_grid]] = True
     return member

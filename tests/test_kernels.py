@@ -31,7 +31,7 @@ def issuer_events(draw, max_issuers: int = 4, max_events: int = 12):
     grid = np.array(sorted(set(draw(st.lists(st.integers(0, 80), min_size=1, max_size=15)))), dtype=np.int64)
     member = np.array(
         draw(st.lists(st.booleans(), min_size=n_issuers * len(grid), max_size=n_issuers * len(grid)))
-    ).reshape(n_issuers, len(grid))
+    ).reshape(len(grid), n_issuers)
     return ptr, start, end, term, is_buy, key, grid, member
 
 
@@ -42,6 +42,10 @@ def test_window_sums_and_distinct_counts_match_twins(events, window):
     pos, date_ptr, row_issuer = kernels.row_positions(member)
     for fast, slow in zip((pos, date_ptr, row_issuer), twin.row_positions(member), strict=True):
         np.testing.assert_array_equal(fast, slow)
+    matrix = np.arange(member.size, dtype=np.int32).reshape(member.shape)
+    np.testing.assert_array_equal(
+        kernels.row_values(matrix, date_ptr, row_issuer), twin.row_values(matrix, date_ptr, row_issuer)
+    )
     n_rows = int(date_ptr[-1])
     fast = kernels.window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows)
     slow = twin.window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows)
@@ -58,10 +62,11 @@ def test_window_sums_and_distinct_counts_match_twins(events, window):
 @given(issuer_events())
 def test_latest_filing_matches_twin(events):
     ptr, start, _, _, _, key, grid, _ = events
-    label = key.astype(np.int32)
+    label = np.arange(key.size, dtype=np.int32)
+    accepted = (key % 2).astype(np.int64)
     for lookback in (0, 5, 364):
-        fast = kernels.latest_filing(ptr, start, label, grid, lookback)
-        slow = twin.latest_filing(ptr, start, label, grid, lookback)
+        fast = kernels.latest_filing(ptr, start, accepted, key, label, grid, lookback)
+        slow = twin.latest_filing(ptr, start, accepted, key, label, grid, lookback)
         np.testing.assert_array_equal(fast[0], slow[0])
         np.testing.assert_array_equal(fast[1], slow[1])
 
@@ -92,7 +97,7 @@ def test_window_edges_day_89_in_day_90_out():
     start = np.array([100], dtype=np.int64)
     end = np.array([10**9], dtype=np.int64)
     grid = np.array([99, 100, 189, 190], dtype=np.int64)
-    pos, _, _ = kernels.row_positions(np.ones((1, 4), dtype=bool))
+    pos, _, _ = kernels.row_positions(np.ones((4, 1), dtype=bool))
     buys, *_ = kernels.window_sums(ptr, start, end, np.array([2.0]), np.array([True]), grid, 90, pos, 4)
     assert buys.tolist() == [0.0, 2.0, 2.0, 0.0]
 
@@ -103,7 +108,7 @@ def test_distinct_counts_counts_an_insider_once_and_stops_at_its_end():
     end = np.array([30, 35, 12], dtype=np.int64)
     key = np.array([7, 7, 8], dtype=np.int64)
     grid = np.array([0, 10, 11, 12, 34, 35], dtype=np.int64)
-    pos, _, _ = kernels.row_positions(np.ones((1, 6), dtype=bool))
+    pos, _, _ = kernels.row_positions(np.ones((6, 1), dtype=bool))
     assert kernels.distinct_counts(ptr, start, end, key, grid, pos, 6).tolist() == [1, 2, 2, 1, 1, 0]
 
 
