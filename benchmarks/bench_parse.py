@@ -3,7 +3,8 @@
 Run: ``python benchmarks/bench_parse.py [--repeat 15] [--rounds 1]``. Every filing is read into memory
 first; each variant then runs over all of them ``--rounds`` times per timing, and the best of
 ``--repeat`` timings is kept (short timings, many of them: the best one is the least disturbed by
-other work on a shared machine). Variants:
+other work on a shared machine). Each variant's timings alternate with the floor's, and its ratio is
+taken against the floor measured alongside it. Variants:
 
 - ``lxml floor``: ``lxml.etree.fromstring`` of each filing's XML bytes (already split out of its SGML
   wrapper), default parser: the floor any lxml-based parser stands on.
@@ -45,13 +46,15 @@ def load_corpus() -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in paths]
 
 
-def best_time(run: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` calls of ``run`` (seconds)."""
-    best = float("inf")
+def best_times(runs: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Best wall time (seconds) of each run over ``repeat`` rounds that call them in turn, so that a
+    run and the floor it is compared with see the same machine load."""
+    best = [float("inf")] * len(runs)
     for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
+        for i, run in enumerate(runs):
+            started = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - started)
     return best
 
 
@@ -141,34 +144,34 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {sys.version.split()[0]}, lxml {lxml.__version__}, pyarrow {pa.__version__}"
     )
     print(f"corpus: {len(corpus)} real filings, {sum(len(d) for _, d in corpus) / 1e6:.1f} MB; one core")
-    print(f"timing: best of {args.repeat}, each {args.rounds} passes ({n} filings)\n")
+    slow = max(2, args.repeat // 3)
+    print(
+        f"timing: best of {args.repeat} ({slow} for the slow variants), "
+        f"{args.rounds} pass(es) of the corpus each ({n} filings)\n"
+    )
 
-    variants: list[tuple[str, Callable[[], object] | None, str]] = [
-        ("lxml floor (etree.fromstring)", lxml_floor(xmls, args.rounds), ""),
-        ("parse to Arrow (TableBuilder)", parse_to_arrow(corpus, args.rounds), ""),
-        ("parse + Store.write", parse_and_store(corpus, args.rounds), "engine.store not importable"),
+    # (label, run, timings, why it is missing)
+    variants: list[tuple[str, Callable[[], object] | None, int, str]] = [
+        ("lxml floor (etree.fromstring)", lxml_floor(xmls, args.rounds), args.repeat, ""),
+        ("parse to Arrow (TableBuilder)", parse_to_arrow(corpus, args.rounds), args.repeat, ""),
+        ("parse + Store.write", parse_and_store(corpus, args.rounds), slow, "engine.store not importable"),
         (
             "edgartools Ownership.from_xml",
-            None if args.no_edgartools else edgartools(xmls, max(1, args.rounds // 3)),
+            None if args.no_edgartools else edgartools(xmls, args.rounds),
+            slow,
             "skipped" if args.no_edgartools else "edgartools not installed (pip install edgartools)",
         ),
     ]
-    floor = None
+    floor_run = variants[0][1]
+    assert floor_run is not None
     print(f"{'variant':34s} {'filings/s':>10s} {'us/filing':>10s} {'x floor':>8s}")
-    for label, run, missing in variants:
+    for label, run, repeat, missing in variants:
         if run is None:
             print(f"{label:34s} {'-':>10s} {'-':>10s} {'-':>8s}  ({missing})")
             continue
-        count = len(corpus) * (max(1, args.rounds // 3) if label.startswith("edgartools") else args.rounds)
-        repeat = (
-            2
-            if label.startswith("edgartools")
-            else args.repeat
-            if label.startswith(("lxml", "parse to"))
-            else 5
-        )
-        seconds = best_time(run, repeat) / count
-        floor = floor or seconds
+        timed = [run] if run is floor_run else [floor_run, run]
+        *floor_seconds, seconds = (t / n for t in best_times(timed, repeat))
+        floor = floor_seconds[0] if floor_seconds else seconds
         print(f"{label:34s} {1 / seconds:10,.0f} {seconds * 1e6:10.1f} {seconds / floor:8.2f}")
     return 0
 
