@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -278,19 +279,26 @@ def test_missing_tables_are_empty(tmp_path):
 
 
 def _crash_after(count: int, monkeypatch) -> None:
-    real = store_module._write_parquet
+    """Every file written after the first ``count`` fails (files are written on several threads)."""
+    real = store_module._write_parquet_temp
     written = []
+    lock = threading.Lock()
 
     def failing(path, table):
-        if len(written) == count:
-            raise OSError("disk on fire")
-        written.append(path)
-        real(path, table)
+        with lock:
+            if len(written) >= count:
+                raise OSError("disk on fire")
+            written.append(path)
+        return real(path, table)
 
-    monkeypatch.setattr(store_module, "_write_parquet", failing)
+    monkeypatch.setattr(store_module, "_write_parquet_temp", failing)
 
 
-@pytest.mark.parametrize("files_before_crash", [0, 1, 3, 6])
+CHILD_FILES = 24
+"""Files of the child tables for ``batch(range(8))``: 3 tables x 8 partitions, written before filings."""
+
+
+@pytest.mark.parametrize("files_before_crash", [0, 1, 6, CHILD_FILES + 3])
 def test_a_failed_write_leaves_nothing_and_retry_stores_each_row_once(
     tmp_path, monkeypatch, files_before_crash
 ):
@@ -318,13 +326,14 @@ CRASHING_WRITER = textwrap.dedent(
     sys.path[:0] = [{repo!r}, {tests!r}]
     import engine.store as store_module
     from test_store import batch
-    real, written = store_module._write_parquet, []
-    def crash(path, table):
-        if len(written) == {count}:
-            os._exit(9)
-        written.append(path)
-        real(path, table)
-    store_module._write_parquet = crash
+    real, renamed = os.replace, []
+    def crash(source, target):
+        if str(target).endswith(".parquet"):
+            if len(renamed) == {count}:
+                os._exit(9)
+            renamed.append(target)
+        real(source, target)
+    os.replace = crash
     store_module.Store({root!r}).write(batch(range(8)))
     """
 )
@@ -336,15 +345,20 @@ def _crash_in_subprocess(root: Path, count: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("files_before_crash", [2, 5])
+@pytest.mark.parametrize("files_before_crash", [2, CHILD_FILES + 3])
 def test_a_killed_writer_is_repaired_on_next_open(tmp_path, files_before_crash):
-    """A process dies between files (no cleanup runs): the next open undoes the batch; retry is exact."""
+    """A process dies between two renames (no cleanup runs): the next open undoes the batch."""
     root = tmp_path / "store"
     Store(root).write(batch([100]))
     _crash_in_subprocess(root, files_before_crash)
     assert (root / store_module.JOURNAL).exists()
-    raw = pl.scan_parquet(root / "owners" / "**" / "*.parquet").collect()
-    assert raw.height > batch([100])["owners"].num_rows, "the crash left child rows behind"
+    visible = {
+        name: pl.scan_parquet(root / name / "**" / "*.parquet").collect().height
+        for name in ("owners", "filings")
+    }
+    assert visible["owners"] > batch([100])["owners"].num_rows, "the crash left child rows behind"
+    if files_before_crash > CHILD_FILES:
+        assert visible["filings"] == 1 + files_before_crash - CHILD_FILES, "and some filings rows"
 
     reopened = Store(root)
     assert not (root / store_module.JOURNAL).exists()
