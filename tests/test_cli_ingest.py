@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ def test_prints_filings_rows_duplicates_and_quarantined_files_with_reasons(tmp_p
     out = capsys.readouterr().out
     assert re.search(r"filings stored: +0\n", out)
     assert re.search(r"duplicates skipped: +4\n", out)
-    assert "quarantined:        2 (2 already in quarantine/ from an earlier run)" in out
+    assert "quarantined:        2 (2 already in quarantine/)" in out
 
 
 def test_strict_exits_non_zero_only_when_something_was_quarantined(tmp_path, mixed, capsys):
@@ -80,6 +81,17 @@ def test_an_unwritable_store_is_named_with_the_fix(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"cannot write to the store {tmp_path / 'file' / 'store'}" in err
     assert "fix: pass a --store directory you can write to" in err
+
+
+def test_a_failing_disk_is_a_user_error_saying_a_rerun_resumes(tmp_path, mixed, capsys, monkeypatch):
+    def full(self, tables):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Store, "write", full)
+    assert main(["ingest", str(mixed), "--store", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err
+    assert "writing the store" in err and "No space left on device" in err
+    assert "rerun the same command: stored filings are skipped" in err
 
 
 def test_workers_must_be_positive(tmp_path, capsys):

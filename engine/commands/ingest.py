@@ -73,7 +73,7 @@ def format_report(report: IngestReport, store: str) -> str:
     if report.skipped:
         lines.append(f"  not filings:        {report.skipped} (other file types, ignored)")
     known = len(report.quarantined) - report.rows["quarantine"]
-    already = f" ({known} already in quarantine/ from an earlier run)" if known > 0 else ""
+    already = f" ({known} already in quarantine/)" if known > 0 else ""
     lines.append(f"  quarantined:        {len(report.quarantined)}{already}")
     for item in report.quarantined[:MAX_LISTED]:
         accession = f" [{item.accession}]" if item.accession else ""
