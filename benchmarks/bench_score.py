@@ -6,8 +6,9 @@ the reference implementation and a pandas groupby-rolling version beside it, and
 Each size is generated once into ``--work`` as a hive-partitioned store (``benchmarks/synthetic_universe.py``)
 and scored in a fresh subprocess that scans it with ``engine.store.Store``, so its peak RSS
 (``resource.getrusage``) is the scorer's own.
-Numba kernels are loaded from their cache before timing (the first-ever compile is reported apart).
-The machine is shared: load averages are printed with the figures.
+Numba kernels are loaded from their cache before timing. The machine is shared: the 1-minute load
+average is printed with each figure, and the process CPU seconds beside the wall time (on 2 cores, a
+quiet machine's wall time is about the larger of CPU / 2 and the serial part).
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ def measure(directory: Path, years: int) -> dict:
     caps = load_market_caps(directory / "market_caps.parquet")
     warmup = warm_up()
     start, end = f"{FIRST_YEAR}-01-01", f"{FIRST_YEAR + years - 1}-12-31"
+    cpu = time.process_time()
     began = time.perf_counter()
     run = score_run(tables_of(directory), start, end, market_caps=caps)
     panel = time.perf_counter() - began
+    cpu = time.process_time() - cpu
     rows, issuers, dates = run.frame.height, run.frame["issuer_cik"].n_unique(), run.frame["date"].n_unique()
     del run
     asof = []
@@ -83,6 +86,7 @@ def measure(directory: Path, years: int) -> dict:
         asof.append(time.perf_counter() - began)
     return {
         "panel_s": panel,
+        "cpu_s": cpu,
         "asof_s": float(np.median(asof)),
         "asof_rows": section.height,
         "rows": rows,
@@ -251,9 +255,10 @@ def main() -> None:
     for size in sizes:
         issuers, years = map(int, size.split("x"))
         result = measured(dataset(args.work, issuers, years), years)
+        r = result
         print(
-            f"{issuers:>7} {years:>5} {result['rows']:>12,} {result['panel_s']:>8.2f} "
-            f"{result['peak_gb']:>8.2f} {result['asof_s']:>8.3f} {result['load']:>5.2f}",
+            f"{issuers:>7} {years:>5} {r['rows']:>12,} {r['panel_s']:>8.2f} {r['cpu_s']:>7.2f} "
+            f"{r['peak_gb']:>8.2f} {r['asof_s']:>8.3f} {r['load']:>5.2f}",
             flush=True,
         )
     warm_up()

@@ -286,13 +286,51 @@ def _zscore(values: np.ndarray, ddof: int) -> np.ndarray:
     return dev / std
 
 
+_SIGN = np.uint64(1 << 63)
+_BYTE = np.uint64(255)
+
+
+@njit(cache=True)
+def argsort_radix(x: np.ndarray) -> np.ndarray:
+    """Stable ascending argsort of finite floats by an LSD radix sort of their bits (8 passes of one
+    byte, skipping bytes all values share): several times faster than a comparison sort here."""
+    n = x.shape[0]
+    keys = np.empty(n, dtype=np.uint64)
+    bits = x.view(np.uint64)
+    for i in range(n):
+        k = bits[i]
+        keys[i] = ~k if k & _SIGN else k | _SIGN
+    order = np.arange(n)
+    spare_keys = np.empty(n, dtype=np.uint64)
+    spare_order = np.empty(n, dtype=np.int64)
+    counts = np.empty(257, dtype=np.int64)
+    for p in range(8):
+        shift = np.uint64(8 * p)
+        counts[:] = 0
+        for i in range(n):
+            counts[((keys[i] >> shift) & _BYTE) + 1] += 1
+        if counts.max() == n:
+            continue
+        for b in range(256):
+            counts[b + 1] += counts[b]
+        for i in range(n):
+            b = (keys[i] >> shift) & _BYTE
+            at = counts[b]
+            spare_keys[at] = keys[i]
+            spare_order[at] = order[i]
+            counts[b] = at + 1
+        keys, spare_keys = spare_keys, keys
+        order, spare_order = spare_order, order
+    return order
+
+
 @njit(cache=True)
 def _sparse_ranks(x: np.ndarray) -> np.ndarray:
     """``_average_ranks`` sorting only the non-zero values: zeros (most issuers on most dates) are one
     tie block between the negatives and the positives."""
     nonzero = np.flatnonzero(x != 0.0)
     values = x[nonzero]
-    sub = _average_ranks(values, np.argsort(values, kind="quicksort"))
+    sub = _average_ranks(values, argsort_radix(values))
     n_negative = 0
     for v in values:
         if v < 0.0:
@@ -322,7 +360,7 @@ def cross_section(
             continue
         x = seg[rows].copy()
         if winsorize > 0.0:
-            order = np.argsort(x, kind="quicksort")
+            order = argsort_radix(x)
             xs = x[order]
             x = np.minimum(np.maximum(x, _quantile(xs, winsorize)), _quantile(xs, 1.0 - winsorize))
             ranks = _average_ranks(x, order)

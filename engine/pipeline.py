@@ -187,12 +187,10 @@ def trade_events(
     in_range = pl.col("available_date").is_between(earliest, last_day)
     checks = (
         eligible_trades(tables["transactions"], config)
-        .with_columns(accession_key())
         .select(
             pl.col("available_date").is_null().sum().alias("no_date"),
             (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
             (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
-            (in_range & pl.col(KEY).is_null()).sum().alias("bad_accession"),
         )
     )
     trades = eligible.filter(pl.col("issuer_cik").is_not_null() & pl.col("insider_cik").is_not_null())
@@ -250,14 +248,16 @@ def trade_events(
                 pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
                 (weight * ratio).alias("term"),
                 "duplicate",
+                pl.col(KEY).is_null().alias("bad_accession"),
             ),
             checks,
         ]
     )
     row = check_row.row(0, named=True)
-    if row["bad_accession"]:
+    bad_accessions = int(events["bad_accession"].sum())
+    if bad_accessions:
         raise UserError(
-            f"transactions: {row['bad_accession']} eligible row(s) with a malformed accession",
+            f"transactions: {bad_accessions} eligible row(s) with a malformed accession",
             fix="accessions are 0000000000-00-000000 or sha1-<12 hex>; re-ingest the filings",
         )
     if row["no_date"]:

@@ -171,8 +171,9 @@ def score_run(
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
     caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
+    pending_filings = filings.collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
-    filing_frame = filings.collect()
+    filing_frame = pending_filings.fetch_blocking()
     tickers, filing_label = ticker_labels(filing_frame["ticker"])
     notes = caps.notes + events.notes
     issuers = np.unique(
@@ -269,7 +270,7 @@ def score_run(
 
 def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
     """True when there is not a single filing in the tables."""
-    return tables["filings"].select(pl.len()).collect().item() == 0
+    return tables["filings"].head(1).collect().height == 0
 
 
 def score(

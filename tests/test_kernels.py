@@ -117,3 +117,12 @@ def test_no_spread_gives_zero(values):
     insider, pct = kernels.cross_section(np.array(values), np.array([0, len(values)]), 0, 0.0, False)
     assert insider.tolist() == [0.0] * len(values)
     assert pct.tolist() == [(len(values) + 1) / 2 / len(values)] * len(values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(allow_nan=False), max_size=300))
+def test_radix_argsort_is_a_stable_sort(values):
+    x = np.array(values, dtype=float)
+    np.testing.assert_array_equal(x[kernels.argsort_radix(x)], np.sort(x))
+    nonzero = x[x != 0]
+    np.testing.assert_array_equal(kernels.argsort_radix(nonzero), np.argsort(nonzero, kind="stable"))
