@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from engine import __version__
 from engine.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("ingest", "evaluate", "download", "update", "backfill", "score")
+COMMANDS: tuple[str, ...] = ("ingest", "evaluate", "download", "update", "backfill", "score", "demo")
 """Modules of ``engine.commands``; each has ``register(subparsers)`` that adds its parser and sets
 ``func`` (``args -> exit code``) as the parser's default."""
 
