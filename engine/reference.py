@@ -60,6 +60,16 @@ def _clean(ticker: str | None) -> str | None:
     return None if ticker in NULL_TICKERS else ticker
 
 
+def _accession_order(accession: str) -> tuple[int, int]:
+    """Filings without an accession number (``sha1-<hex>``) come before numbered ones."""
+    try:
+        if accession.startswith("sha1-"):
+            return (0, -int(accession[5:], 16))
+        return (1, int(accession.replace("-", "")))
+    except ValueError:
+        return (-1, 0)
+
+
 def _routine(trades: list[dict]) -> set[tuple[int, int, int]]:
     """(issuer, insider, year) of routine traders: same month in each of the three preceding years,
     counting only trades known (available) before the year began."""
@@ -220,7 +230,7 @@ def reference_score(
                     f["available_date"],
                     f["accepted_at"] is not None,
                     f["accepted_at"] or 0,
-                    f["accession"],
+                    _accession_order(f["accession"]),
                 ),
                 default=None,
             )
