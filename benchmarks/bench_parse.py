@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(corpus) * args.rounds
     print(
         f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"Python {sys.version.split()[0]}, lxml {lxml.__version__}, pyarrow {pa.__version__}"
+        f"Python {sys.version.split()[0]}, lxml {lxml.__version__}, pyarrow {pa.__version__}; "
+        f"load average {os.getloadavg()[0]:.2f} (other work on the shared machine slows every figure)"
     )
     print(f"corpus: {len(corpus)} real filings, {sum(len(d) for _, d in corpus) / 1e6:.1f} MB; one core")
     slow = max(2, args.repeat // 3)
