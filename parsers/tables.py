@@ -39,8 +39,9 @@ _NEW_YORK_ZONE = ZoneInfo(NEW_YORK)
 class TableBuilder:
     """Collects filings into the STORE_TABLES datasets: filings, owners, transactions, footnotes, quarantine.
 
-    ``now`` stamps quarantine rows (and partitions them); it defaults to the time the builder is made.
-    The same accession added twice is stored once.
+    ``now`` stamps quarantine rows and partitions them (and any filing with no date at all: no header,
+    no signature date); it defaults to the time the builder is made. The same accession added twice
+    is stored once. ``build`` does not reset the builder: use one builder per batch.
     """
 
     def __init__(self, now: datetime | None = None) -> None:
