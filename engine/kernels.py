@@ -17,6 +17,37 @@ BLOCK = 128
 each date's rows are written as one contiguous run (the output is date-major)."""
 
 
+@njit(cache=True)
+def group_order(group: np.ndarray, day: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The permutation that sorts rows by group then day (stable), by two counting sorts, and the CSR
+    offsets of the groups (``ptr[g]:ptr[g + 1]`` in sorted order)."""
+    n = group.shape[0]
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return order, ptr
+    low = day.min()
+    counts = np.zeros(day.max() - low + 2, dtype=np.int64)
+    for i in range(n):
+        counts[day[i] - low + 1] += 1
+    for k in range(1, counts.shape[0]):
+        counts[k] += counts[k - 1]
+    by_day = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        by_day[counts[day[i] - low]] = i
+        counts[day[i] - low] += 1
+    for i in range(n):
+        ptr[group[i] + 1] += 1
+    for g in range(n_groups):
+        ptr[g + 1] += ptr[g]
+    fill = ptr[:-1].copy()
+    for j in range(n):
+        i = by_day[j]
+        order[fill[group[i]]] = i
+        fill[group[i]] += 1
+    return order, ptr
+
+
 @njit(cache=True, parallel=True)
 def latest_filing(
     ptr: np.ndarray,

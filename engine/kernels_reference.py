@@ -10,6 +10,15 @@ import math
 import numpy as np
 
 
+def group_order(group, day, n_groups):
+    """Twin of ``kernels.group_order``: a stable sort by (group, day)."""
+    order = np.array(sorted(range(len(group)), key=lambda i: (group[i], day[i])), dtype=np.int64)
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for g in group:
+        ptr[g + 1] += 1
+    return order, np.cumsum(ptr)
+
+
 def latest_filing(ptr, day, accepted, tiebreak, label, grid, lookback):
     """Twin of ``kernels.latest_filing``: scan every filing of the issuer for every date."""
     n_issuers = len(ptr) - 1

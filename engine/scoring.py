@@ -7,7 +7,7 @@ and hands NumPy arrays to the numba kernels (``engine.kernels``); ``score_asof``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,8 +135,17 @@ def _threads(cells: int) -> Iterator[None]:
         numba.set_num_threads(previous)
 
 
-def _csr(issuer_index: np.ndarray, n_issuers: int) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(np.bincount(issuer_index, minlength=n_issuers))]).astype(np.int64)
+DENSE_CIK_LIMIT = 50_000_000
+"""Largest CIK for which issuers are indexed through a dense lookup table (CIKs are ~2.1M today)."""
+
+
+def _indexer(issuers: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Position of each CIK in the sorted ``issuers``: a table lookup when CIKs are small, else a search."""
+    if issuers.size == 0 or issuers[0] < 0 or issuers[-1] > DENSE_CIK_LIMIT:
+        return lambda ciks: np.searchsorted(issuers, ciks)
+    table = np.zeros(issuers[-1] + 1, dtype=np.int64)
+    table[issuers] = np.arange(issuers.size)
+    return lambda ciks: table[ciks]
 
 
 def score_run(
@@ -185,15 +194,18 @@ def score_run(
             ]
         ).astype(np.int64)
     )
+    issuer_index = _indexer(issuers)
     with _threads(issuers.size * grid.size):
-        f_issuer = np.searchsorted(issuers, filing_frame["issuer_cik"].to_numpy())
         f_day = filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
+        f_order, f_ptr = kernels.group_order(
+            issuer_index(filing_frame["issuer_cik"].to_numpy()), f_day, issuers.size
+        )
         labels, member = kernels.latest_filing(
-            _csr(f_issuer, issuers.size),
-            f_day,
-            filing_frame["accepted"].to_numpy(),
-            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy(),
-            filing_label,
+            f_ptr,
+            f_day[f_order],
+            filing_frame["accepted"].to_numpy()[f_order],
+            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy()[f_order],
+            filing_label[f_order],
             grid,
             config.universe_lookback,
         )
@@ -201,9 +213,9 @@ def score_run(
             member = explicit_membership(explicit, issuers, grid)
         pos, date_ptr, row_issuer = kernels.row_positions(member)
         n_rows = int(date_ptr[-1])
-        e_issuer = np.searchsorted(issuers, events.issuer_cik)
-        order = np.lexsort((events.start, e_issuer))
-        e_ptr = _csr(e_issuer, issuers.size)
+        order, e_ptr = kernels.group_order(
+            issuer_index(events.issuer_cik), events.start, issuers.size
+        )
         start_day = events.start[order]
         superseded = events.superseded[order]
         buys, sells, n_buys, n_sells, missing = kernels.window_sums(
@@ -226,7 +238,8 @@ def score_run(
             pos,
             n_rows,
         )
-        raw = (buys - sells) * (1.0 + np.log(1.0 + cluster))
+        scale = 1.0 + np.log(1.0 + np.arange(cluster.max(initial=0) + 1))
+        raw = (buys - sells) * scale[cluster]
         no_cap = missing > 0
         raw[no_cap] = np.nan
         buys[no_cap] = np.nan

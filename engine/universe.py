@@ -63,28 +63,23 @@ def clean_ticker(column: str = "ticker") -> pl.Expr:
 
 def filing_events(filings: pl.LazyFrame, last_day: dt.date) -> pl.LazyFrame:
     """Ownership filings known by ``last_day``: ``issuer_cik, available_date, accepted, acc_key, ticker``
-    (the raw symbol) sorted by issuer and available date. "Most recent" among filings of one issuer and
-    day is the latest ``accepted`` (acceptance time, seconds; -1 when unknown), then the largest
-    ``acc_key`` (``engine.accession_keys``): kernels resolve those ties."""
+    (the raw symbol), in no particular order (``kernels.group_order`` groups them). "Most recent" among
+    filings of one issuer and day is the latest ``accepted`` (acceptance time, seconds; -1 when
+    unknown), then the largest ``acc_key`` (``engine.accession_keys``): kernels resolve those ties."""
     epoch = pl.lit(dt.datetime(1970, 1, 1))
-    day = pl.col("available_date").cast(pl.Int64)
-    return (
-        filings.filter(
-            pl.col("document_type").is_in(sorted(OWNERSHIP_FORMS))
-            & pl.col("issuer_cik").is_not_null()
-            & (pl.col("available_date") <= last_day)
-        )
-        .select(
-            "issuer_cik",
-            "available_date",
-            (pl.col("accepted_at").dt.replace_time_zone(None) - epoch)
-            .dt.total_seconds()
-            .fill_null(-1)
-            .alias("accepted"),
-            accession_key(),
-            "ticker",
-        )
-        .sort(pl.col("issuer_cik") * (1 << 20) + day + (1 << 19))
+    return filings.filter(
+        pl.col("document_type").is_in(sorted(OWNERSHIP_FORMS))
+        & pl.col("issuer_cik").is_not_null()
+        & (pl.col("available_date") <= last_day)
+    ).select(
+        "issuer_cik",
+        "available_date",
+        (pl.col("accepted_at").dt.replace_time_zone(None) - epoch)
+        .dt.total_seconds()
+        .fill_null(-1)
+        .alias("accepted"),
+        accession_key(),
+        "ticker",
     )
 
 

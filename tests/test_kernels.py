@@ -126,3 +126,14 @@ def test_radix_argsort_is_a_stable_sort(values):
     np.testing.assert_array_equal(x[kernels.argsort_radix(x)], np.sort(x))
     nonzero = x[x != 0]
     np.testing.assert_array_equal(kernels.argsort_radix(nonzero), np.argsort(nonzero, kind="stable"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(-50, 50)), max_size=60))
+def test_group_order_is_a_stable_sort_by_group_then_day(rows):
+    group = np.array([g for g, _ in rows], dtype=np.int64)
+    day = np.array([d for _, d in rows], dtype=np.int64)
+    fast = kernels.group_order(group, day, 6)
+    slow = twin.group_order(group, day, 6)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
