@@ -250,7 +250,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
     sizes = ["7000x20"] if args.skip_scaling else args.sizes.split(",")
     print(
-        f"{'issuers':>7} {'years':>5} {'cells':>12} {'panel s':>8} {'peak GB':>8} {'as-of s':>8} {'load':>5}"
+        f"{'issuers':>7} {'years':>5} {'cells':>12} {'panel s':>8} {'cpu s':>7} {'peak GB':>8} "
+        f"{'as-of s':>8} {'load':>5}"
     )
     for size in sizes:
         issuers, years = map(int, size.split("x"))
