@@ -98,8 +98,20 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
             f"the table mapping needs transactions and filings (got {sorted(source)})",
             fix="pass a mapping with keys transactions, filings and optionally owners, footnotes",
         )
-    tables = {name: (source[name].lazy() if name in source else _empty(name)) for name in _SCHEMAS}
+    tables = {
+        name: (_complete(source[name].lazy(), name) if name in source else _empty(name)) for name in _SCHEMAS
+    }
     return tables, None
+
+
+def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    """A caller's table with the schema's missing columns added as nulls (e.g. no partition columns)."""
+    schema = _empty(name).collect_schema()
+    present = frame.collect_schema()
+    missing = [
+        pl.lit(None, dtype=dtype).alias(column) for column, dtype in schema.items() if column not in present
+    ]
+    return frame.with_columns(missing) if missing else frame
 
 
 def _market_caps(
@@ -213,9 +225,7 @@ def score_run(
             member = explicit_membership(explicit, issuers, grid)
         pos, date_ptr, row_issuer = kernels.row_positions(member)
         n_rows = int(date_ptr[-1])
-        order, e_ptr = kernels.group_order(
-            issuer_index(events.issuer_cik), events.start, issuers.size
-        )
+        order, e_ptr = kernels.group_order(issuer_index(events.issuer_cik), events.start, issuers.size)
         start_day = events.start[order]
         superseded = events.superseded[order]
         buys, sells, n_buys, n_sells, missing = kernels.window_sums(

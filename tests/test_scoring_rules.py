@@ -324,3 +324,16 @@ def test_market_caps_by_ticker_map_through_the_filings():
     assert run.frame["buys"].to_list() == pytest.approx([0.005, 0.0])
     assert run.frame["sells"].to_list() == pytest.approx([0.0, 0.0025])
     assert any("ZZZ" in note for note in run.notes)
+
+
+def test_tables_without_partition_or_unused_columns_still_score():
+    book = Book()
+    book.filing(1, 100, day(10), [("P", 1000, 10.0)])
+    tables = {
+        name: frame.drop("filing_year", "filing_month")
+        for name, frame in book.tables().items()
+        if name != "footnotes"
+    }
+    tables["transactions"] = tables["transactions"].drop("security_title", "ticker")
+    out = score(tables, dates=[day(10)], market_caps=caps((1, day(0), 1e6)))
+    assert out["buys"].to_list() == pytest.approx([0.005])
