@@ -181,17 +181,13 @@ def trade_events(
     lookback = dt.date(earliest.year - 3, 1, 1) if config.exclude_routine else earliest
     window = partition_window(lookback, last_day)
     tables = {name: frame.filter(window) for name, frame in tables.items()}
-    eligible = eligible_trades(tables["transactions"], config).filter(
-        pl.col("available_date").is_between(lookback, last_day)
-    )
+    candidates = eligible_trades(tables["transactions"], config)
+    eligible = candidates.filter(pl.col("available_date").is_between(lookback, last_day))
     in_range = pl.col("available_date").is_between(earliest, last_day)
-    checks = (
-        eligible_trades(tables["transactions"], config)
-        .select(
-            pl.col("available_date").is_null().sum().alias("no_date"),
-            (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
-            (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
-        )
+    checks = candidates.select(
+        pl.col("available_date").is_null().sum().alias("no_date"),
+        (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
+        (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
     )
     trades = eligible.filter(pl.col("issuer_cik").is_not_null() & pl.col("insider_cik").is_not_null())
     trades = plan_flags(trades, tables["filings"], tables["footnotes"], config)
