@@ -91,7 +91,7 @@ def _decomposition(frame: pl.DataFrame, top: int) -> str:
                 f"  {row['ticker'] or '-':<7}{row['issuer_cik']:>9}{row['insider']:>+9.3f}"
                 f"{row['raw']:>+11.2e}"
                 f"{row['buys']:>11.2e}{row['sells']:>11.2e}{row['cluster']:>8}"
-                f"{row['n_buys']:>6}/{row['n_sells']:<4}"
+                f"{row['n_buys']:>6}/{row['n_sells']}"
             )
     return "\n".join(lines)
 
