@@ -15,7 +15,7 @@ import polars as pl
 
 from engine.accession_keys import KEY, accession_key
 from engine.amendments import amendment_dates, with_superseded
-from engine.config import ScoreConfig
+from engine.config import ROLES, ScoreConfig
 from engine.errors import UserError
 from engine.market_data import SHARES, MarketCaps
 from parsers.roles import SEE_REMARKS_PATTERN
@@ -65,11 +65,11 @@ def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyF
     )
 
 
-def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.LazyFrame) -> pl.LazyFrame:
+def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> pl.LazyFrame:
     """``acc_key, role_weight`` of the filings in ``keys``: the largest weight over a filing's owners,
     each owner's weight the largest of its roles (section 6), recomputed from the flags and
-    ``role_title``."""
-    w = config.role_weights
+    ``role_title``. An owner's roles are a bit set (``ROLES`` order), the filing's the union of its
+    owners' sets, and the weight a lookup of that union: one integer group-by instead of a float one."""
     says_see_remarks = pl.col("officer_title").str.contains(_regex(SEE_REMARKS_PATTERN.pattern))
     title = (
         pl.when(says_see_remarks.fill_null(False))
@@ -79,23 +79,35 @@ def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.LazyFrame) 
     officer = pl.col("is_officer").fill_null(False)
     director = pl.col("is_director").fill_null(False)
     ten = pl.col("is_ten_percent_owner").fill_null(False)
-    other = pl.col("is_other").fill_null(False) | ~(officer | director | ten)
-    ceo = officer & title.str.contains(_regex(config.ceo_pattern)).fill_null(False)
-    cfo = officer & title.str.contains(_regex(config.cfo_pattern)).fill_null(False)
-    weight = pl.max_horizontal(
-        pl.when(ceo).then(w["ceo"]),
-        pl.when(cfo).then(w["cfo"]),
-        pl.when(officer & ~ceo & ~cfo).then(w["officer"]),
-        pl.when(director).then(w["director"]),
-        pl.when(ten).then(w["ten_percent"]),
-        pl.when(other).then(w["other"]),
-    )
+    ceo = pl.col("officer") & pl.col("title").str.contains(_regex(config.ceo_pattern)).fill_null(False)
+    cfo = pl.col("officer") & pl.col("title").str.contains(_regex(config.cfo_pattern)).fill_null(False)
+    roles = {
+        "ceo": ceo,
+        "cfo": cfo,
+        "officer": pl.col("officer") & ~ceo & ~cfo,
+        "director": director,
+        "ten_percent": ten,
+        "other": pl.col("is_other").fill_null(False) | ~(pl.col("officer") | director | ten),
+    }
+    role_bits = pl.sum_horizontal([held.cast(pl.UInt8) * (1 << ROLES.index(r)) for r, held in roles.items()])
     return (
-        owners.with_columns(accession_key())
-        .join(keys, on=KEY, how="semi")
+        owners.select(accession_key(), "officer_title", "role_title", *_FLAGS)
+        .filter(pl.col(KEY).is_in(keys.implode()))
+        .with_columns(title.alias("title"), officer.alias("officer"))
         .group_by(KEY)
-        .agg(weight.max().alias("role_weight"))
+        .agg(role_bits.bitwise_or().alias("roles"))
+        .select(KEY, pl.lit(_weight_table(config)).gather(pl.col("roles")).alias("role_weight"))
     )
+
+
+_FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
+
+
+def _weight_table(config: ScoreConfig) -> pl.Series:
+    """Weight of every set of roles (bit ``k`` = ``ROLES[k]``): the largest weight of its roles."""
+    weights = [config.role_weights[role] for role in ROLES]
+    sets = range(1 << len(ROLES))
+    return pl.Series([max((w for k, w in enumerate(weights) if s >> k & 1), default=0.0) for s in sets])
 
 
 def plan_flags(
@@ -175,21 +187,26 @@ def trade_events(
     caps: MarketCaps,
     config: ScoreConfig,
 ) -> TradeEvents:
-    """Eligible trades known in ``[first_day - flow_window + 1, last_day]`` as events (sections 2-6)."""
-    notes: list[str] = []
+    """Eligible trades known in ``[first_day - flow_window + 1, last_day]`` as events (sections 2-6).
+
+    The transactions are scanned once: the candidates collected feed the input checks and the trades,
+    and their accession keys select the owners whose role weights are needed."""
     earliest = first_day - dt.timedelta(days=config.flow_window - 1)
     lookback = dt.date(earliest.year - 3, 1, 1) if config.exclude_routine else earliest
     window = partition_window(lookback, last_day)
     tables = {name: frame.filter(window) for name, frame in tables.items()}
-    candidates = eligible_trades(tables["transactions"], config)
-    eligible = candidates.filter(pl.col("available_date").is_between(lookback, last_day))
-    in_range = pl.col("available_date").is_between(earliest, last_day)
-    checks = candidates.select(
-        pl.col("available_date").is_null().sum().alias("no_date"),
-        (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
-        (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
+    candidates = (
+        eligible_trades(tables["transactions"], config)
+        .filter(pl.col("available_date").is_null() | pl.col("available_date").is_between(lookback, last_day))
+        .select(accession_key(), *_trade_columns(config))
+        .collect()
     )
-    trades = eligible.filter(pl.col("issuer_cik").is_not_null() & pl.col("insider_cik").is_not_null())
+    notes = _input_notes(candidates, earliest, last_day)
+    trades = candidates.lazy().filter(
+        pl.col("available_date").is_not_null()
+        & pl.col("issuer_cik").is_not_null()
+        & pl.col("insider_cik").is_not_null()
+    )
     trades = plan_flags(trades, tables["filings"], tables["footnotes"], config)
     if config.exclude_routine:
         routine = routine_traders(trades)
@@ -204,7 +221,7 @@ def trade_events(
         trades.with_columns(plan_factor.alias("plan_factor"))
         .filter(pl.col("plan_factor") > 0)
         .select(
-            accession_key(),
+            KEY,
             "row_index",
             "issuer_cik",
             "insider_cik",
@@ -215,11 +232,85 @@ def trade_events(
             "price",
             "plan_factor",
         )
-        .with_columns(~pl.struct(KEY, "row_index").is_first_distinct().alias("duplicate"))
+        .collect()
     )
-    keys = trades.select(KEY).unique()
-    trades = trades.join(role_weights(tables["owners"], config, keys), on=KEY, how="left")
-    trades = with_superseded(trades, amendment_dates(tables["filings"], config.amendment_forms))
+    _check_accessions(trades)
+    duplicate = ~pl.struct(KEY, "row_index").is_first_distinct()
+    duplicates = trades.select(duplicate.sum()).item()
+    if duplicates:
+        notes.append(f"{duplicates} duplicate transaction row(s) (same accession and row) counted once")
+        trades = trades.filter(~duplicate)
+    weights = role_weights(tables["owners"], config, trades[KEY].unique())
+    events = _priced(
+        with_superseded(
+            trades.lazy().join(weights, on=KEY, how="left"),
+            amendment_dates(tables["filings"], config.amendment_forms),
+        ),
+        caps,
+        config,
+    ).collect()
+    return TradeEvents(
+        issuer_cik=events["issuer_cik"].to_numpy(),
+        insider_cik=events["insider_cik"].to_numpy(),
+        start=events["start"].to_numpy().astype(np.int64),
+        superseded=events["superseded"].to_numpy().astype(np.int64),
+        is_buy=events["is_buy"].to_numpy(),
+        term=events["term"].fill_null(float("nan")).to_numpy(),
+        notes=notes,
+    )
+
+
+def _trade_columns(config: ScoreConfig) -> list[str]:
+    """The transaction columns the events need, plus those the configured plan and routine rules read."""
+    columns = [
+        "row_index",
+        "issuer_cik",
+        "insider_cik",
+        "period_of_report",
+        "available_date",
+        "transaction_code",
+        "shares",
+        "price",
+        "plan",
+    ]
+    if not config.default_plan_pattern:
+        columns += ["accession", "footnote_ids"]
+    if config.exclude_routine:
+        columns.append("transaction_date")
+    return columns
+
+
+def _input_notes(candidates: pl.DataFrame, earliest: dt.date, last_day: dt.date) -> list[str]:
+    """What the input checks left out: eligible trades without a date, an issuer or an insider."""
+    in_range = pl.col("available_date").is_between(earliest, last_day)
+    row = candidates.select(
+        pl.col("available_date").is_null().sum().alias("no_date"),
+        (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
+        (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
+    ).row(0, named=True)
+    notes = []
+    if row["no_date"]:
+        notes.append(f"{row['no_date']} eligible trade(s) without an available_date were left out")
+    if row["no_issuer"] or row["no_insider"]:
+        notes.append(
+            f"{row['no_issuer']} eligible trade(s) without an issuer CIK and {row['no_insider']} without a "
+            "reporting-owner CIK were left out"
+        )
+    return notes
+
+
+def _check_accessions(trades: pl.DataFrame) -> None:
+    bad_accessions = trades[KEY].null_count()
+    if bad_accessions:
+        raise UserError(
+            f"transactions: {bad_accessions} eligible row(s) with a malformed accession",
+            fix="accessions are 0000000000-00-000000 or sha1-<12 hex>; re-ingest the filings",
+        )
+
+
+def _priced(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.LazyFrame:
+    """The event columns: days since epoch, side and ``term`` (value / market cap as-of the trade's
+    available date, times role weight and plan factor; NaN without a market cap)."""
     priced = pl.col("price").is_finite() & (pl.col("price") > 0)
     trades = trades.join_asof(
         caps.table.lazy().rename({"date": "cap_date"}),
@@ -234,45 +325,11 @@ def trade_events(
     ratio = ratio.otherwise(0.0)
     weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
     epoch = pl.lit(dt.date(1970, 1, 1))
-    events, check_row = pl.collect_all(
-        [
-            trades.select(
-                "issuer_cik",
-                "insider_cik",
-                (pl.col("available_date") - epoch).dt.total_days().alias("start"),
-                (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
-                pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
-                (weight * ratio).alias("term"),
-                "duplicate",
-                pl.col(KEY).is_null().alias("bad_accession"),
-            ),
-            checks,
-        ]
-    )
-    row = check_row.row(0, named=True)
-    bad_accessions = int(events["bad_accession"].sum())
-    if bad_accessions:
-        raise UserError(
-            f"transactions: {bad_accessions} eligible row(s) with a malformed accession",
-            fix="accessions are 0000000000-00-000000 or sha1-<12 hex>; re-ingest the filings",
-        )
-    if row["no_date"]:
-        notes.append(f"{row['no_date']} eligible trade(s) without an available_date were left out")
-    if row["no_issuer"] or row["no_insider"]:
-        notes.append(
-            f"{row['no_issuer']} eligible trade(s) without an issuer CIK and {row['no_insider']} without a "
-            "reporting-owner CIK were left out"
-        )
-    duplicates = int(events["duplicate"].sum())
-    if duplicates:
-        notes.append(f"{duplicates} duplicate transaction row(s) (same accession and row) counted once")
-        events = events.filter(~pl.col("duplicate"))
-    return TradeEvents(
-        issuer_cik=events["issuer_cik"].to_numpy(),
-        insider_cik=events["insider_cik"].to_numpy(),
-        start=events["start"].to_numpy().astype(np.int64),
-        superseded=events["superseded"].to_numpy().astype(np.int64),
-        is_buy=events["is_buy"].to_numpy(),
-        term=events["term"].fill_null(float("nan")).to_numpy(),
-        notes=notes,
+    return trades.select(
+        "issuer_cik",
+        "insider_cik",
+        (pl.col("available_date") - epoch).dt.total_days().alias("start"),
+        (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
+        pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
+        (weight * ratio).alias("term"),
     )
