@@ -196,6 +196,18 @@ def window_sums(
     return buys, sells, n_buys, n_sells, missing
 
 
+@njit(cache=True, parallel=True)
+def raw_scores(buys: np.ndarray, sells: np.ndarray, cluster: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``raw = (buys - sells) * (1 + ln(1 + cluster))`` per row, NaN where ``missing > 0`` (a trade in the
+    window has no market cap). One parallel pass, the log read from a table of the cluster sizes."""
+    n = buys.shape[0]
+    scale = 1.0 + np.log(1.0 + np.arange(cluster.max() + 1 if n else 1))
+    raw = np.empty(n, dtype=np.float64)
+    for r in prange(n):
+        raw[r] = np.nan if missing[r] > 0 else (buys[r] - sells[r]) * scale[cluster[r]]
+    return raw
+
+
 @njit(cache=True)
 def _merged_intervals(start: np.ndarray, end: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted opens and closes of the union of ``[start, end)`` per key (one issuer's events sorted by

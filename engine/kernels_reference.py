@@ -83,6 +83,14 @@ def window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows):
     return buys, sells, n_buys, n_sells, missing
 
 
+def raw_scores(buys, sells, cluster, missing):
+    """Twin of ``kernels.raw_scores``."""
+    raw = np.empty(len(buys))
+    for r in range(len(buys)):
+        raw[r] = math.nan if missing[r] > 0 else (buys[r] - sells[r]) * (1 + math.log(1 + cluster[r]))
+    return raw
+
+
 def distinct_counts(ptr, start, end, key, grid, pos, n_rows):
     """Twin of ``kernels.distinct_counts``: a set of active keys per cell."""
     out = np.zeros(n_rows, dtype=np.int32)

@@ -160,6 +160,11 @@ def _indexer(issuers: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda ciks: table[ciks]
 
 
+def _distinct_issuers(*ciks: pl.Series) -> np.ndarray:
+    """The sorted distinct CIKs of several columns (a hash per column, then a sort of the few left)."""
+    return np.unique(np.concatenate([c.unique().to_numpy() for c in ciks]).astype(np.int64))
+
+
 def score_run(
     source: Source,
     start: dt.date | str | None = None,
@@ -197,14 +202,10 @@ def score_run(
     filing_frame = pending_filings.fetch_blocking()
     tickers, filing_label = ticker_labels(filing_frame["ticker"])
     notes = caps.notes + events.notes
-    issuers = np.unique(
-        np.concatenate(
-            [
-                filing_frame["issuer_cik"].to_numpy(),
-                events.issuer_cik,
-                explicit["issuer_cik"].to_numpy() if explicit is not None else np.empty(0, np.int64),
-            ]
-        ).astype(np.int64)
+    issuers = _distinct_issuers(
+        filing_frame["issuer_cik"],
+        pl.Series(events.issuer_cik, dtype=pl.Int64),
+        explicit["issuer_cik"] if explicit is not None else pl.Series(dtype=pl.Int64),
     )
     issuer_index = _indexer(issuers)
     with _threads(issuers.size * grid.size):
@@ -248,10 +249,8 @@ def score_run(
             pos,
             n_rows,
         )
-        scale = 1.0 + np.log(1.0 + np.arange(cluster.max(initial=0) + 1))
-        raw = (buys - sells) * scale[cluster]
+        raw = kernels.raw_scores(buys, sells, cluster, missing)
         no_cap = missing > 0
-        raw[no_cap] = np.nan
         buys[no_cap] = np.nan
         sells[no_cap] = np.nan
         insider, pct = kernels.cross_section(

@@ -137,3 +137,15 @@ def test_group_order_is_a_stable_sort_by_group_then_day(rows):
     slow = twin.group_order(group, day, 6)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e3), st.floats(0, 1e3), st.integers(0, 40), st.integers(0, 2))))
+def test_raw_scores_match_twin(cells):
+    buys = np.array([c[0] for c in cells], dtype=float)
+    sells = np.array([c[1] for c in cells], dtype=float)
+    cluster = np.array([c[2] for c in cells], dtype=np.int32)
+    missing = np.array([c[3] for c in cells], dtype=np.int32)
+    fast = kernels.raw_scores(buys, sells, cluster, missing)
+    np.testing.assert_allclose(fast, twin.raw_scores(buys, sells, cluster, missing), rtol=1e-12, atol=0)
+    assert np.isnan(fast).tolist() == (missing > 0).tolist()
