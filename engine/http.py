@@ -128,6 +128,9 @@ class EdgarClient:
         self.stats = ClientStats()
         self._resume_at = 0.0
         self._session: aiohttp.ClientSession | None = None
+        # A rate slot is taken only by a task sure of a free connection: a slot granted to a request
+        # that then waits in the connection pool would be spent late, in a burst with later ones.
+        self._slots = asyncio.Semaphore(connections)
 
     async def __aenter__(self) -> EdgarClient:
         tracing = aiohttp.TraceConfig()
@@ -193,10 +196,8 @@ class EdgarClient:
         attempt = 0
         pauses = 0
         while True:
-            ticket = await self._turn()
-            self.stats.requests += 1
             try:
-                status, headers, body = await self._attempt(url, ticket)
+                status, headers, body = await self._send(url)
             except _Retryable as exc:
                 reason = str(exc)
             else:
@@ -226,6 +227,13 @@ class EdgarClient:
             attempt += 1
             log.info("retrying %s in %.2f s after %s", url, delay, reason)
             await asyncio.sleep(delay)
+
+    async def _send(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
+        """One attempt, holding a connection slot from before its rate slot until its answer is read."""
+        async with self._slots:
+            ticket = await self._turn()
+            self.stats.requests += 1
+            return await self._attempt(url, ticket)
 
     async def _attempt(
         self, url: str, ticket: int | None

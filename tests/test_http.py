@@ -168,3 +168,18 @@ def test_the_server_refuses_an_undeclared_tool(filings) -> None:
             assert is_rate_page(await response.read())
 
     run(main())
+
+
+def test_requests_queued_behind_busy_connections_never_burst(filings) -> None:
+    """A rate slot is taken only with a connection free: when every connection is held by a slow
+    answer, the requests waiting for one must not all go out together once they free up."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(rate=20, connections=2, timeout=5.0) as client:
+            server.inject("slow", times=2, delay=1.3)
+            urls = [_url(server, i % len(server.filings)) for i in range(30)]
+            await asyncio.gather(*(client.get(url) for url in urls))
+            assert len(server.hits) == 30
+            assert server.max_in_window(1.0) <= 20
+
+    run(main())
