@@ -26,7 +26,8 @@ _SHARES_TABLE_COLUMNS = frozenset(SHARES_OUTSTANDING_SCHEMA.names)
 
 @dataclass(frozen=True)
 class MarketCaps:
-    """``table``: ``issuer_cik, date, cap`` sorted by date; ``kind``: ``market_cap`` (cap is a market cap)
+    """``table``: ``issuer_cik, date, cap`` sorted by issuer then date (the as-of join then
+    reads each issuer's values as one run); ``kind``: ``market_cap`` (cap is a market cap)
     or ``shares`` (cap is shares outstanding); ``notes``: what was left out and why."""
 
     table: pl.DataFrame
@@ -120,7 +121,7 @@ def _deduplicated(frame: pl.DataFrame, origin: str) -> pl.DataFrame:
             f"{first['date']} (first at row {first['row']})",
             fix="keep one market data row per issuer and date",
         )
-    return unique.select("issuer_cik", "date", "cap").sort("date", "issuer_cik")
+    return unique.select("issuer_cik", "date", "cap").sort("issuer_cik", "date")
 
 
 def _from_shares_table(frame: pl.DataFrame) -> MarketCaps:
@@ -142,7 +143,7 @@ def _from_shares_table(frame: pl.DataFrame) -> MarketCaps:
         .group_by("issuer_cik", "filed", maintain_order=True)
         .agg(pl.col("shares").last().alias("cap"))
         .select(pl.col("issuer_cik").cast(pl.Int64), pl.col("filed").alias("date"), "cap")
-        .sort("date", "issuer_cik")
+        .sort("issuer_cik", "date")
     )
     return MarketCaps(table, SHARES, notes)
 
