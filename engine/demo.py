@@ -18,6 +18,7 @@ import polars as pl
 
 from engine.download import DownloadReport, download_range
 from engine.edgar_urls import EdgarUrls
+from engine.errors import UserError
 from engine.evaluation import EvaluationReport, evaluate
 from engine.http import EdgarClient
 from engine.replay import FakeEdgar
@@ -74,7 +75,11 @@ async def _download(store: Store, base_url: str, end: date) -> DownloadReport:
 def run_demo(workdir: Path) -> DemoResult:
     """Replay, download, score and evaluate inside ``workdir`` (created if needed)."""
     began = time.perf_counter()
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fix = "pass --dir a directory you can write to"
+        raise UserError(f"cannot create the demo directory {workdir}: {exc}", fix=fix) from exc
     edgar = FakeEdgar.from_directory(unpack_filings(workdir / "mirror"))
     base_url = edgar.start_in_thread()
     try:

@@ -191,9 +191,6 @@ def evaluate(
         frame = scores.lazy().collect() if isinstance(scores, pl.LazyFrame) else scores
         if sign_column is None and factor == "insider" and "raw" in frame.columns:
             sign_column = "raw"
-        inputs.append(
-            f"Scores: {frame.height:,} rows, {frame['date'].n_unique():,} dates, factor `{factor}`."
-        )
         sheet = tear_sheet(
             frame,
             panel,
@@ -203,6 +200,9 @@ def evaluate(
             quantiles=quantiles,
             nw_lags=nw_lags,
             min_names=min_names,
+        )
+        inputs.append(
+            f"Scores: {frame.height:,} rows, {frame['date'].n_unique():,} dates, factor `{factor}`."
         )
     return EvaluationReport(
         prices=panel,

@@ -52,3 +52,13 @@ def test_demo_runs_the_whole_pipeline_offline(tmp_path: Path):
     assert f"report: {report}" in out
     seconds = float(re.search(r"done in ([\d.]+) s", out).group(1))
     assert seconds > 0
+
+
+def test_demo_dir_that_is_a_file_is_a_user_error(tmp_path: Path, capsys):
+    from engine.cli import main
+
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    assert main(["demo", "--dir", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot create the demo directory {taken}" in err and "fix: pass --dir" in err

@@ -96,3 +96,22 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
 def test_evaluate_needs_something():
     with pytest.raises(UserError, match="nothing to evaluate"):
         evaluate(None, prices_2021())
+
+
+def test_cli_user_mistakes_are_one_line_errors(tmp_path, capsys):
+    from engine.cli import main
+
+    prices = tmp_path / "prices.parquet"
+    prices_2021().write_parquet(prices)
+    scores = tmp_path / "scores.csv"
+    scores.write_text("day,sym,px\n2021-01-04,AAA,1.0\n")
+    not_a_dir = tmp_path / "report.md"
+    not_a_dir.write_text("")
+    cases = [
+        (["--scores", str(scores), "--out", str(tmp_path / "out")], "score panel lacks columns ['date'"),
+        (["--scores", str(scores), "--out", str(not_a_dir)], f"create the report directory {not_a_dir}"),
+    ]
+    for argv, message in cases:
+        assert main(["evaluate", "--prices", str(prices), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "fix: " in err and "Traceback" not in err

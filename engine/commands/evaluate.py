@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.store is None and args.scores is None:
         raise UserError("nothing to evaluate", fix="pass --store DIR, --scores FILE, or both")
+    out = _report_dir(args.out)
     prices = load_prices([Path(p) for p in args.prices])
     transactions = _transactions(args.store) if args.store else None
     scores = None
@@ -132,10 +133,26 @@ def run(args: argparse.Namespace) -> int:
         result.notes.append(
             "No score panel: the tear sheet was skipped (pass --scores FILE, or --market-caps FILE)."
         )
-    written = result.write(args.out)
+    try:
+        written = result.write(out)
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {out}: {exc}", fix=_OUT_FIX) from exc
     print(result.summary(max_tickers=args.max_tickers))
     print(f"report: {written['report']} ({len(written) - 1} charts)")
     return 0
+
+
+_OUT_FIX = "give --out a directory you can create and write to"
+
+
+def _report_dir(path: str) -> Path:
+    """``--out``, created now so that a bad path fails before the evaluation runs."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the report directory {out}: {exc}", fix=_OUT_FIX) from exc
+    return out
 
 
 def _transactions(root: str) -> pl.LazyFrame:
