@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 from engine.discovery import Target, discover, quarter_chunks
 from engine.edgar_urls import EdgarUrls
 from engine.http import EdgarClient, FetchError
@@ -222,7 +224,8 @@ async def download_range(
     """Every Form 3/4/5 (and amendment) filed from ``start`` to ``end`` into ``store``.
 
     The range is discovered quarter by quarter, one quarter ahead of the fetching, so memory holds one
-    quarter's target list and one batch of rows whatever the range."""
+    quarter's target list and one batch of rows whatever the range. Filings that failed in an earlier
+    run are tried again even when they lie outside the range (``insider update`` starts at the last day)."""
     began = time.monotonic()
     today = today or today_in_new_york()
     store.check_writable()
@@ -232,6 +235,7 @@ async def download_range(
     ) as downloader:
         ahead = asyncio.create_task(discover(client, urls, *chunks[0], today=today)) if chunks else None
         try:
+            await downloader.feed(earlier_failures(downloader.manifest, start, end))
             for i in range(len(chunks)):
                 assert ahead is not None
                 found = await ahead
@@ -253,6 +257,20 @@ async def download_range(
     report.pauses = client.stats.pauses
     report.seconds = time.monotonic() - began
     return report
+
+
+def earlier_failures(manifest: Manifest, start: date, end: date) -> list[Target]:
+    """Filings whose latest attempt failed and that were filed outside ``start..end`` (discovery lists
+    those inside it again)."""
+    frame = manifest.frame().filter(
+        (pl.col("status") == "failed") & ~pl.col("filing_date").is_between(start, end)
+    )
+    return sorted(
+        Target(filed, accession, cik, form)
+        for accession, cik, form, filed in frame.select(
+            "accession", "cik", "form_type", "filing_date"
+        ).iter_rows()
+    )
 
 
 def update_start(store: Store) -> date | None:

@@ -192,6 +192,27 @@ def test_a_failing_filing_is_recorded_with_its_reason_then_retried(filings, tmp_
     assert Manifest(tmp_path).failures() == {}
 
 
+def test_a_later_run_over_a_later_range_retries_earlier_failures(filings, tmp_path: Path) -> None:
+    """``insider update`` starts at the store's last day: a filing that failed before it is still retried."""
+    first_quarter = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3]
+    subset = sorted(first_quarter, key=lambda f: f.filing_date)[:12]
+    victim, last_day = subset[0], subset[-1].filing_date
+    assert victim.filing_date < last_day
+
+    async def run(inject: bool, start: date):
+        async with FakeEdgar(subset) as server:
+            if inject:
+                server.inject("503", times=10, match=victim.accession)
+            return await fetch_all(server, tmp_path, retries=1, start=start, end=date(2020, 3, 31))
+
+    first = asyncio.run(run(inject=True, start=date(2020, 1, 1)))
+    assert set(first.failed) == {victim.accession}
+    assert update_start(Store(tmp_path)) == last_day
+    second = asyncio.run(run(inject=False, start=last_day))
+    assert second.complete and victim.accession in Store(tmp_path).accessions()
+    assert Manifest(tmp_path).failures() == {}
+
+
 def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_path: Path) -> None:
     """Kill the download task mid-run; the rerun fetches only what is missing."""
 

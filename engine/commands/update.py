@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="bring a store up to date: every Form 3/4/5 filed since its last filing day",
         description=(
             "Fetch every ownership filing from the store's last filing day (read again, since that day's "
-            "index may have grown after the last run) to today, using EDGAR's daily indexes. Run it once a "
+            "index may have grown after the last run) to today, using EDGAR's daily indexes, and retry "
+            "the filings that failed in earlier runs. Run it once a "
             "day after EDGAR's nightly index build (from about 22:00 New York time) to keep a store current."
         ),
         epilog=POLITENESS,
