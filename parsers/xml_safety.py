@@ -20,6 +20,9 @@ _OPTIONS = {
     "load_dtd": False,
     "huge_tree": False,
     "remove_blank_text": True,
+    # A comment or processing instruction between a field and its <value> would hide the value.
+    "remove_comments": True,
+    "remove_pis": True,
 }
 _STRICT = etree.XMLParser(**_OPTIONS)
 _RECOVER = etree.XMLParser(recover=True, **_OPTIONS)

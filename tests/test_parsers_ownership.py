@@ -168,6 +168,21 @@ def test_unknown_elements_are_ignored() -> None:
     assert doc.ticker_raw == "none"
 
 
+def test_comments_and_processing_instructions_inside_a_field_lose_nothing() -> None:
+    doc = parse_ownership(
+        _document(
+            "<nonDerivativeTable><nonDerivativeTransaction><!-- row 1 -->"
+            "<transactionAmounts><transactionShares><!-- as filed --><value>10</value></transactionShares>"
+            "<transactionPricePerShare><?generator x?><value>12.5</value></transactionPricePerShare>"
+            "</transactionAmounts></nonDerivativeTransaction></nonDerivativeTable>"
+            "<remarks>CEO <!-- note --> under a 10b5-1 plan</remarks>"
+        )
+    )
+    [row] = doc.rows
+    assert (row.shares, row.price) == (10.0, 12.5)
+    assert doc.remarks == "CEO  under a 10b5-1 plan"
+
+
 def test_footnote_only_values_are_null_never_zero() -> None:
     doc = parse_ownership(
         _document(
