@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -16,9 +17,11 @@ import polars as pl
 import pytest
 
 from engine.cli import main
+from engine.commands.download import client_from_args
 from engine.discovery import Target, discover, index_urls, quarter_chunks
 from engine.download import Downloader, download_range, update_start
 from engine.edgar_urls import EdgarUrls
+from engine.errors import UserError
 from engine.http import EdgarClient
 from engine.manifest import Manifest
 from engine.progress import Progress
@@ -408,6 +411,17 @@ def test_the_cli_refuses_to_start_without_a_declared_agent(tmp_path: Path, capsy
         == 2
     )
     assert "above the SEC's limit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("base", ["https://www.sec.gov", "http://WWW.SEC.GOV/", "https://sec.gov/"])
+def test_a_rate_above_the_sec_limit_is_refused_however_the_sec_is_spelled(base: str) -> None:
+    """Checked on the options alone (building a client connects nowhere): no test may reach sec.gov."""
+    args = argparse.Namespace(
+        user_agent="x@y.com", rate=50.0, base_url=base, pause=1.0, retries=1, timeout=1.0, workers=1
+    )
+    with pytest.raises(UserError, match="above the SEC's limit"):
+        client_from_args(args)
+    assert client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
 
 
 def test_help_documents_the_politeness_rules(capsys) -> None:

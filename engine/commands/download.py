@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from datetime import date
+from urllib.parse import urlsplit
 
 from engine.download import (
     DEFAULT_BATCH_SIZE,
@@ -145,7 +146,7 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
 def client_from_args(args: argparse.Namespace) -> EdgarClient:
     """The polite client the options describe (refuses a rate above the SEC's unless pointed at a mirror)."""
     check_user_agent(args.user_agent)
-    if args.rate > SEC_MAX_RATE and SEC_BASE_URL in (args.base_url, args.base_url + "/"):
+    if args.rate > SEC_MAX_RATE and _is_sec(args.base_url):
         raise UserError(
             f"--rate {args.rate:g} is above the SEC's limit of {SEC_MAX_RATE:g} requests per second",
             fix=f"use --rate {SEC_MAX_RATE:g} or lower (higher rates are only for a --base-url mirror)",
@@ -158,6 +159,12 @@ def client_from_args(args: argparse.Namespace) -> EdgarClient:
         timeout=args.timeout,
         connections=args.workers,
     )
+
+
+def _is_sec(url: str) -> bool:
+    """Whether a base URL points at the SEC itself (any scheme, case or host under sec.gov)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    return host == "sec.gov" or host.endswith(".sec.gov")
 
 
 def urls_from_args(args: argparse.Namespace) -> EdgarUrls:
