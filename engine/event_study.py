@@ -4,8 +4,11 @@ Method (as published, plus a t-statistic and a bootstrap interval): per issuer a
 dollar value of open-market sells (S) and buys (P) in Forms 4/4A non-derivative rows; net selling =
 sells - buys. A month is heavy when its net selling is positive and at or above the issuer's 75th
 percentile (linear interpolation) of its positive net-selling months. Forward return: close of the
-month's last trading day to the close ``horizon`` trading days later. Heavy months are compared with the
-other insider-active months (any P or S).
+month's last trading day to the close ``horizon`` trading days later; by available date, a month whose
+last filing became public after that close (accepted after 16:00 on it, or dated a weekend day after it)
+starts at the close of the first trading day on or after that filing's available date instead, so the
+return never precedes the news. Heavy months are compared with the other insider-active months (any P
+or S).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class EventStudy:
 
     months: pl.DataFrame
     """One row per issuer-month with any P or S: ``issuer_cik, ticker, month, sells, buys, net_selling,
-    n_sells, n_buys, threshold, heavy, start_date, end_date, fwd_return, status``."""
+    n_sells, n_buys, public_by, threshold, heavy, start_date, end_date, fwd_return, status``."""
     by_ticker: pl.DataFrame
     """Per issuer: ``issuer_cik, ticker, net_sell, heavy_months, other_months, heavy_fwd, other_fwd,
     spread`` over months with a forward return, sorted by spread (most negative first)."""
@@ -166,7 +169,8 @@ def issuer_labels(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def monthly_net_selling(trades: pl.DataFrame) -> pl.DataFrame:
-    """Per issuer and month: dollar sells, buys, net selling and trade counts."""
+    """Per issuer and month: dollar sells, buys, net selling, trade counts, and ``public_by``: the latest
+    available date of the month's trades (when the whole month is known)."""
     is_sell = pl.col("transaction_code") == "S"
     return (
         trades.group_by("issuer_cik", "month")
@@ -176,6 +180,7 @@ def monthly_net_selling(trades: pl.DataFrame) -> pl.DataFrame:
             pl.col("value").filter(~is_sell).sum().alias("buys"),
             is_sell.sum().cast(pl.Int64).alias("n_sells"),
             (~is_sell).sum().cast(pl.Int64).alias("n_buys"),
+            pl.col("available_date").max().alias("public_by"),
         )
         .with_columns((pl.col("sells") - pl.col("buys")).alias("net_selling"))
         .sort("issuer_cik", "month")
@@ -188,7 +193,7 @@ def heavy_months(
     """Add ``threshold`` (the issuer's quantile of positive net selling) and ``heavy``.
 
     ``full_sample`` uses all the issuer's positive months (look-ahead, as published); ``expanding`` uses
-    the positive months up to and including the current one, all known at the month's last close.
+    the positive months up to and including the current one, all known when its forward window starts.
     """
     positive = months.filter(pl.col("net_selling") > 0).sort("issuer_cik", "month")
     if threshold == "full_sample":
@@ -213,8 +218,14 @@ def heavy_months(
     return out.with_columns(heavy.fill_null(False).alias("heavy")).sort("issuer_cik", "month")
 
 
-def month_forward_returns(months: pl.DataFrame, prices: Prices, *, horizon: int = 63) -> pl.DataFrame:
-    """Add ``start_date`` (the month's last trading day), ``end_date``, ``fwd_return`` and ``status``."""
+def month_forward_returns(
+    months: pl.DataFrame, prices: Prices, *, horizon: int = 63, wait_for_filings: bool = True
+) -> pl.DataFrame:
+    """Add ``start_date`` (the month's last trading day), ``end_date``, ``fwd_return`` and ``status``.
+
+    ``wait_for_filings``: when ``public_by`` is after the month's last trading day, start at the first
+    trading day on or after it instead (its close is the first one that follows the news).
+    """
     calendar = prices.calendar
     first = months["month"].to_numpy().astype("datetime64[D]")
     following = (first.astype("datetime64[M]") + 1).astype("datetime64[D]")
@@ -224,9 +235,13 @@ def month_forward_returns(months: pl.DataFrame, prices: Prices, *, horizon: int 
         (last_idx >= 0) & (calendar[np.maximum(last_idx, 0)] >= first) if len(calendar) else last_idx >= 0
     )
     col = prices.key_index(months[prices.key]) if months.height else np.zeros(0, dtype=np.int64)
-    end_idx = last_idx + horizon
+    start_idx = last_idx
+    if wait_for_filings and months.height:
+        public = prices.next_trading_index(months["public_by"])
+        start_idx = np.maximum(last_idx, np.where(public < 0, len(calendar), public))
+    end_idx = start_idx + horizon
     has_window = in_month & month_complete & (end_idx < len(calendar))
-    safe_start = np.clip(last_idx, 0, max(len(calendar) - 1, 0))
+    safe_start = np.clip(start_idx, 0, max(len(calendar) - 1, 0))
     safe_end = np.clip(end_idx, 0, max(len(calendar) - 1, 0))
     safe_col = np.maximum(col, 0)
     if prices.close.size:
@@ -243,7 +258,10 @@ def month_forward_returns(months: pl.DataFrame, prices: Prices, *, horizon: int 
     ok = status == OK
     dates = calendar if len(calendar) else np.zeros(1, dtype="datetime64[D]")
     return months.with_columns(
-        pl.Series("start_date", np.where(in_month, dates[safe_start], np.datetime64("NaT"))).cast(pl.Date),
+        pl.Series(
+            "start_date",
+            np.where(in_month & (start_idx < len(calendar)), dates[safe_start], np.datetime64("NaT")),
+        ).cast(pl.Date),
         pl.Series("end_date", np.where(has_window, dates[safe_end], np.datetime64("NaT"))).cast(pl.Date),
         pl.Series("fwd_return", np.where(ok, ret, np.nan)).fill_nan(None),
         pl.Series("status", status.astype(str)),
@@ -347,7 +365,9 @@ def heavy_selling_test(
         transactions, month_by=month_by, supersede_amendments=supersede_amendments
     )
     months = heavy_months(monthly_net_selling(trades), threshold=threshold, quantile=quantile)
-    months = month_forward_returns(months, prices, horizon=horizon)
+    months = month_forward_returns(
+        months, prices, horizon=horizon, wait_for_filings=month_by == "available_date"
+    )
     done = months.filter(pl.col("status") == OK)
     heavy = done.filter(pl.col("heavy"))["fwd_return"].to_numpy()
     other = done.filter(~pl.col("heavy"))["fwd_return"].to_numpy()

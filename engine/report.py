@@ -66,6 +66,16 @@ def _missing_window_lines(study: EventStudy) -> list[str]:
     return [f"Insider-active months without a forward return: {sum(missing.values()):,} ({detail})"]
 
 
+def _late_filings(study: EventStudy) -> str:
+    if study.month_by != "available_date":
+        return ""
+    late = study.months.filter(pl.col("start_date") > pl.col("month").dt.month_end()).height
+    return (
+        f" ({late:,} months whose last filing became public after that close start instead at the close "
+        "of the first trading day on or after its available date)"
+    )
+
+
 def _label(row: Mapping) -> str:
     return row["ticker"] if row["ticker"] is not None else f"CIK{row['issuer_cik']}"
 
@@ -104,7 +114,8 @@ def event_section(study: EventStudy, images: Mapping[str, str]) -> list[str]:
         "",
         f"Months by {basis}; heavy = net selling > 0 and >= the issuer's {study.quantile:.0%} quantile of "
         f"its positive net-selling months, {thresh}; forward return from the close of the month's last "
-        f"trading day to {study.horizon} trading days later; prices keyed by {study.key}.",
+        f"trading day to {study.horizon} trading days later{_late_filings(study)}; prices keyed by "
+        f"{study.key}.",
         "",
         f"Input: {c['rows']:,} transaction rows; {c['eligible']:,} open-market S/P rows of Forms 4/4A "
         f"(non-derivative, shares > 0); {c['without_price']:,} of them without a price (valued $0); "

@@ -94,10 +94,13 @@ def independent_event_test(rows, calendar, closes, horizon=63):
         and r["issuer_cik"] is not None
     ]
     net: dict[tuple, float] = defaultdict(float)
+    public: dict[tuple, dt.date] = {}
     for r in eligible:
         value = r["shares"] * (r["price"] or 0.0)
         month = r["available_date"].replace(day=1)
-        net[(r["issuer_cik"], month)] += value if r["transaction_code"] == "S" else -value
+        key = (r["issuer_cik"], month)
+        net[key] += value if r["transaction_code"] == "S" else -value
+        public[key] = max(public.get(key, month), r["available_date"])
     positives = defaultdict(list)
     for (issuer, _), v in net.items():
         if v > 0:
@@ -111,6 +114,9 @@ def independent_event_test(rows, calendar, closes, horizon=63):
         fwd = None
         if ticker in closes and before and before[-1] >= month and calendar[-1] >= following:
             i = calendar.index(before[-1])
+            if public[(issuer, month)] > calendar[i]:  # made public after the month's last close
+                later = [k for k, d in enumerate(calendar) if d >= public[(issuer, month)]]
+                i = later[0] if later else len(calendar)
             if i + horizon < len(calendar):
                 start, end = closes[ticker].get(calendar[i]), closes[ticker].get(calendar[i + horizon])
                 if start is not None and end is not None:

@@ -372,3 +372,22 @@ def test_bootstrap_by_issuer_in_the_test(prices):
     assert issuer.summary.spread == month.summary.spread
     assert issuer.summary.ci_low is not None and issuer.summary.ci_low != month.summary.ci_low
     assert issuer.summary.bootstrap_by == "issuer"
+
+
+def test_a_month_made_public_after_its_last_close_starts_when_the_news_is_out(prices):
+    # accepted after 16:00 on Friday 2021-07-30, the last trading day of July: available Saturday 07-31
+    rows = [
+        {"ticker": "AAA", "code": "S", "available_date": d(7, 12)},
+        {"ticker": "AAA", "code": "S", "available_date": d(7, 31), "transaction_date": d(7, 28)},
+        {"ticker": "AAA", "code": "S", "available_date": d(8, 10)},
+    ]
+    study = heavy_selling_test(transactions(rows), prices, bootstrap=0)
+    july, august = study.months.sort("month").rows(named=True)
+    monday = WEEKDAYS_2021.index(d(8, 2))
+    assert (july["public_by"], july["start_date"]) == (d(7, 31), d(8, 2))
+    assert july["end_date"] == WEEKDAYS_2021[monday + 63]
+    assert july["fwd_return"] == pytest.approx(63 / (100 + monday), rel=1e-12)
+    assert august["start_date"] == d(8, 31)  # its filings were public by the month's last close
+    # by transaction date the published method is kept: the month's last trading day
+    by_trade = heavy_selling_test(transactions(rows), prices, bootstrap=0, month_by="transaction_date")
+    assert by_trade.months.sort("month")["start_date"].to_list() == [d(7, 30), d(8, 31)]
