@@ -115,3 +115,15 @@ def test_cli_user_mistakes_are_one_line_errors(tmp_path, capsys):
         assert main(["evaluate", "--prices", str(prices), *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and "fix: " in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option", ["--seed", "--bootstrap", "--nw-lags", "--max-tickers"])
+def test_cli_rejects_negative_counts(option, tmp_path, capsys):
+    from engine.cli import main
+
+    prices = tmp_path / "prices.parquet"
+    prices_2021().write_parquet(prices)
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--prices", str(prices), "--out", str(tmp_path), option, "-1"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be >= 0: -1" in capsys.readouterr().err

@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--min-names", type=_positive, default=5, help="names a date needs for its rank IC (default: 5)"
     )
-    parser.add_argument("--nw-lags", type=int, metavar="N", help="Newey-West lags (default: horizon - 1)")
+    parser.add_argument(
+        "--nw-lags", type=_non_negative, metavar="N", help="Newey-West lags (default: horizon - 1)"
+    )
     parser.add_argument(
         "--month-by",
         choices=("available_date", "transaction_date"),
@@ -74,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="heavy threshold from the issuer's months so far (no look-ahead) instead of the full sample",
     )
     parser.add_argument("--event-horizon", type=_positive, default=63, help="event-test horizon (63 days)")
-    parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples (10000)")
+    parser.add_argument("--bootstrap", type=_non_negative, default=10_000, help="bootstrap resamples (10000)")
     parser.add_argument(
         "--bootstrap-by",
         choices=("month", "issuer"),
@@ -87,8 +89,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="count a trade's original Form 4 even after a 4/A restates it (default: the 4/A supersedes "
         "earlier filings of the same issuer, insider and period, as in the score)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
-    parser.add_argument("--max-tickers", type=int, default=20, help="ticker lines printed (all in report.md)")
+    parser.add_argument("--seed", type=_non_negative, default=0, help="bootstrap seed (0)")
+    parser.add_argument(
+        "--max-tickers", type=_non_negative, default=20, help="ticker lines printed (all in report.md)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -201,6 +205,13 @@ def _horizons(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"horizons must be positive integers: {text!r}")
     return values
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
+    return value
 
 
 def _positive(text: str) -> int:
