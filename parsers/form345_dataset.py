@@ -207,17 +207,15 @@ def parse_dataset(
     if "FOOTNOTES" not in frames:
         warnings.append(f"{source}: no footnotes, so 10b5-1 plans named only in footnotes are not flagged")
     partitions = filings.select("accession", "filing_year", "filing_month")
-    for name, frame in (
-        ("REPORTINGOWNER", frames.get("REPORTINGOWNER")),
-        ("FOOTNOTES", frames.get("FOOTNOTES")),
-    ):
-        if frame is not None:
+    for name, frame in frames.items():
+        if name != "SUBMISSION":
             orphans = frame.join(
                 accessions, left_on="ACCESSION_NUMBER", right_on="accession", how="anti"
             ).height
             if orphans:
                 warnings.append(
-                    f"{source}: {name}.tsv has {orphans} rows of accessions not in SUBMISSION.tsv; skipped"
+                    f"{source}: {name}.tsv has {orphans} rows of accessions not in SUBMISSION.tsv or "
+                    "quarantined there; skipped"
                 )
     tables = {
         "filings": _arrow(filings, FILINGS_SCHEMA),

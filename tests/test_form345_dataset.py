@@ -265,7 +265,8 @@ def test_bad_rows_are_quarantined_with_a_reason_and_good_rows_kept() -> None:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("SUBMISSION.tsv", "\n".join(lines) + "\n")
         zipped.writestr(
-            "NONDERIV_HOLDING.tsv", "ACCESSION_NUMBER\tNONDERIV_HOLDING_SK\n0000000009-24-000009\t1\n"
+            "NONDERIV_HOLDING.tsv",
+            "ACCESSION_NUMBER\tNONDERIV_HOLDING_SK\n0000000009-24-000009\t1\n0000000001-24-000002\t2\n",
         )
     result = parse_dataset(archive.getvalue(), source="bad.zip")
     filings = pl.from_arrow(result.tables["filings"])
@@ -280,6 +281,9 @@ def test_bad_rows_are_quarantined_with_a_reason_and_good_rows_kept() -> None:
     assert b"2024-07-02" in quarantine.item(0, "content")
     assert pl.from_arrow(result.tables["transactions"]).height == 0
     assert any("quarantined" in w for w in result.warnings)
+    # the holdings of an unknown accession and of the quarantined one are not stored: said, not silent
+    orphans = "bad.zip: NONDERIV_HOLDING.tsv has 2 rows of accessions not in SUBMISSION.tsv"
+    assert any(w.startswith(orphans) for w in result.warnings)
 
 
 def test_what_is_not_a_data_set_is_refused_by_name() -> None:
