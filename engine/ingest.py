@@ -255,9 +255,14 @@ def _walk(
 
     Hidden files and directories, and the store itself when it lies under a root, are not walked."""
     store_root = store_root.resolve()
+
+    def unreadable(error: OSError) -> None:
+        source = str(error.filename) if error.filename else "directory"
+        fail(_Failure(source, f"cannot read directory: {_one_line(error)}", None, None))
+
     for root in roots:
         if root.is_dir():
-            for directory, subdirectories, names in os.walk(root):
+            for directory, subdirectories, names in os.walk(root, onerror=unreadable):
                 subdirectories[:] = sorted(
                     d
                     for d in subdirectories

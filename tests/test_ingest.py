@@ -333,6 +333,27 @@ def test_junk_is_quarantined_with_its_path_and_reason_and_never_loses_good_files
     assert store.scan("quarantine").collect().height == len(expected)
 
 
+def test_an_unreadable_directory_is_reported_and_the_rest_stored(tmp_path, monkeypatch):
+    """A subdirectory that cannot be listed (permissions, removed mid-walk) is named, not skipped silently."""
+    root = tmp_path / "in"
+    for name, path in (("a", sample(1, seed=1)[0]), ("b", sample(1, seed=2)[0])):
+        (root / name).mkdir(parents=True)
+        shutil.copy(path, root / name / path.name)
+    scandir = os.scandir
+
+    def refuse(path="."):
+        if Path(path) == root / "b":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    report = ingest([root], Store(tmp_path / "store"), workers=1)
+    assert report.filings == 1
+    [failed] = report.quarantined
+    assert failed.source == str(root / "b") and "cannot read directory" in failed.reason
+    assert "Permission denied" in failed.reason
+
+
 def test_random_corruption_of_real_filings_never_stops_a_run(tmp_path):
     rng = random.Random(11)
     directory = tmp_path / "damaged"
