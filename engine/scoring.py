@@ -15,7 +15,6 @@ from pathlib import Path
 import numba
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from engine import kernels
 from engine.config import ScoreConfig
@@ -268,11 +267,11 @@ def score_run(
         )
     if n_rows == 0:
         notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
-    frame = pl.DataFrame(
+    cells = pl.DataFrame(
         {
             "date": pl.Series(np.repeat(grid.astype(np.int32), np.diff(date_ptr))).cast(pl.Date),
-            "issuer_cik": issuers[row_issuer],
-            "ticker": tickers.gather(pl.from_arrow(pa.array(row_label, mask=row_label < 0))),
+            "issuer": row_issuer,
+            "label": row_label,
             "buys": pl.Series(buys, nan_to_null=True),
             "sells": pl.Series(sells, nan_to_null=True),
             "cluster": cluster,
@@ -281,11 +280,15 @@ def score_run(
             "n_buys": n_buys,
             "n_sells": n_sells,
             "pct": pl.Series(pct, nan_to_null=True),
+            "no_cap": no_cap,
         }
-    ).with_columns(
-        pl.when(pl.lit(pl.Series(no_cap)))
-        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
-        .alias("null_reason")
+    )
+    frame = cells.select(
+        "date",
+        pl.lit(pl.Series(issuers)).gather(pl.col("issuer")).alias("issuer_cik"),
+        pl.lit(tickers).gather(pl.when(pl.col("label") >= 0).then(pl.col("label"))).alias("ticker"),
+        *SCORE_COLUMNS[3:-1],
+        pl.when(pl.col("no_cap")).then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS)).alias("null_reason"),
     )
     return ScoreRun(frame, notes)
 

@@ -91,13 +91,9 @@ def ticker_labels(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
         return pl.Series("ticker", [], dtype=pl.String), np.full(raw.len(), -1, dtype=np.int32)
     cleaned = pl.DataFrame({"ticker": distinct}).select(clean_ticker())["ticker"]
     labels = cleaned.drop_nulls().unique().sort()
-    to_label = (
-        pl.DataFrame({"t": cleaned})
-        .select(pl.col("t").cast(pl.Enum(labels)).to_physical().cast(pl.Int32).fill_null(-1))["t"]
-        .to_numpy()
-    )
-    codes = raw.cast(pl.Enum(distinct)).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
-    return labels, np.where(codes >= 0, to_label[np.maximum(codes, 0)], -1).astype(np.int32)
+    to_label = cleaned.cast(pl.Enum(labels)).to_physical().cast(pl.Int32).fill_null(-1)
+    codes = raw.cast(pl.Enum(distinct)).to_physical()
+    return labels, to_label.gather(codes).fill_null(-1).to_numpy()
 
 
 def load_universe(source: UniverseSource) -> pl.DataFrame:
