@@ -243,11 +243,10 @@ def trade_events(
     weights = role_weights(tables["owners"], config, trades[KEY].unique())
     events = _priced(
         with_superseded(
-            trades.lazy().join(weights, on=KEY, how="left"),
+            _sized(trades.lazy().join(weights, on=KEY, how="left"), caps, config),
             amendment_dates(tables["filings"], config.amendment_forms),
         ),
         caps,
-        config,
     ).collect()
     return TradeEvents(
         issuer_cik=events["issuer_cik"].to_numpy(),
@@ -308,10 +307,27 @@ def _check_accessions(trades: pl.DataFrame) -> None:
         )
 
 
-def _priced(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.LazyFrame:
-    """The event columns: days since epoch, side and ``term`` (value / market cap as-of the trade's
-    available date, times role weight and plan factor; NaN without a market cap)."""
+def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.LazyFrame:
+    """Only the columns the events still need (before the sorts of the as-of joins): the keys, the
+    side, ``weight`` (role weight times plan factor) and ``size`` (the value, or shares when the market
+    data are shares outstanding; 0 without a positive price)."""
     priced = pl.col("price").is_finite() & (pl.col("price") > 0)
+    value = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
+    weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
+    return trades.select(
+        "issuer_cik",
+        "insider_cik",
+        "period_of_report",
+        "available_date",
+        pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
+        weight.alias("weight"),
+        pl.when(priced).then(value).otherwise(0.0).alias("size"),
+    )
+
+
+def _priced(trades: pl.LazyFrame, caps: MarketCaps) -> pl.LazyFrame:
+    """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
+    trade's available date; NaN without a market cap)."""
     trades = trades.join_asof(
         caps.table.lazy().rename({"date": "cap_date"}),
         left_on="available_date",
@@ -320,16 +336,13 @@ def _priced(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.L
         strategy="backward",
         check_sortedness=False,
     )
-    size = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
-    ratio = pl.when(pl.col("cap").is_null()).then(float("nan")).when(priced).then(size / pl.col("cap"))
-    ratio = ratio.otherwise(0.0)
-    weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
+    ratio = pl.when(pl.col("cap").is_null()).then(float("nan")).otherwise(pl.col("size") / pl.col("cap"))
     epoch = pl.lit(dt.date(1970, 1, 1))
     return trades.select(
         "issuer_cik",
         "insider_cik",
         (pl.col("available_date") - epoch).dt.total_days().alias("start"),
         (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
-        pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
-        (weight * ratio).alias("term"),
+        "is_buy",
+        (pl.col("weight") * ratio).alias("term"),
     )
