@@ -231,15 +231,15 @@ def trade_events(
             "shares",
             "price",
             "plan_factor",
+            (~pl.struct(KEY, "row_index").is_first_distinct()).alias("duplicate"),
         )
         .collect()
     )
     _check_accessions(trades)
-    duplicate = ~pl.struct(KEY, "row_index").is_first_distinct()
-    duplicates = trades.select(duplicate.sum()).item()
+    duplicates = trades["duplicate"].sum()
     if duplicates:
         notes.append(f"{duplicates} duplicate transaction row(s) (same accession and row) counted once")
-        trades = trades.filter(~duplicate)
+        trades = trades.filter(~pl.col("duplicate"))
     weights = role_weights(tables["owners"], config, trades[KEY].unique())
     events = _priced(
         with_superseded(
