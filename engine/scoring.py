@@ -164,6 +164,11 @@ def _distinct_issuers(*ciks: pl.Series) -> np.ndarray:
     return np.unique(np.concatenate([c.unique().to_numpy() for c in ciks]).astype(np.int64))
 
 
+def _group_offsets(group: np.ndarray, n_groups: int) -> np.ndarray:
+    """CSR offsets of rows already sorted by group: group ``g`` is ``ptr[g]:ptr[g + 1]``."""
+    return np.concatenate([[0], np.cumsum(np.bincount(group, minlength=n_groups))])
+
+
 def score_run(
     source: Source,
     start: dt.date | str | None = None,
@@ -196,7 +201,7 @@ def score_run(
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
     caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
-    pending_filings = filings.collect(background=True)
+    pending_filings = filings.sort("issuer_cik", "available_date").collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = pending_filings.fetch_blocking()
     tickers, filing_label = ticker_labels(filing_frame["ticker"])
@@ -208,16 +213,12 @@ def score_run(
     )
     issuer_index = _indexer(issuers)
     with _threads(issuers.size * grid.size):
-        f_day = filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
-        f_order, f_ptr = kernels.group_order(
-            issuer_index(filing_frame["issuer_cik"].to_numpy()), f_day, issuers.size
-        )
         labels, member = kernels.latest_filing(
-            f_ptr,
-            f_day[f_order],
-            filing_frame["accepted"].to_numpy()[f_order],
-            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy()[f_order],
-            filing_label[f_order],
+            _group_offsets(issuer_index(filing_frame["issuer_cik"].to_numpy()), issuers.size),
+            filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64),
+            filing_frame["accepted"].to_numpy(),
+            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy(),
+            filing_label,
             grid,
             config.universe_lookback,
         )

@@ -63,7 +63,7 @@ def clean_ticker(column: str = "ticker") -> pl.Expr:
 
 def filing_events(filings: pl.LazyFrame, last_day: dt.date) -> pl.LazyFrame:
     """Ownership filings known by ``last_day``: ``issuer_cik, available_date, accepted, acc_key, ticker``
-    (the raw symbol), in no particular order (``kernels.group_order`` groups them). "Most recent" among
+    (the raw symbol), in no particular order. "Most recent" among
     filings of one issuer and day is the latest ``accepted`` (acceptance time, seconds; -1 when
     unknown), then the largest ``acc_key`` (``engine.accession_keys``): kernels resolve those ties."""
     epoch = pl.lit(dt.datetime(1970, 1, 1))
