@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
 
@@ -95,10 +95,12 @@ def targets_from_index(table: pa.Table, forms: frozenset[str] = OWNERSHIP_FORMS)
 
 @dataclass
 class Discovery:
-    """The targets of a range, and the index files that could not be fetched or read (url -> reason)."""
+    """The targets of a range, the index files that could not be fetched or read (url -> reason), and the
+    first day each of those covers (url -> day)."""
 
     targets: list[Target]
     failures: dict[str, str]
+    failed_days: dict[str, date] = field(default_factory=dict)
 
 
 async def discover(
@@ -112,6 +114,7 @@ async def discover(
 ) -> Discovery:
     """Every ownership filing EDGAR's indexes list for ``start..end``, one target per accession, sorted."""
     failures: dict[str, str] = {}
+    failed_days: dict[str, date] = {}
     if end < start:
         return Discovery([], failures)
     today = today or date.today()
@@ -126,8 +129,10 @@ async def discover(
             return targets_from_index(parse_index(data, forms=forms), forms) if data else []
         except FetchError as exc:
             failures[index.url] = exc.reason
+            failed_days[index.url] = index.day
         except IndexFormatError as exc:
             failures[index.url] = f"unreadable index: {exc}"
+            failed_days[index.url] = index.day
         return []
 
     found: dict[str, Target] = {}
@@ -137,4 +142,4 @@ async def discover(
             known = found.get(target.accession)
             if known is None or target.cik < known.cik:
                 found[target.accession] = target
-    return Discovery(sorted(found.values()), failures)
+    return Discovery(sorted(found.values()), failures, failed_days)

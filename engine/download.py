@@ -230,6 +230,7 @@ async def download_range(
     today = today or today_in_new_york()
     store.check_writable()
     chunks = list(quarter_chunks(start, end))
+    gaps: dict[str, date] = {}
     async with Downloader(
         store, client, urls, batch_size=batch_size, workers=workers, progress=progress
     ) as downloader:
@@ -246,10 +247,12 @@ async def download_range(
                 )
                 log.info("%s..%s: %d filings listed", *chunks[i], len(found.targets))
                 downloader.report.index_failures.update(found.failures)
+                gaps.update(found.failed_days)
                 await downloader.feed(found.targets)
         finally:
             if ahead is not None:
                 ahead.cancel()
+    downloader.manifest.record_index_gaps(start, end, gaps)
     report = downloader.report
     report.requests = client.stats.requests
     report.bytes = client.stats.bytes
@@ -274,9 +277,13 @@ def earlier_failures(manifest: Manifest, start: date, end: date) -> list[Target]
 
 
 def update_start(store: Store) -> date | None:
-    """Where ``insider update`` resumes: the store's last filing day (again: its index may have grown)."""
-    days = [d for d in (store.last_filing_date(), Manifest(store.root).last_filing_date()) if d is not None]
-    return max(days) if days else None
+    """Where ``insider update`` resumes: the store's last filing day (again: its index may have grown), or
+    the first day of an index file that an earlier run could not read, if earlier."""
+    manifest = Manifest(store.root)
+    days = [d for d in (store.last_filing_date(), manifest.last_filing_date()) if d is not None]
+    starts = [max(days)] if days else []
+    starts.extend(manifest.index_gaps().values())
+    return min(starts) if starts else None
 
 
 def today_in_new_york() -> date:

@@ -3,15 +3,17 @@
 One part per batch, appended after the batch's rows are in the store (so a crash between the two only
 means the batch is fetched again, and the store skips what it already has). Each part appears by an
 atomic rename of a fsynced temp file. The latest record of an accession wins: a ``failed`` accession is
-retried by the next run, a ``stored`` or ``quarantined`` one never is.
+retried by the next run, a ``stored`` or ``quarantined`` one never is. Index files that could not be
+read are kept in ``_manifest/index_gaps.json`` until a run over their day reads them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MANIFEST_DIR = "_manifest"
+INDEX_GAPS = "index_gaps.json"
 STATUSES = ("stored", "quarantined", "failed")
 
 MANIFEST_SCHEMA = pa.schema(
@@ -86,6 +89,30 @@ class Manifest:
     def last_filing_date(self) -> date | None:
         """The latest filing date the manifest has seen (None when empty)."""
         return self.frame().get_column("filing_date").max()  # type: ignore[return-value]
+
+    def index_gaps(self) -> dict[str, date]:
+        """Index files (url -> first day they cover) that a run could not read and that no later run over
+        that day has read since: ``insider update`` starts no later than the earliest of them."""
+        path = self.directory / INDEX_GAPS
+        if not path.exists():
+            return {}
+        return {url: date.fromisoformat(day) for url, day in json.loads(path.read_bytes()).items()}
+
+    def record_index_gaps(self, start: date, end: date, failed: Mapping[str, date]) -> None:
+        """After a run that read the indexes of ``start..end``: its failures replace the gaps it covered."""
+        gaps = {url: day for url, day in self.index_gaps().items() if not start <= day <= end}
+        gaps.update(failed)
+        path = self.directory / INDEX_GAPS
+        if not gaps:
+            path.unlink(missing_ok=True)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(path.name + ".tmp")
+        with open(temp, "wb") as handle:
+            handle.write(json.dumps({url: day.isoformat() for url, day in sorted(gaps.items())}).encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
 
     def append(self, records: Iterable[ManifestRecord]) -> Path | None:
         """Write one part atomically; returns its path (None when there is nothing to record)."""

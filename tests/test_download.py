@@ -216,6 +216,31 @@ def test_a_later_run_over_a_later_range_retries_earlier_failures(filings, tmp_pa
     assert Manifest(tmp_path).failures() == {}
 
 
+def test_an_index_that_could_not_be_read_is_read_again_by_the_next_update(filings, tmp_path: Path) -> None:
+    """A day whose daily index failed stays a gap until a later run reads it, even when later days were
+    stored meanwhile (``insider update`` would otherwise start after it and never list its filings)."""
+    first_quarter = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3]
+    days = sorted({f.filing_date for f in first_quarter})
+    gap = days[0]
+    missed = {f.accession for f in first_quarter if f.filing_date == gap}
+    start, end = date(2020, 1, 2), date(2020, 3, 31)  # not a whole quarter: daily indexes
+
+    async def run(inject: bool, since: date):
+        async with FakeEdgar(first_quarter) as server:
+            if inject:
+                server.inject("503", times=10, match=f"form.{gap:%Y%m%d}.idx")
+            return await fetch_all(server, tmp_path, retries=1, start=since, end=end)
+
+    first = asyncio.run(run(inject=True, since=start))
+    assert len(first.index_failures) == 1 and not first.complete
+    assert missed and not missed & Store(tmp_path).accessions()
+    assert update_start(Store(tmp_path)) == gap < days[-1]
+    second = asyncio.run(run(inject=False, since=update_start(Store(tmp_path))))
+    assert second.complete and missed <= Store(tmp_path).accessions()
+    assert Manifest(tmp_path).index_gaps() == {}
+    assert update_start(Store(tmp_path)) == days[-1]
+
+
 def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_path: Path) -> None:
     """Kill the download task mid-run; the rerun fetches only what is missing."""
 

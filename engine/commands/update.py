@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Fetch every ownership filing from the store's last filing day (read again, since that day's "
             "index may have grown after the last run) to today, using EDGAR's daily indexes, and retry "
-            "the filings that failed in earlier runs. Run it once a "
+            "the filings and index files that failed in earlier runs. Run it once a "
             "day after EDGAR's nightly index build (from about 22:00 New York time) to keep a store current."
         ),
         epilog=POLITENESS,
