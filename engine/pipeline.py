@@ -65,6 +65,9 @@ def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyF
     )
 
 
+_FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
+
+
 def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> pl.LazyFrame:
     """``acc_key, role_weight`` of the filings in ``keys``: the largest weight over a filing's owners,
     each owner's weight the largest of its roles (section 6), recomputed from the flags and
@@ -79,28 +82,32 @@ def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> 
     officer = pl.col("is_officer").fill_null(False)
     director = pl.col("is_director").fill_null(False)
     ten = pl.col("is_ten_percent_owner").fill_null(False)
-    ceo = pl.col("officer") & pl.col("title").str.contains(_regex(config.ceo_pattern)).fill_null(False)
-    cfo = pl.col("officer") & pl.col("title").str.contains(_regex(config.cfo_pattern)).fill_null(False)
+    ceo, cfo = pl.col("ceo"), pl.col("cfo")
     roles = {
         "ceo": ceo,
         "cfo": cfo,
-        "officer": pl.col("officer") & ~ceo & ~cfo,
+        "officer": officer & ~ceo & ~cfo,
         "director": director,
         "ten_percent": ten,
-        "other": pl.col("is_other").fill_null(False) | ~(pl.col("officer") | director | ten),
+        "other": pl.col("is_other").fill_null(False) | ~(officer | director | ten),
     }
     role_bits = pl.sum_horizontal([held.cast(pl.UInt8) * (1 << ROLES.index(r)) for r, held in roles.items()])
     return (
         owners.select(accession_key(), "officer_title", "role_title", *_FLAGS)
         .filter(pl.col(KEY).is_in(keys.implode()))
-        .with_columns(title.alias("title"), officer.alias("officer"))
+        .with_columns(title.alias("title"))
+        .with_columns(
+            (officer & _title_matches(config.ceo_pattern)).alias("ceo"),
+            (officer & _title_matches(config.cfo_pattern)).alias("cfo"),
+        )
         .group_by(KEY)
         .agg(role_bits.bitwise_or().alias("roles"))
         .select(KEY, pl.lit(_weight_table(config)).gather(pl.col("roles")).alias("role_weight"))
     )
 
 
-_FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
+def _title_matches(pattern: str) -> pl.Expr:
+    return pl.col("title").str.contains(_regex(pattern)).fill_null(False)
 
 
 def _weight_table(config: ScoreConfig) -> pl.Series:
