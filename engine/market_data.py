@@ -9,6 +9,7 @@ known). With shares alone, ``value / market_cap`` is ``shares / shares_outstandi
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,13 +27,25 @@ _SHARES_TABLE_COLUMNS = frozenset(SHARES_OUTSTANDING_SCHEMA.names)
 
 @dataclass(frozen=True)
 class MarketCaps:
-    """``table``: ``issuer_cik, date, cap`` sorted by issuer then date (the as-of join then
-    reads each issuer's values as one run); ``kind``: ``market_cap`` (cap is a market cap)
-    or ``shares`` (cap is shares outstanding); ``notes``: what was left out and why."""
+    """``table``: ``issuer_cik, date, cap`` sorted by issuer then date (sorted on construction if the
+    issuers are not: the as-of join reads each issuer's values as one run); ``kind``: ``market_cap``
+    (cap is a market cap) or ``shares`` (cap is shares outstanding); ``notes``: what was left out and
+    why."""
 
     table: pl.DataFrame
     kind: str
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.table["issuer_cik"].is_sorted():
+            object.__setattr__(self, "table", self.table.sort("issuer_cik", "date"))
+
+    def known_between(self, first: dt.date, last: dt.date) -> pl.LazyFrame:
+        """The rows an as-of lookup (latest value on or before a day) can return for days in ``[first,
+        last]``: none dated after ``last``, none followed by another of its issuer by ``first``."""
+        issuer, date = pl.col("issuer_cik"), pl.col("date")
+        superseded = (issuer.shift(-1) == issuer) & (date.shift(-1) <= first)
+        return self.table.lazy().filter((date <= last) & ~superseded.fill_null(False))
 
 
 def read_table(source: str | Path, what: str) -> pl.DataFrame:

@@ -253,7 +253,7 @@ def trade_events(
             _sized(trades.lazy().join(weights, on=KEY, how="left"), caps, config),
             amendment_dates(tables["filings"], config.amendment_forms),
         ),
-        caps,
+        caps.known_between(lookback, last_day),
     ).collect()
     return TradeEvents(
         issuer_cik=events["issuer_cik"].to_numpy(),
@@ -332,11 +332,11 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
     )
 
 
-def _priced(trades: pl.LazyFrame, caps: MarketCaps) -> pl.LazyFrame:
+def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
     """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
-    trade's available date; NaN without a market cap)."""
+    trade's available date, from ``caps``: ``issuer_cik, date, cap``; NaN without a market cap)."""
     trades = trades.join_asof(
-        caps.table.lazy().rename({"date": "cap_date"}),
+        caps.rename({"date": "cap_date"}),
         left_on="available_date",
         right_on="cap_date",
         by="issuer_cik",
