@@ -105,3 +105,12 @@ def test_score_command_reports_a_missing_shares_table(store, tmp_path, capsys):
         ]
     )
     assert code == 2 and "no shares_outstanding table" in capsys.readouterr().err
+
+
+def test_score_command_names_an_output_directory_it_cannot_create(store, market_file, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    argv = ["score", "--store", str(store.root), "--start", "2021-12-01", "--end", "2021-12-31"]
+    code = main([*argv, "--market-caps", str(market_file), "--out", str(blocker / "scores.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot create the directory of --out" in err and "fix:" in err

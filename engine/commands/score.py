@@ -57,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UserError(f"unsupported output type: {out.name}", fix="name the output .parquet or .csv")
     config = ScoreConfig.from_toml(args.config) if args.config else ScoreConfig()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the directory of --out {out}: {exc.strerror}",
+            fix="pass an --out inside a writable directory",
+        ) from exc
     began = time.perf_counter()
     result = score_run(
         args.store,
@@ -67,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
         config=config,
     )
     elapsed = time.perf_counter() - began
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        result.frame.write_csv(out)
-    else:
-        result.frame.write_parquet(out)
+    try:
+        if out.suffix.lower() == ".csv":
+            result.frame.write_csv(out)
+        else:
+            result.frame.write_parquet(out)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
     print(summary(result, args.top, elapsed, out))
     return 0
 
