@@ -229,14 +229,7 @@ def trade_events(
         .filter(pl.col("plan_factor") > 0)
         .select(
             KEY,
-            "row_index",
-            "issuer_cik",
-            "insider_cik",
-            "period_of_report",
-            "available_date",
-            "transaction_code",
-            "shares",
-            "price",
+            *_EVENT_COLUMNS,
             "plan_factor",
             (~pl.struct(KEY, "row_index").is_first_distinct()).alias("duplicate"),
         )
@@ -266,19 +259,22 @@ def trade_events(
     )
 
 
+_EVENT_COLUMNS = (
+    "row_index",
+    "issuer_cik",
+    "insider_cik",
+    "period_of_report",
+    "available_date",
+    "transaction_code",
+    "shares",
+    "price",
+)
+"""The transaction columns a trade event is built from (beside its accession key and plan factor)."""
+
+
 def _trade_columns(config: ScoreConfig) -> list[str]:
     """The transaction columns the events need, plus those the configured plan and routine rules read."""
-    columns = [
-        "row_index",
-        "issuer_cik",
-        "insider_cik",
-        "period_of_report",
-        "available_date",
-        "transaction_code",
-        "shares",
-        "price",
-        "plan",
-    ]
+    columns = [*_EVENT_COLUMNS, "plan"]
     if not config.default_plan_pattern:
         columns += ["accession", "footnote_ids"]
     if config.exclude_routine:
