@@ -20,7 +20,8 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from engine.atomic_write import replace_bytes, replace_parquet
 
 MANIFEST_DIR = "_manifest"
 INDEX_GAPS = "index_gaps.json"
@@ -107,12 +108,7 @@ class Manifest:
             path.unlink(missing_ok=True)
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(path.name + ".tmp")
-        with open(temp, "wb") as handle:
-            handle.write(json.dumps({url: day.isoformat() for url, day in sorted(gaps.items())}).encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        replace_bytes(path, json.dumps({url: day.isoformat() for url, day in sorted(gaps.items())}).encode())
 
     def append(self, records: Iterable[ManifestRecord]) -> Path | None:
         """Write one part atomically; returns its path (None when there is nothing to record)."""
@@ -142,15 +138,5 @@ class Manifest:
         parts = self._parts()
         sequence = parts[-1][0] + 1 if parts else 0
         path = self.directory / f"part-{sequence:08d}-{uuid.uuid4().hex[:8]}.parquet"
-        temp = path.with_name(path.name + ".tmp")
-        with open(temp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        replace_parquet(path, table)
         return path

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from engine.atomic_write import replace_parquet
 from engine.edgar_urls import EdgarUrls
 from engine.http import EdgarClient, FetchError
 from parsers.index import IndexFormatError, parse_index
@@ -61,12 +61,7 @@ def write_frame(store_root: str | os.PathLike[str], frame: str, table: pa.Table)
     directory = Path(store_root) / DATASET
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"frame={frame}.parquet"
-    temp = path.with_name(path.name + ".tmp")
-    with open(temp, "wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    replace_parquet(path, table)
     return path
 
 

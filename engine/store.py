@@ -34,8 +34,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from engine.atomic_write import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
 from engine.errors import UserError
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
@@ -47,7 +47,6 @@ WRITE_ORDER: tuple[str, ...] = (*CHILD_TABLES, QUARANTINE, FILINGS)
 
 JOURNAL = "_journal.json"
 LOCK = ".lock"
-TMP_SUFFIX = ".tmp"
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
 
@@ -273,17 +272,14 @@ class Store:
     def _write_files(self, files: list[tuple[str, Path, pa.Table]]) -> None:
         """Journal the batch, write the child files, then the filings files, then drop the journal."""
         journal = self.root / JOURNAL
-        _atomic_write_bytes(
-            journal, json.dumps([str(p.relative_to(self.root)) for _, p, _ in files]).encode()
-        )
-        _fsync_dir(self.root)
+        replace_bytes(journal, json.dumps([str(p.relative_to(self.root)) for _, p, _ in files]).encode())
         with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="store-io") as pool:
             for stage in (False, True):
                 _write_stage(
                     [(path, table) for name, path, table in files if (name == FILINGS) is stage], pool
                 )
         journal.unlink()
-        _fsync_dir(self.root)
+        fsync_directory(self.root)
 
     @contextlib.contextmanager
     def _locked(self, *, timeout: float) -> Iterator[None]:
@@ -351,9 +347,9 @@ class Store:
             for path in paths:
                 path.unlink(missing_ok=True)
             for directory in {path.parent for path in paths if path.parent.exists()}:
-                _fsync_dir(directory)
+                fsync_directory(directory)
         journal.unlink()
-        _fsync_dir(self.root)
+        fsync_directory(self.root)
 
 
 def _polars_schema(name: str) -> pl.Schema:
@@ -395,37 +391,10 @@ def _write_stage(files: list[tuple[Path, pa.Table]], pool: ThreadPoolExecutor) -
     concurrent fsyncs together), then renamed into place, then their directories fsynced."""
     for path, _ in files:
         path.parent.mkdir(parents=True, exist_ok=True)
-    temps = list(pool.map(_write_parquet_temp, *zip(*files, strict=True))) if files else []
+    temps = list(pool.map(write_parquet_temp, *zip(*files, strict=True))) if files else []
     for temp, (path, _) in zip(temps, files, strict=True):
         os.replace(temp, path)
     directories = {
         d for path, _ in files for d in (path.parent, path.parent.parent, path.parent.parent.parent)
     }
-    list(pool.map(_fsync_dir, sorted(directories)))
-
-
-def _write_parquet_temp(path: Path, table: pa.Table) -> Path:
-    """Write ``table`` next to ``path`` under a temp name, fsynced; returns the temp path."""
-    temp = path.with_name(path.name + TMP_SUFFIX)
-    with open(temp, "wb") as handle:
-        pq.write_table(table, handle, compression="snappy")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return temp
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    temp = path.with_name(path.name + TMP_SUFFIX)
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
+    list(pool.map(fsync_directory, sorted(directories)))

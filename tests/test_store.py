@@ -280,7 +280,7 @@ def test_missing_tables_are_empty(tmp_path):
 
 def _crash_after(count: int, monkeypatch) -> None:
     """Every file written after the first ``count`` fails (files are written on several threads)."""
-    real = store_module._write_parquet_temp
+    real = store_module.write_parquet_temp
     written = []
     lock = threading.Lock()
 
@@ -291,7 +291,7 @@ def _crash_after(count: int, monkeypatch) -> None:
             written.append(path)
         return real(path, table)
 
-    monkeypatch.setattr(store_module, "_write_parquet_temp", failing)
+    monkeypatch.setattr(store_module, "write_parquet_temp", failing)
 
 
 CHILD_FILES = 24

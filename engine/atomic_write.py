@@ -1,0 +1,52 @@
+"""Durable file replacement: a reader sees the old file or the whole new one, never half of one.
+
+A file is written under a temporary name next to its destination, fsynced, renamed over it with
+``os.replace``, and the directory is fsynced so that the rename survives a crash. Readers ignore
+``*.tmp``; the store removes leftovers when it opens.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TMP_SUFFIX = ".tmp"
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the renames inside ``directory`` durable."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_parquet_temp(path: Path, table: pa.Table, compression: str = "snappy") -> Path:
+    """Write ``table`` next to ``path`` under a temp name, fsynced; returns the temp path to rename."""
+    temp = path.with_name(path.name + TMP_SUFFIX)
+    with open(temp, "wb") as handle:
+        pq.write_table(table, handle, compression=compression)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temp
+
+
+def replace_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    temp = path.with_name(path.name + TMP_SUFFIX)
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_directory(path.parent)
+
+
+def replace_parquet(path: Path, table: pa.Table, compression: str = "zstd") -> None:
+    """Replace ``path`` with ``table`` as Parquet, atomically and durably."""
+    os.replace(write_parquet_temp(path, table, compression), path)
+    fsync_directory(path.parent)
