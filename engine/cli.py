@@ -16,8 +16,8 @@ COMMANDS: tuple[str, ...] = ("ingest", "evaluate", "download", "update", "backfi
 ``func`` (``args -> exit code``) as the parser's default."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every subcommand registered."""
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The argument parser with ``commands`` registered (all of them by default)."""
     parser = argparse.ArgumentParser(
         prog="insider",
         description="SEC Form 3/4/5 insider filings to a point-in-time trading signal.",
@@ -27,14 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in commands:
         importlib.import_module(f"engine.commands.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``insider`` and ``python -m engine``."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_invoked(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -53,6 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of the output went away (`insider ... | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _invoked(argv: Sequence[str]) -> Sequence[str]:
+    """Only the subcommand being run needs its module imported (they load polars, pyarrow, aiohttp...);
+    without one, every command is registered so that ``--help`` lists them all."""
+    command = next((word for word in argv if not word.startswith("-")), None)
+    return (command,) if command in COMMANDS else COMMANDS
 
 
 if __name__ == "__main__":

@@ -30,3 +30,27 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path, filings_dir):
     stderr = reader_gone.stderr.read().decode()
     assert reader_gone.wait(timeout=120) == 141
     assert "Traceback" not in stderr
+
+
+def test_a_subcommand_imports_only_its_own_module():
+    probe = (
+        "import sys\n"
+        "from engine.cli import main\n"
+        "try:\n"
+        "    main(['ingest', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('engine.')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "usage: insider ingest" in run.stdout
+    assert "'engine.commands.ingest'" in run.stdout
+    assert "engine.commands.score" not in run.stdout and "engine.scoring" not in run.stdout
+
+
+def test_help_without_a_command_lists_every_command(capsys):
+    assert main([]) == 2
+    listed = capsys.readouterr().out
+    assert all(
+        name in listed for name in ("ingest", "download", "update", "backfill", "score", "evaluate", "demo")
+    )
