@@ -1,6 +1,6 @@
 """Data-set backfill benchmark: one quarter of the SEC Insider Transactions Data Set into a store.
 
-A synthetic ``form345`` zip with the SEC's real column layout (``engine.form345_synthetic``) of about
+A synthetic ``form345`` zip with the SEC's real column layout (``engine.testing.form345``) of about
 60,000 filings and 150,000 transaction rows, the size of a real quarter, is parsed and written to a
 fresh store. Target: under 10 s on this 2-core machine. The baseline, run in the same process, is only
 reading the zip's tables into all-string frames.
@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.backfill import ingest_dataset
-from engine.form345_synthetic import synthetic_dataset
-from engine.store import Store
+from engine.edgar.backfill import ingest_dataset
+from engine.store.datasets import Store
+from engine.testing.form345 import synthetic_dataset
 from parsers.form345_dataset import read_tables
 
 

@@ -31,12 +31,12 @@ FAR_FUTURE = date(2031, 1, 1)
 
 def polite(n_filings: int) -> dict[str, float]:
     """Download ``n_filings`` fixture filings at 10/s from a server answering after 50 ms."""
-    from engine.discovery import Target
-    from engine.download import Downloader
-    from engine.edgar_urls import EdgarUrls
-    from engine.http import EdgarClient
-    from engine.replay import ReplayProcess, load_filings, max_in_window, windows_over
-    from engine.store import Store
+    from engine.edgar.discovery import Target
+    from engine.edgar.download import Downloader
+    from engine.edgar.http import EdgarClient
+    from engine.edgar.urls import EdgarUrls
+    from engine.replay.server import ReplayProcess, load_filings, max_in_window, windows_over
+    from engine.store.datasets import Store
 
     filings = load_filings(FILINGS)[:n_filings]
     targets = sorted(
@@ -70,11 +70,11 @@ def polite(n_filings: int) -> dict[str, float]:
 
 def throughput(n_filings: int, *, parse: bool) -> dict[str, float]:
     """Unlimited-rate run over ``n_filings`` synthetic copies of real filings; in this process."""
-    from engine.download import download_range
-    from engine.edgar_urls import EdgarUrls
-    from engine.http import EdgarClient
-    from engine.replay import ReplayProcess
-    from engine.store import Store
+    from engine.edgar.download import download_range
+    from engine.edgar.http import EdgarClient
+    from engine.edgar.urls import EdgarUrls
+    from engine.replay.server import ReplayProcess
+    from engine.store.datasets import Store
 
     with tempfile.TemporaryDirectory() as work:
         server = ReplayProcess(FILINGS, workdir=Path(work), copies=n_filings)
@@ -82,7 +82,7 @@ def throughput(n_filings: int, *, parse: bool) -> dict[str, float]:
             urls = EdgarUrls(server.base_url, server.base_url)
 
             async def fetch_only() -> int:
-                from engine.discovery import discover
+                from engine.edgar.discovery import discover
 
                 async with EdgarClient(AGENT, rate=None, connections=32) as client:
                     found = await discover(

@@ -12,7 +12,7 @@ latter. Variants:
   wrapper), default parser: the floor any lxml-based parser stands on.
 - ``parse to Arrow``: ``TableBuilder.add`` of the raw file bytes (SGML split, hardened parse, decode,
   roles, plan flag, availability) and ``build()`` to the five Arrow tables.
-- ``parse + store``: the same, then ``engine.store.Store.write`` to a fresh temp directory.
+- ``parse + store``: the same, then ``engine.store.datasets.Store.write`` to a fresh temp directory.
 - ``edgartools``: ``edgar.ownership.Ownership.from_xml`` when edgartools is installed, with its
   per-owner ``Entity`` lookup (an HTTP call to the SEC) replaced by an offline stub and sockets
   disabled, so that only its parsing is timed.
@@ -85,7 +85,7 @@ def parse_to_arrow(corpus: list[tuple[str, bytes]], rounds: int) -> Callable[[],
 
 def parse_and_store(corpus: list[tuple[str, bytes]], rounds: int) -> Callable[[], None] | None:
     try:
-        from engine.store import Store
+        from engine.store.datasets import Store
     except ImportError:
         return None
 

@@ -4,7 +4,7 @@ the reference implementation and a pandas groupby-rolling version beside it, and
     python benchmarks/bench_score.py [--work DIR] [--sizes 1000x5,7000x20] [--skip-scaling]
 
 Each size is generated once into ``--work`` as a hive-partitioned store (``benchmarks/synthetic_universe.py``)
-and scored in a fresh subprocess that scans it with ``engine.store.Store``, so its peak RSS
+and scored in a fresh subprocess that scans it with ``engine.store.datasets.Store``, so its peak RSS
 (``resource.getrusage``) is the scorer's own.
 Numba kernels are loaded from their cache before timing. The machine is shared: the 1-minute load
 average is printed with each figure, and the process CPU seconds beside the wall time (on 2 cores, a
@@ -30,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_universe import generate  # noqa: E402
 
-from engine.config import ScoreConfig  # noqa: E402
-from engine.market_data import load_market_caps  # noqa: E402
-from engine.pipeline import trade_events  # noqa: E402
-from engine.reference import reference_score  # noqa: E402
-from engine.scoring import score_asof, score_run  # noqa: E402
-from engine.store import Store  # noqa: E402
-from engine.universe import filing_events  # noqa: E402
+from engine.scoring.config import ScoreConfig  # noqa: E402
+from engine.scoring.events import trade_events  # noqa: E402
+from engine.scoring.market_caps import load_market_caps  # noqa: E402
+from engine.scoring.reference import reference_score  # noqa: E402
+from engine.scoring.run import score_asof, score_run  # noqa: E402
+from engine.scoring.universe import filing_events  # noqa: E402
+from engine.store.datasets import Store  # noqa: E402
 
 TABLES = ("filings", "owners", "transactions", "footnotes")
 FIRST_YEAR = 2005
@@ -210,7 +210,7 @@ def compare_pandas(directory: Path, years: int) -> dict:
 
 
 def compare_reference(directory: Path) -> dict:
-    """Engine vs ``engine.reference`` on every 5th weekday of one year of a small universe."""
+    """Engine vs ``engine.scoring.reference`` on every 5th weekday of one year of a small universe."""
     tables = tables_of(directory)
     caps = load_market_caps(directory / "market_caps.parquet")
     dates = [

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import polars as pl
 
-from engine.prices import load_prices
-from engine.tearsheet import DEFAULT_HORIZONS, tear_sheet
+from engine.evaluation.prices import load_prices
+from engine.evaluation.tearsheet import DEFAULT_HORIZONS, tear_sheet
 
 
 def synthetic(issuers: int, years: int, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:

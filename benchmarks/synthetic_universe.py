@@ -154,9 +154,9 @@ def generate(
     m = rows_of.size
     derivative = np.concatenate([np.zeros(t_of.size, bool), np.ones(d_of.size, bool)])
     starts = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
-    row_index = np.concatenate(
-        [np.arange(t_of.size) - starts[t_of], np.zeros(d_of.size, np.int64)]
-    ).astype(np.int16)
+    row_index = np.concatenate([np.arange(t_of.size) - starts[t_of], np.zeros(d_of.size, np.int64)]).astype(
+        np.int16
+    )
     code = np.where(rng.random(m) < 0.8, main_code[rows_of], rng.choice(CODES, m, p=CODE_P))
     shares = np.round(rng.lognormal(np.where(code == "P", 7.0, 8.3), 1.3, m))
     price = np.round(rng.lognormal(3.3, 1.0, m), 2)
@@ -218,7 +218,7 @@ def _market_caps(rng: np.random.Generator, n_issuers: int, first_year: int, year
 
 def write(out: Path, tables: dict[str, pl.DataFrame], caps: pl.DataFrame) -> None:
     """The tables as a store (``OUT/<name>/filing_year=Y/filing_month=M/*.parquet``, readable with
-    ``engine.store.Store(OUT)``) and the market caps as ``OUT/market_caps.parquet``."""
+    ``engine.store.datasets.Store(OUT)``) and the market caps as ``OUT/market_caps.parquet``."""
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         if frame.height:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pyarrow as pa
 
-from engine.market_data import MarketCaps, load_market_caps
+from engine.scoring.market_caps import MarketCaps, load_market_caps
 from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
 
 D0 = dt.date(2024, 1, 1)

@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 from engine import __version__
-from engine.cli import main
+from engine.cli.main import main
 
 
 def test_version_flag(capsys):
@@ -35,7 +35,7 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path, filings_dir):
 def test_a_subcommand_imports_only_its_own_module():
     probe = (
         "import sys\n"
-        "from engine.cli import main\n"
+        "from engine.cli.main import main\n"
         "try:\n"
         "    main(['ingest', '--help'])\n"
         "except SystemExit:\n"
@@ -44,8 +44,8 @@ def test_a_subcommand_imports_only_its_own_module():
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "usage: insider ingest" in run.stdout
-    assert "'engine.commands.ingest'" in run.stdout
-    assert "engine.commands.score" not in run.stdout and "engine.scoring" not in run.stdout
+    assert "'engine.cli.commands.ingest'" in run.stdout
+    assert "engine.cli.commands.score" not in run.stdout and "engine.scoring.run" not in run.stdout
 
 
 def test_help_without_a_command_lists_every_command(capsys):

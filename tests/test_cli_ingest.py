@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.store import Store
+from engine.cli.main import main
+from engine.store.datasets import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
 SOME = ["0000011544-20-000013.txt", "0000002488-24-000005.xml", "0000320121-23-000040.xml"]

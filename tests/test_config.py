@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import ScoreConfig
 from engine.errors import UserError
+from engine.scoring.config import ScoreConfig
 from parsers.plan import PLAN_PATTERN
 from parsers.roles import CEO_PATTERN, ROLE_WEIGHTS
 

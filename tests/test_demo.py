@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.demo import FILINGS_ARCHIVE, demo_market_caps
+from engine.cli.demo import FILINGS_ARCHIVE, demo_market_caps
 
 
 def test_bundled_filings_are_the_test_fixtures(filings_dir: Path):
@@ -55,7 +55,7 @@ def test_demo_runs_the_whole_pipeline_offline(tmp_path: Path):
 
 
 def test_demo_dir_that_is_a_file_is_a_user_error(tmp_path: Path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     taken = tmp_path / "taken"
     taken.write_text("")

@@ -16,17 +16,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.cli import main
-from engine.commands.download import client_from_args
-from engine.discovery import Target, discover, index_urls, quarter_chunks
-from engine.download import Downloader, download_range, update_start
-from engine.edgar_urls import EdgarUrls
+from engine.cli.commands.download import client_from_args
+from engine.cli.main import main
+from engine.edgar.discovery import Target, discover, index_urls, quarter_chunks
+from engine.edgar.download import Downloader, download_range, update_start
+from engine.edgar.http import EdgarClient
+from engine.edgar.manifest import Manifest
+from engine.edgar.progress import Progress
+from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
-from engine.http import EdgarClient
-from engine.manifest import Manifest
-from engine.progress import Progress
-from engine.replay import FakeEdgar, ReplayProcess, load_filings, max_in_window
-from engine.store import Store
+from engine.replay.server import FakeEdgar, ReplayProcess, load_filings, max_in_window
+from engine.store.datasets import Store
 from parsers.schema import STORE_TABLES
 
 AGENT = "Insider Engine tests tests@example.com"
@@ -502,7 +502,7 @@ def test_progress_bar_counts_failures_and_bytes_on_a_terminal() -> None:
 
 
 def test_the_manifest_keeps_the_latest_record_and_compacts(tmp_path: Path) -> None:
-    from engine.manifest import ManifestRecord
+    from engine.edgar.manifest import ManifestRecord
 
     manifest = Manifest(tmp_path)
     day = date(2024, 1, 2)

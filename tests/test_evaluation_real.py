@@ -14,11 +14,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.cli import main
-from engine.evaluation import IMAGES, evaluate
-from engine.ingest import ingest
-from engine.scoring import score
-from engine.store import Store
+from engine.cli.main import main
+from engine.evaluation.run import IMAGES, evaluate
+from engine.scoring.run import score
+from engine.store.datasets import Store
+from engine.store.ingest import ingest
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.event_study import (
+from engine.evaluation.event_study import (
     BEFORE_PRICES,
     NO_PRICES,
     OK,
@@ -26,7 +26,7 @@ from engine.event_study import (
     issuer_bootstrap_spread,
     welch_t,
 )
-from engine.prices import load_prices
+from engine.evaluation.prices import load_prices
 from parsers.schema import TRANSACTIONS_SCHEMA
 
 WEEKDAYS_2021 = [

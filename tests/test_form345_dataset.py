@@ -12,13 +12,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.backfill import backfill_quarters, ingest_dataset, parse_quarter, quarter_range
-from engine.edgar_urls import EdgarUrls
+from engine.edgar.backfill import backfill_quarters, ingest_dataset, parse_quarter, quarter_range
+from engine.edgar.http import EdgarClient
+from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
-from engine.form345_synthetic import dataset_columns, synthetic_dataset
-from engine.http import EdgarClient
-from engine.replay import FakeEdgar, load_filings
-from engine.store import Store
+from engine.replay.server import FakeEdgar, load_filings
+from engine.store.datasets import Store
+from engine.testing.form345 import dataset_columns, synthetic_dataset
 from parsers.form345_dataset import DatasetError, parse_dataset
 from parsers.plan import mentions_plan
 from parsers.roles import owner_roles, primary_role, role_title
@@ -341,7 +341,7 @@ def test_quarters_are_read_and_ranged() -> None:
 
 
 def test_the_backfill_command_reads_zips_and_quarters(filings_dir: Path, tmp_path: Path, capsys) -> None:
-    from engine.cli import main
+    from engine.cli.main import main
 
     archive = tmp_path / "2024q3_form345.zip"
     archive.write_bytes(zip_of(PARTIAL))

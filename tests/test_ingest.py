@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.ingest as ingest_module
+import engine.store.ingest as ingest_module
 from engine.errors import UserError
-from engine.ingest import accession_hint, ingest
-from engine.store import Store
+from engine.store.datasets import Store
+from engine.store.ingest import accession_hint, ingest
 from parsers.schema import STORE_TABLES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"

@@ -9,13 +9,13 @@ import polars as pl
 import pytest
 from test_event_study import TRADES, WEEKDAYS_2021, prices_2021, transactions
 
-from engine import plots
 from engine.errors import UserError
-from engine.evaluation import evaluate
-from engine.event_study import heavy_selling_test
-from engine.prices import load_prices
-from engine.report import money, pct
-from engine.tearsheet import tear_sheet
+from engine.evaluation import plots
+from engine.evaluation.event_study import heavy_selling_test
+from engine.evaluation.prices import load_prices
+from engine.evaluation.report import money, pct
+from engine.evaluation.run import evaluate
+from engine.evaluation.tearsheet import tear_sheet
 
 
 def assert_png(path) -> None:
@@ -99,7 +99,7 @@ def test_evaluate_needs_something():
 
 
 def test_cli_user_mistakes_are_one_line_errors(tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     prices = tmp_path / "prices.parquet"
     prices_2021().write_parquet(prices)
@@ -119,7 +119,7 @@ def test_cli_user_mistakes_are_one_line_errors(tmp_path, capsys):
 
 @pytest.mark.parametrize("option", ["--seed", "--bootstrap", "--nw-lags", "--max-tickers"])
 def test_cli_rejects_negative_counts(option, tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     prices = tmp_path / "prices.parquet"
     prices_2021().write_parquet(prices)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from engine.errors import UserError
-from engine.prices import load_prices
+from engine.evaluation.prices import load_prices
 
 PRICES = Path(__file__).parent / "fixtures" / "prices"
 YF = PRICES / "yf_daily_34_us_2020_2025.parquet"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.edgar.rate_limit import RateLimiter, SlidingWindow
 from engine.errors import UserError
-from engine.rate_limit import RateLimiter, SlidingWindow
 
 
 def _max_in_window(times: list[float], period: float) -> int:

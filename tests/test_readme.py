@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.backfill import FIRST_DATASET, quarter_range
-from engine.demo import PRICES, demo_market_caps
-from engine.discovery import quarter_bounds
-from engine.download import today_in_new_york
-from engine.edgar_urls import quarter_of
-from engine.form345_synthetic import synthetic_dataset
-from engine.replay import FakeEdgar, load_filings
-from engine.shares_outstanding import FIRST_FRAME
+from engine.cli.demo import PRICES, demo_market_caps
+from engine.edgar.backfill import FIRST_DATASET, quarter_range
+from engine.edgar.discovery import quarter_bounds
+from engine.edgar.download import today_in_new_york
+from engine.edgar.shares import FIRST_FRAME
+from engine.edgar.urls import quarter_of
+from engine.replay.server import FakeEdgar, load_filings
+from engine.testing.form345 import synthetic_dataset
 
 ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"

@@ -10,7 +10,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from engine.replay import FakeEdgar, Hit, ReplayProcess, form_index, load_filing, load_filings, master_index
+from engine.replay.server import (
+    FakeEdgar,
+    Hit,
+    ReplayProcess,
+    form_index,
+    load_filing,
+    load_filings,
+    master_index,
+)
 from parsers.index import parse_index
 from parsers.submission import split_submission
 

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scoring_tables import Book, caps, day
 
-from engine.config import ScoreConfig
-from engine.market_data import MarketCaps
-from engine.reference import reference_score
-from engine.scoring import score
+from engine.scoring.config import ScoreConfig
+from engine.scoring.market_caps import MarketCaps
+from engine.scoring.reference import reference_score
+from engine.scoring.run import score
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FLOATS = ("buys", "sells", "raw", "insider", "pct")

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from test_scoring_properties import assert_match
 
-from engine.cli import main
-from engine.ingest import ingest
-from engine.market_data import load_market_caps
-from engine.reference import reference_score
-from engine.scoring import score_asof, score_run
-from engine.store import Store
-from engine.universe import filing_events
+from engine.cli.main import main
+from engine.scoring.market_caps import load_market_caps
+from engine.scoring.reference import reference_score
+from engine.scoring.run import score_asof, score_run
+from engine.scoring.universe import filing_events
+from engine.store.datasets import Store
+from engine.store.ingest import ingest
 
 PRICES = Path(__file__).parent / "fixtures" / "prices"
 

@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 from scoring_tables import Book, caps, day, director, officer
 
-from engine.config import ScoreConfig
 from engine.errors import UserError
-from engine.reference import reference_score
-from engine.scoring import score, score_asof, score_run
+from engine.scoring.config import ScoreConfig
+from engine.scoring.reference import reference_score
+from engine.scoring.run import score, score_asof, score_run
 from parsers.availability import available_date
 
 LN2 = math.log(2)

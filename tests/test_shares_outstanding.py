@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.cli import main
-from engine.edgar_urls import EdgarUrls
-from engine.http import EdgarClient
-from engine.replay import FakeEdgar, load_filings
-from engine.shares_outstanding import fetch_shares_outstanding, parse_frame, scan_shares_outstanding
+from engine.cli.main import main
+from engine.edgar.http import EdgarClient
+from engine.edgar.shares import fetch_shares_outstanding, parse_frame, scan_shares_outstanding
+from engine.edgar.urls import EdgarUrls
+from engine.replay.server import FakeEdgar, load_filings
 
 FRAME = {
     "taxonomy": "dei",

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.store as store_module
+import engine.store.datasets as store_module
 from engine.errors import UserError
-from engine.store import AccessionIndex, Store
+from engine.store.datasets import AccessionIndex, Store
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -324,7 +324,7 @@ CRASHING_WRITER = textwrap.dedent(
     """
     import os, sys
     sys.path[:0] = [{repo!r}, {tests!r}]
-    import engine.store as store_module
+    import engine.store.datasets as store_module
     from test_store import batch
     real, renamed = os.replace, []
     def crash(source, target):
@@ -434,7 +434,7 @@ CONCURRENT_WRITER = textwrap.dedent(
     """
     import sys
     sys.path[:0] = [{repo!r}, {tests!r}]
-    from engine.store import Store
+    from engine.store.datasets import Store
     from test_store import batch
     store = Store({root!r})
     for start in range(0, 40, 4):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from engine.errors import UserError
-from engine.factor_kernels import (
+from engine.evaluation.kernels import (
     average_ranks,
     average_ranks_py,
     bucket_means,
@@ -24,8 +24,8 @@ from engine.factor_kernels import (
     zero_aware_buckets,
     zero_aware_buckets_py,
 )
-from engine.prices import load_prices
-from engine.tearsheet import bucket_labels, newey_west_t, tear_sheet
+from engine.evaluation.prices import load_prices
+from engine.evaluation.tearsheet import bucket_labels, newey_west_t, tear_sheet
 
 DAYS = [dt.date(2022, 1, 3) + dt.timedelta(days=k) for k in range(120)]
 DAYS = [x for x in DAYS if x.weekday() < 5]

@@ -1,0 +1,5 @@
+"""The ``insider`` command line."""
+
+from engine.cli.main import main
+
+__all__ = ["main"]

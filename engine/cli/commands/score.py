@@ -1,0 +1,110 @@
+"""``insider score --store DIR --start D --end D --market-caps FILE --out FILE``: the insider factor panel
+written to Parquet or CSV, with a short summary printed."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import polars as pl
+
+from engine.errors import UserError
+from engine.scoring.config import ScoreConfig
+from engine.scoring.run import ScoreRun, score_run
+
+OUTPUT_SUFFIXES = (".parquet", ".csv")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``score`` subcommand."""
+    parser = subparsers.add_parser(
+        "score",
+        help="compute the insider score for every issuer on every weekday of a date range",
+        description=(
+            "Score the store per SCORING.md: 90-day role-weighted net buying over market cap, scaled by "
+            "the 30-day count of distinct insiders, z-scored across the universe each weekday. Writes "
+            "date, issuer_cik, ticker, buys, sells, cluster, raw, insider, n_buys, n_sells, pct, "
+            "null_reason and prints a summary."
+        ),
+    )
+    parser.add_argument("--store", required=True, metavar="DIR", help="store written by `insider ingest`")
+    parser.add_argument("--start", required=True, metavar="YYYY-MM-DD", help="first score date")
+    parser.add_argument("--end", required=True, metavar="YYYY-MM-DD", help="last score date")
+    parser.add_argument(
+        "--market-caps",
+        metavar="FILE",
+        help="Parquet/CSV of date, issuer_cik (or ticker) and market_cap, or close and shares_outstanding, "
+        "or shares_outstanding alone; default: the store's shares_outstanding table",
+    )
+    parser.add_argument(
+        "--universe",
+        metavar="FILE",
+        help="Parquet/CSV with issuer_cik (and optionally date) to score instead of the default universe "
+        "(issuers with an ownership filing in the last 365 days)",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE.toml", help="score configuration overriding SCORING.md defaults"
+    )
+    parser.add_argument("--out", required=True, metavar="FILE", help="output file, .parquet or .csv")
+    parser.add_argument("--top", type=int, default=5, help="names shown at each end of the last date (5)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score, write the panel, print the summary."""
+    out = Path(args.out)
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UserError(f"unsupported output type: {out.name}", fix="name the output .parquet or .csv")
+    config = ScoreConfig.from_toml(args.config) if args.config else ScoreConfig()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the directory of --out {out}: {exc.strerror}",
+            fix="pass an --out inside a writable directory",
+        ) from exc
+    began = time.perf_counter()
+    result = score_run(
+        args.store,
+        args.start,
+        args.end,
+        market_caps=args.market_caps or "store",
+        universe=args.universe,
+        config=config,
+    )
+    elapsed = time.perf_counter() - began
+    try:
+        if out.suffix.lower() == ".csv":
+            result.frame.write_csv(out)
+        else:
+            result.frame.write_parquet(out)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
+    print(summary(result, args.top, elapsed, out))
+    return 0
+
+
+def summary(result: ScoreRun, top: int, elapsed: float, out: Path) -> str:
+    """Issuers, dates, nulls and why, and the top and bottom names on the last date."""
+    frame = result.frame
+    lines = [
+        f"scored {frame.height:,} cells: {frame['issuer_cik'].n_unique():,} issuers x "
+        f"{frame['date'].n_unique():,} dates in {elapsed:.2f}s -> {out}"
+    ]
+    nulls = frame["raw"].null_count()
+    lines.append(f"null raw/insider: {nulls:,} cells" + (" (see notes)" if nulls else ""))
+    lines += [f"note: {note}" for note in result.notes]
+    if frame.height:
+        last = frame.filter(pl.col("date") == frame["date"].max()).drop_nulls("insider")
+        ranked = last.sort("insider", descending=True)
+        lines.append(f"last date {frame['date'].max()}: {last.height:,} issuers scored")
+        for title, part in (("top", ranked.head(top)), ("bottom", ranked.tail(top).reverse())):
+            lines.append(f"  {title}:")
+            for row in part.iter_rows(named=True):
+                lines.append(
+                    f"    {row['ticker'] or '-':<8} cik {row['issuer_cik']:<10} "
+                    f"insider {row['insider']:+.3f} raw {row['raw']:+.3g} cluster {row['cluster']} "
+                    f"buys/sells {row['n_buys']}/{row['n_sells']}"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""The downloader's record of every accession it dealt with: ``<store>/_manifest/part-NNNNNNNN-*.parquet``.
+
+One part per batch, appended after the batch's rows are in the store (so a crash between the two only
+means the batch is fetched again, and the store skips what it already has). Each part appears by an
+atomic rename of a fsynced temp file. The latest record of an accession wins: a ``failed`` accession is
+retried by the next run, a ``stored`` or ``quarantined`` one never is. Index files that could not be
+read are kept in ``_manifest/index_gaps.json`` until a run over their day reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from engine.store.atomic import replace_bytes, replace_parquet
+
+MANIFEST_DIR = "_manifest"
+INDEX_GAPS = "index_gaps.json"
+STATUSES = ("stored", "quarantined", "failed")
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("accession", pa.string(), nullable=False),
+        ("cik", pa.int64()),
+        ("form_type", pa.string()),
+        ("filing_date", pa.date32()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+"""One row per accession per attempt batch; ``reason`` says why a filing failed or was quarantined."""
+
+_PART = re.compile(r"part-(\d{8})-[0-9a-f]{8}\.parquet")
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """What happened to one accession in one run."""
+
+    accession: str
+    cik: int | None
+    form_type: str | None
+    filing_date: date | None
+    status: str
+    reason: str | None = None
+
+
+class Manifest:
+    """Reads and appends the manifest parts of one store."""
+
+    def __init__(self, store_root: str | os.PathLike[str]) -> None:
+        self.directory = Path(store_root) / MANIFEST_DIR
+
+    def _parts(self) -> list[tuple[int, Path]]:
+        if not self.directory.is_dir():
+            return []
+        found = ((_PART.fullmatch(p.name), p) for p in self.directory.iterdir())
+        return sorted((int(m.group(1)), p) for m, p in found if m)
+
+    def frame(self) -> pl.DataFrame:
+        """The latest record of every accession."""
+        parts = self._parts()
+        if not parts:
+            return pl.from_arrow(MANIFEST_SCHEMA.empty_table())  # type: ignore[return-value]
+        frames = [pl.read_parquet(p).with_columns(pl.lit(seq).alias("_part")) for seq, p in parts]
+        latest = pl.concat(frames).with_row_index("_row").sort("_part", "_row")
+        return latest.unique("accession", keep="last", maintain_order=True).drop("_part", "_row")
+
+    def done(self) -> set[str]:
+        """Accessions stored or quarantined: never fetched again."""
+        frame = self.frame().filter(pl.col("status") != "failed")
+        return set(frame.get_column("accession").to_list())
+
+    def failures(self) -> dict[str, str]:
+        """Accessions whose latest attempt failed, with the reason."""
+        frame = self.frame().filter(pl.col("status") == "failed")
+        return dict(
+            zip(frame.get_column("accession").to_list(), frame.get_column("reason").to_list(), strict=True)
+        )
+
+    def last_filing_date(self) -> date | None:
+        """The latest filing date the manifest has seen (None when empty)."""
+        return self.frame().get_column("filing_date").max()  # type: ignore[return-value]
+
+    def index_gaps(self) -> dict[str, date]:
+        """Index files (url -> first day they cover) that a run could not read and that no later run over
+        that day has read since: ``insider update`` starts no later than the earliest of them."""
+        path = self.directory / INDEX_GAPS
+        if not path.exists():
+            return {}
+        return {url: date.fromisoformat(day) for url, day in json.loads(path.read_bytes()).items()}
+
+    def record_index_gaps(self, start: date, end: date, failed: Mapping[str, date]) -> None:
+        """After a run that read the indexes of ``start..end``: its failures replace the gaps it covered."""
+        gaps = {url: day for url, day in self.index_gaps().items() if not start <= day <= end}
+        gaps.update(failed)
+        path = self.directory / INDEX_GAPS
+        if not gaps:
+            path.unlink(missing_ok=True)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        replace_bytes(path, json.dumps({url: day.isoformat() for url, day in sorted(gaps.items())}).encode())
+
+    def append(self, records: Iterable[ManifestRecord]) -> Path | None:
+        """Write one part atomically; returns its path (None when there is nothing to record)."""
+        rows = list(records)
+        if not rows:
+            return None
+        for row in rows:
+            if row.status not in STATUSES:
+                raise ValueError(f"unknown manifest status {row.status!r}")
+        return self._write_part(pa.Table.from_pylist([row.__dict__ for row in rows], schema=MANIFEST_SCHEMA))
+
+    def compact(self, *, threshold: int = 64) -> bool:
+        """Fold the parts into one once there are more than ``threshold`` (one per batch adds up over years).
+
+        The folded part is written first, under the next sequence number, and only then are the older
+        parts removed: a crash in between leaves duplicates that the newest part already overrides."""
+        parts = self._parts()
+        if len(parts) <= threshold:
+            return False
+        self._write_part(self.frame().to_arrow().cast(MANIFEST_SCHEMA))
+        for _, path in parts:
+            path.unlink()
+        return True
+
+    def _write_part(self, table: pa.Table) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        parts = self._parts()
+        sequence = parts[-1][0] + 1 if parts else 0
+        path = self.directory / f"part-{sequence:08d}-{uuid.uuid4().hex[:8]}.parquet"
+        replace_parquet(path, table)
+        return path

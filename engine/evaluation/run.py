@@ -1,0 +1,215 @@
+"""``evaluate``: does the score predict returns? The heavy-selling event test on the transactions, the factor
+tear sheet on a score panel, event-time curves, and a report object that renders and writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from engine.errors import UserError
+from engine.evaluation import plots, report
+from engine.evaluation.event_study import (
+    BootstrapBy,
+    EventStudy,
+    MonthBy,
+    Threshold,
+    cluster_buy_events,
+    event_time_returns,
+    heavy_selling_test,
+)
+from engine.evaluation.prices import Prices, PriceSource, load_prices
+from engine.evaluation.tearsheet import DEFAULT_HORIZONS, TearSheet, tear_sheet
+
+IMAGES: dict[str, str] = {
+    "distributions": "heavy_vs_other.png",
+    "event_time": "event_time.png",
+    "cumulative": "cumulative_quantile_returns.png",
+    "ic": "ic_over_time.png",
+}
+"""Report image key -> file name written next to report.md."""
+
+
+@dataclass
+class EvaluationReport:
+    """The evaluation's results (plain Polars frames inside) and their rendering."""
+
+    prices: Prices
+    event_study: EventStudy | None
+    tear_sheet: TearSheet | None
+    event_time: dict[str, pl.DataFrame]
+    """Curve name -> ``tau, mean_return, n`` (heavy-selling months, cluster buys)."""
+    cluster_events: pl.DataFrame | None
+    inputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self, *, max_tickers: int | None = 20) -> str:
+        """The compact text summary (heavy-selling test, then the IC line per horizon)."""
+        parts = []
+        if self.event_study is not None:
+            parts.append(report.event_summary(self.event_study, max_tickers=max_tickers))
+        if self.tear_sheet is not None:
+            for row in self.tear_sheet.ic_summary.iter_rows(named=True):
+                parts.append(
+                    f"{self.tear_sheet.factor} {row['horizon']}-day rank IC: "
+                    f"mean= {report.number(row['mean_ic'], 4)}"
+                    f"  IR= {report.number(row['ir'])}  t_nw= {report.number(row['t_nw'])}"
+                    f"  dates= {row['n_dates']:,}"
+                )
+            sheet = self.tear_sheet
+            spreads = dict(zip(sheet.spread_summary["horizon"], sheet.spread_summary["mean"], strict=True))
+            turnover = dict(sheet.turnover_summary.iter_rows())
+            top, bottom = sheet.buckets[-1], sheet.buckets[0]
+            parts.append(
+                f"{top} minus {bottom}: "
+                + "  ".join(f"{h}d= {report.pct(spreads[h])}" for h in sheet.horizons)
+                + f"  turnover {top}= {report.pct(turnover.get(top))}"
+                + f" {bottom}= {report.pct(turnover.get(bottom))}"
+            )
+            coverage = sheet.coverage
+            parts.append(
+                f"coverage: {coverage.height:,} dates, {int(coverage['priced'].sum()):,} scored cells with a "
+                f"close, {int(coverage['nonzero'].sum()):,} non-zero {sheet.sign_column}"
+            )
+        return "\n".join(parts)
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Every result table by name."""
+        out: dict[str, pl.DataFrame] = {}
+        if self.event_study is not None:
+            out["event_months"] = self.event_study.months
+            out["event_by_ticker"] = self.event_study.by_ticker
+        if self.tear_sheet is not None:
+            sheet = self.tear_sheet
+            for name in (
+                "ic",
+                "ic_summary",
+                "quantile_returns",
+                "quantile_summary",
+                "spread",
+                "spread_summary",
+                "turnover",
+                "turnover_summary",
+                "coverage",
+            ):
+                out[name] = getattr(sheet, name)
+        for name, curve in self.event_time.items():
+            out[f"event_time_{name.replace(' ', '_')}"] = curve
+        return out
+
+    def to_markdown(self, images: dict[str, str] | None = None) -> str:
+        return report.markdown(
+            title="Insider signal evaluation",
+            inputs=self.inputs,
+            study=self.event_study,
+            sheet=self.tear_sheet,
+            notes=self.notes,
+            images=images or {},
+        )
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write the PNGs and ``report.md`` into ``out_dir``; returns the written paths by name."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        if self.event_study is not None:
+            written["distributions"] = plots.heavy_vs_other_distributions(
+                self.event_study, out / IMAGES["distributions"]
+            )
+            written["event_time"] = plots.event_time(self.event_time, out / IMAGES["event_time"])
+        if self.tear_sheet is not None:
+            written["cumulative"] = plots.cumulative_quantile_returns(
+                self.tear_sheet, out / IMAGES["cumulative"]
+            )
+            written["ic"] = plots.ic_over_time(self.tear_sheet, out / IMAGES["ic"])
+        images = {key: path.name for key, path in written.items()}
+        written["report"] = out / "report.md"
+        written["report"].write_text(self.to_markdown(images), encoding="utf-8")
+        return written
+
+
+def evaluate(
+    scores: pl.DataFrame | pl.LazyFrame | None,
+    prices: Prices | PriceSource,
+    *,
+    transactions: pl.DataFrame | pl.LazyFrame | None = None,
+    factor: str = "insider",
+    sign_column: str | None = None,
+    horizons: Sequence[int] = DEFAULT_HORIZONS,
+    quantiles: int = 3,
+    nw_lags: int | None = None,
+    min_names: int = 5,
+    month_by: MonthBy = "available_date",
+    threshold: Threshold = "full_sample",
+    event_horizon: int = 63,
+    bootstrap: int = 10_000,
+    bootstrap_by: BootstrapBy = "month",
+    seed: int = 0,
+    supersede_amendments: bool = True,
+    cluster_min_insiders: int = 2,
+) -> EvaluationReport:
+    """Evaluate a score panel and/or insider transactions against prices.
+
+    ``scores``: ``date``, the prices' key (``ticker`` or ``issuer_cik``) and ``factor``; with the engine's
+    ``insider`` and a ``raw`` column, buckets split on the sign of ``raw`` unless ``sign_column`` says
+    otherwise. ``transactions``: the store's transactions table, for the heavy-selling test and the
+    event-time curves.
+    """
+    if scores is None and transactions is None:
+        raise UserError("nothing to evaluate", fix="pass a score panel, transactions, or both")
+    panel = prices if isinstance(prices, Prices) else load_prices(prices)
+    inputs = panel.describe()
+    notes: list[str] = []
+    study, clusters, curves = None, None, {}
+    if transactions is not None:
+        study = heavy_selling_test(
+            transactions,
+            panel,
+            month_by=month_by,
+            threshold=threshold,
+            horizon=event_horizon,
+            bootstrap=bootstrap,
+            bootstrap_by=bootstrap_by,
+            seed=seed,
+            supersede_amendments=supersede_amendments,
+        )
+        inputs.append(f"Transactions: {study.counts['rows']:,} rows.")
+        heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())
+        curves["heavy-selling months"] = event_time_returns(panel, heavy[panel.key], heavy["start_date"])
+        clusters = cluster_buy_events(transactions, min_insiders=cluster_min_insiders)
+        curves["cluster buys"] = event_time_returns(panel, clusters[panel.key], clusters["date"])
+        for name, curve in curves.items():
+            events = int(curve.filter(pl.col("tau") == 0)["n"].sum())
+            total = heavy.height if name.startswith("heavy") else clusters.height
+            notes.append(
+                f"Event-time curve '{name}': {events:,} of {total:,} events have a close on the event day."
+            )
+    sheet = None
+    if scores is not None:
+        frame = scores.lazy().collect() if isinstance(scores, pl.LazyFrame) else scores
+        if sign_column is None and factor == "insider" and "raw" in frame.columns:
+            sign_column = "raw"
+        sheet = tear_sheet(
+            frame,
+            panel,
+            factor=factor,
+            sign_column=sign_column,
+            horizons=horizons,
+            quantiles=quantiles,
+            nw_lags=nw_lags,
+            min_names=min_names,
+        )
+        inputs.append(
+            f"Scores: {frame.height:,} rows, {frame['date'].n_unique():,} dates, factor `{factor}`."
+        )
+    return EvaluationReport(
+        prices=panel,
+        event_study=study,
+        tear_sheet=sheet,
+        event_time=curves,
+        cluster_events=clusters,
+        inputs=inputs,
+        notes=notes,
+    )

@@ -1,0 +1,18 @@
+"""SCORING.md as code: config, eligibility and amendment rules, the lazy events pipeline, market caps,
+numba kernels with their plain-Python twins, the slow reference and the run."""
+
+from engine._faces import lazy_face
+
+_EXPORTS = {
+    "score": "engine.scoring.run",
+    "score_asof": "engine.scoring.run",
+    "score_run": "engine.scoring.run",
+    "ScoreRun": "engine.scoring.run",
+    "SCORE_COLUMNS": "engine.scoring.run",
+    "ScoreConfig": "engine.scoring.config",
+    "MarketCaps": "engine.scoring.market_caps",
+    "load_market_caps": "engine.scoring.market_caps",
+    "reference_score": "engine.scoring.reference",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -1,0 +1,351 @@
+"""Polars lazy pipeline from the store's tables to per-trade events (SCORING.md sections 2 to 6).
+
+One event per eligible trade that can move the score: its issuer, insider key, the day it becomes
+known, the day an amendment supersedes it (if any), its side and its term
+``role_weight * plan_factor * value / market_cap`` (NaN when no market cap is known).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from engine.errors import UserError
+from engine.scoring.amendments import amendment_dates, with_superseded
+from engine.scoring.config import ROLES, ScoreConfig
+from engine.scoring.market_caps import SHARES, MarketCaps
+from engine.store.accessions import KEY, accession_key
+from parsers.roles import SEE_REMARKS_PATTERN
+
+NEVER = np.iinfo(np.int64).max // 2
+"""Superseded day of a trade no amendment supersedes."""
+
+
+@dataclass
+class TradeEvents:
+    """Eligible trades as NumPy columns (issuer, day order not yet imposed) plus what was left out."""
+
+    issuer_cik: np.ndarray
+    insider_cik: np.ndarray
+    start: np.ndarray
+    superseded: np.ndarray
+    is_buy: np.ndarray
+    term: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def _regex(pattern: str) -> str:
+    return f"(?i){pattern}"
+
+
+PARTITION_SLACK = dt.timedelta(days=31)
+"""Margin around a date range when pruning the store's ``filing_year/filing_month`` partitions: a
+filing's partition month (its filing date) is within days of its ``available_date``."""
+
+
+def partition_window(first: dt.date, last: dt.date) -> pl.Expr:
+    """Rows whose partition month can hold filings available in ``[first, last]`` (or no partition)."""
+    lo, hi = first - PARTITION_SLACK, last + PARTITION_SLACK
+    month = pl.col("filing_year").cast(pl.Int32) * 12 + pl.col("filing_month").cast(pl.Int32)
+    return month.is_null() | month.is_between(lo.year * 12 + lo.month, hi.year * 12 + hi.month)
+
+
+def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
+    """Non-derivative P/S rows of eligible forms with a positive share count (section 2)."""
+    return transactions.filter(
+        ~pl.col("is_derivative").fill_null(False)
+        & ~pl.col("is_holding").fill_null(False)
+        & pl.col("document_type").is_in(config.forms)
+        & pl.col("transaction_code").is_in(config.buy_codes + config.sell_codes)
+        & pl.col("shares").is_finite()
+        & (pl.col("shares") > 0)
+    )
+
+
+_FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
+
+
+def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> pl.LazyFrame:
+    """``acc_key, role_weight`` of the filings in ``keys``: the largest weight over a filing's owners,
+    each owner's weight the largest of its roles (section 6), recomputed from the flags and
+    ``role_title``. An owner's roles are a bit set (``ROLES`` order), the filing's the union of its
+    owners' sets, and the weight a lookup of that union: one integer group-by instead of a float one."""
+    says_see_remarks = pl.col("officer_title").str.contains(_regex(SEE_REMARKS_PATTERN.pattern))
+    title = (
+        pl.when(says_see_remarks.fill_null(False))
+        .then(pl.col("role_title"))
+        .otherwise(pl.coalesce("role_title", "officer_title"))
+    )
+    officer = pl.col("is_officer").fill_null(False)
+    director = pl.col("is_director").fill_null(False)
+    ten = pl.col("is_ten_percent_owner").fill_null(False)
+    ceo, cfo = pl.col("ceo"), pl.col("cfo")
+    roles = {
+        "ceo": ceo,
+        "cfo": cfo,
+        "officer": officer & ~ceo & ~cfo,
+        "director": director,
+        "ten_percent": ten,
+        "other": pl.col("is_other").fill_null(False) | ~(officer | director | ten),
+    }
+    role_bits = pl.sum_horizontal([held.cast(pl.UInt8) * (1 << ROLES.index(r)) for r, held in roles.items()])
+    return (
+        owners.select(accession_key(), "officer_title", "role_title", *_FLAGS)
+        .filter(pl.col(KEY).is_in(keys.implode()))
+        .with_columns(title.alias("title"))
+        .with_columns(
+            (officer & _title_matches(config.ceo_pattern)).alias("ceo"),
+            (officer & _title_matches(config.cfo_pattern)).alias("cfo"),
+        )
+        .group_by(KEY)
+        .agg(role_bits.bitwise_or().alias("roles"))
+        .select(KEY, pl.lit(_weight_table(config)).gather(pl.col("roles")).alias("role_weight"))
+    )
+
+
+def _title_matches(pattern: str) -> pl.Expr:
+    return pl.col("title").str.contains(_regex(pattern)).fill_null(False)
+
+
+def _weight_table(config: ScoreConfig) -> pl.Series:
+    """Weight of every set of roles (bit ``k`` = ``ROLES[k]``): the largest weight of its roles."""
+    weights = [config.role_weights[role] for role in ROLES]
+    sets = range(1 << len(ROLES))
+    return pl.Series([max((w for k, w in enumerate(weights) if s >> k & 1), default=0.0) for s in sets])
+
+
+def plan_flags(
+    trades: pl.LazyFrame, filings: pl.LazyFrame, footnotes: pl.LazyFrame, config: ScoreConfig
+) -> pl.LazyFrame:
+    """Add ``plan``: the store's flag under the default pattern, else recomputed from the checkbox, the
+    remarks and every footnote referenced inside the transaction element (section 6)."""
+    if config.default_plan_pattern:
+        return trades.with_columns(pl.col("plan").fill_null(False))
+    pattern = _regex(config.plan_pattern)
+    by_filing = filings.select(
+        "accession",
+        (
+            pl.col("aff10b5one").fill_null(False) | pl.col("remarks").str.contains(pattern).fill_null(False)
+        ).alias("filing_plan"),
+    )
+    plan_notes = (
+        footnotes.filter(pl.col("text").str.contains(pattern))
+        .select("accession", "footnote_id", pl.lit(True).alias("note_plan"))
+        .unique()
+    )
+    by_row = (
+        trades.select("accession", "row_index", "footnote_ids")
+        .explode("footnote_ids")
+        .join(
+            plan_notes,
+            left_on=["accession", "footnote_ids"],
+            right_on=["accession", "footnote_id"],
+            how="left",
+        )
+        .group_by("accession", "row_index")
+        .agg(pl.col("note_plan").any().alias("note_plan"))
+    )
+    return (
+        trades.drop("plan")
+        .join(by_filing, on="accession", how="left")
+        .join(by_row, on=["accession", "row_index"], how="left")
+        .with_columns(
+            (pl.col("filing_plan").fill_null(False) | pl.col("note_plan").fill_null(False)).alias("plan")
+        )
+        .drop("filing_plan", "note_plan")
+    )
+
+
+def routine_traders(trades: pl.LazyFrame) -> pl.LazyFrame:
+    """``issuer_cik, insider_cik, year`` of routine traders (Cohen-Malloy-Pomorski): traded the issuer in
+    the same calendar month in each of the three preceding years, as known before the year began."""
+    traded = trades.select(
+        "issuer_cik",
+        "insider_cik",
+        pl.coalesce("transaction_date", "available_date").alias("traded"),
+        pl.col("available_date").dt.year().alias("known_year"),
+    ).select(
+        "issuer_cik",
+        "insider_cik",
+        pl.col("traded").dt.year().alias("traded_year"),
+        pl.col("traded").dt.month().alias("month"),
+        "known_year",
+    )
+    return (
+        traded.with_columns(pl.lit([1, 2, 3]).alias("lag"))
+        .explode("lag")
+        .with_columns((pl.col("traded_year") + pl.col("lag")).alias("year"))
+        .filter(pl.col("year") > pl.col("known_year"))
+        .group_by("issuer_cik", "insider_cik", "year", "month")
+        .agg(pl.col("lag").n_unique().alias("lags"))
+        .filter(pl.col("lags") == 3)
+        .select("issuer_cik", "insider_cik", "year")
+        .unique()
+    )
+
+
+def trade_events(
+    tables: dict[str, pl.LazyFrame],
+    first_day: dt.date,
+    last_day: dt.date,
+    caps: MarketCaps,
+    config: ScoreConfig,
+) -> TradeEvents:
+    """Eligible trades known in ``[first_day - flow_window + 1, last_day]`` as events (sections 2-6).
+
+    The transactions are scanned once: the candidates collected feed the input checks and the trades,
+    and their accession keys select the owners whose role weights are needed."""
+    earliest = first_day - dt.timedelta(days=config.flow_window - 1)
+    lookback = dt.date(earliest.year - 3, 1, 1) if config.exclude_routine else earliest
+    window = partition_window(lookback, last_day)
+    tables = {name: frame.filter(window) for name, frame in tables.items()}
+    candidates = (
+        eligible_trades(tables["transactions"], config)
+        .filter(pl.col("available_date").is_null() | pl.col("available_date").is_between(lookback, last_day))
+        .select(accession_key(), *_trade_columns(config))
+        .collect()
+    )
+    notes = _input_notes(candidates, earliest, last_day)
+    trades = candidates.lazy().filter(
+        pl.col("available_date").is_not_null()
+        & pl.col("issuer_cik").is_not_null()
+        & pl.col("insider_cik").is_not_null()
+    )
+    trades = plan_flags(trades, tables["filings"], tables["footnotes"], config)
+    if config.exclude_routine:
+        routine = routine_traders(trades)
+        trades = trades.filter(pl.col("available_date") >= earliest).join(
+            routine,
+            left_on=["issuer_cik", "insider_cik", pl.col("available_date").dt.year()],
+            right_on=["issuer_cik", "insider_cik", "year"],
+            how="anti",
+        )
+    plan_factor = pl.when(pl.col("plan")).then(pl.lit(config.plan_weight)).otherwise(pl.lit(1.0))
+    trades = (
+        trades.with_columns(plan_factor.alias("plan_factor"))
+        .filter(pl.col("plan_factor") > 0)
+        .select(
+            KEY,
+            *_EVENT_COLUMNS,
+            "plan_factor",
+            (~pl.struct(KEY, "row_index").is_first_distinct()).alias("duplicate"),
+        )
+        .collect()
+    )
+    _check_accessions(trades)
+    duplicates = trades["duplicate"].sum()
+    if duplicates:
+        notes.append(f"{duplicates} duplicate transaction row(s) (same accession and row) counted once")
+        trades = trades.filter(~pl.col("duplicate"))
+    weights = role_weights(tables["owners"], config, trades[KEY].unique())
+    events = _priced(
+        with_superseded(
+            _sized(trades.lazy().join(weights, on=KEY, how="left"), caps, config),
+            amendment_dates(tables["filings"], config.amendment_forms),
+        ),
+        caps.known_between(lookback, last_day),
+    ).collect()
+    return TradeEvents(
+        issuer_cik=events["issuer_cik"].to_numpy(),
+        insider_cik=events["insider_cik"].to_numpy(),
+        start=events["start"].to_numpy().astype(np.int64),
+        superseded=events["superseded"].to_numpy().astype(np.int64),
+        is_buy=events["is_buy"].to_numpy(),
+        term=events["term"].fill_null(float("nan")).to_numpy(),
+        notes=notes,
+    )
+
+
+_EVENT_COLUMNS = (
+    "row_index",
+    "issuer_cik",
+    "insider_cik",
+    "period_of_report",
+    "available_date",
+    "transaction_code",
+    "shares",
+    "price",
+)
+"""The transaction columns a trade event is built from (beside its accession key and plan factor)."""
+
+
+def _trade_columns(config: ScoreConfig) -> list[str]:
+    """The transaction columns the events need, plus those the configured plan and routine rules read."""
+    columns = [*_EVENT_COLUMNS, "plan"]
+    if not config.default_plan_pattern:
+        columns += ["accession", "footnote_ids"]
+    if config.exclude_routine:
+        columns.append("transaction_date")
+    return columns
+
+
+def _input_notes(candidates: pl.DataFrame, earliest: dt.date, last_day: dt.date) -> list[str]:
+    """What the input checks left out: eligible trades without a date, an issuer or an insider."""
+    in_range = pl.col("available_date").is_between(earliest, last_day)
+    row = candidates.select(
+        pl.col("available_date").is_null().sum().alias("no_date"),
+        (in_range & pl.col("issuer_cik").is_null()).sum().alias("no_issuer"),
+        (in_range & pl.col("insider_cik").is_null()).sum().alias("no_insider"),
+    ).row(0, named=True)
+    notes = []
+    if row["no_date"]:
+        notes.append(f"{row['no_date']} eligible trade(s) without an available_date were left out")
+    if row["no_issuer"] or row["no_insider"]:
+        notes.append(
+            f"{row['no_issuer']} eligible trade(s) without an issuer CIK and {row['no_insider']} without a "
+            "reporting-owner CIK were left out"
+        )
+    return notes
+
+
+def _check_accessions(trades: pl.DataFrame) -> None:
+    bad_accessions = trades[KEY].null_count()
+    if bad_accessions:
+        raise UserError(
+            f"transactions: {bad_accessions} eligible row(s) with a malformed accession",
+            fix="accessions are 0000000000-00-000000 or sha1-<12 hex>; re-ingest the filings",
+        )
+
+
+def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.LazyFrame:
+    """Only the columns the events still need (before the sorts of the as-of joins): the keys, the
+    side, ``weight`` (role weight times plan factor) and ``size`` (the value, or shares when the market
+    data are shares outstanding; 0 without a positive price)."""
+    priced = pl.col("price").is_finite() & (pl.col("price") > 0)
+    value = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
+    weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
+    return trades.select(
+        "issuer_cik",
+        "insider_cik",
+        "period_of_report",
+        "available_date",
+        pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
+        weight.alias("weight"),
+        pl.when(priced).then(value).otherwise(0.0).alias("size"),
+    )
+
+
+def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
+    """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
+    trade's available date, from ``caps``: ``issuer_cik, date, cap``; NaN without a market cap)."""
+    trades = trades.join_asof(
+        caps.rename({"date": "cap_date"}),
+        left_on="available_date",
+        right_on="cap_date",
+        by="issuer_cik",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    ratio = pl.when(pl.col("cap").is_null()).then(float("nan")).otherwise(pl.col("size") / pl.col("cap"))
+    epoch = pl.lit(dt.date(1970, 1, 1))
+    return trades.select(
+        "issuer_cik",
+        "insider_cik",
+        (pl.col("available_date") - epoch).dt.total_days().alias("start"),
+        (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
+        "is_buy",
+        (pl.col("weight") * ratio).alias("term"),
+    )

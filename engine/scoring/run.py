@@ -1,0 +1,329 @@
+"""The scoring API: the insider factor of SCORING.md for every (date, issuer) of a universe.
+
+``score`` runs the Polars pipeline (``engine.scoring.events``) to per-trade events, groups them per issuer
+and hands NumPy arrays to the numba kernels (``engine.scoring.kernels``); ``score_asof`` is one cross-section.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba
+import numpy as np
+import polars as pl
+
+from engine.errors import UserError
+from engine.scoring import kernels
+from engine.scoring.config import ScoreConfig
+from engine.scoring.events import partition_window, trade_events
+from engine.scoring.market_caps import MarketCaps, MarketSource, load_market_caps
+from engine.scoring.universe import (
+    UniverseSource,
+    clean_ticker,
+    explicit_membership,
+    filing_events,
+    load_universe,
+    score_dates,
+    ticker_labels,
+)
+from engine.store.datasets import Store
+from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "date",
+    "issuer_cik",
+    "ticker",
+    "buys",
+    "sells",
+    "cluster",
+    "raw",
+    "insider",
+    "n_buys",
+    "n_sells",
+    "pct",
+    "null_reason",
+)
+"""Output columns; ``null_reason`` says why ``raw`` (and so ``insider``) is null, else null."""
+
+NO_MARKET_CAP = "no_market_cap"
+NULL_REASONS = pl.Enum([NO_MARKET_CAP])
+
+Source = Store | str | Path | pl.LazyFrame | pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame]
+
+_SCHEMAS = {
+    "filings": FILINGS_SCHEMA,
+    "owners": OWNERS_SCHEMA,
+    "transactions": TRANSACTIONS_SCHEMA,
+    "footnotes": FOOTNOTES_SCHEMA,
+}
+
+
+@dataclass
+class ScoreRun:
+    """A scored panel and the notes on what was left out or null, and why."""
+
+    frame: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _empty(name: str) -> pl.LazyFrame:
+    return pl.LazyFrame(schema=pl.Schema(pl.from_arrow(_SCHEMAS[name].empty_table()).schema))
+
+
+def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
+    """The four store tables as LazyFrames, from a Store, a store directory or a mapping of tables
+    (owners and footnotes may be left out: they then count as empty)."""
+    if isinstance(source, str | Path):
+        root = Path(source)
+        if not (root / "filings").is_dir():
+            raise UserError(f"no store at {root} (no filings/ directory)", fix="run `insider ingest` first")
+        source = Store(root)
+    if isinstance(source, Store):
+        return {name: source.scan(name) for name in _SCHEMAS}, source
+    if isinstance(source, pl.LazyFrame | pl.DataFrame):
+        raise UserError(
+            "a single frame cannot be scored: role weights need the owners table and supersession the "
+            "filings table",
+            fix="pass a Store, a store directory, or a mapping {'transactions': ..., 'filings': ..., "
+            "'owners': ..., 'footnotes': ...} of LazyFrames",
+        )
+    unknown = sorted(set(source) - set(_SCHEMAS))
+    if unknown or "transactions" not in source or "filings" not in source:
+        raise UserError(
+            f"the table mapping needs transactions and filings (got {sorted(source)})",
+            fix="pass a mapping with keys transactions, filings and optionally owners, footnotes",
+        )
+    tables = {
+        name: (_complete(source[name].lazy(), name) if name in source else _empty(name)) for name in _SCHEMAS
+    }
+    return tables, None
+
+
+def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    """A caller's table with the schema's missing columns added as nulls (e.g. no partition columns)."""
+    schema = _empty(name).collect_schema()
+    present = frame.collect_schema()
+    missing = [
+        pl.lit(None, dtype=dtype).alias(column) for column, dtype in schema.items() if column not in present
+    ]
+    return frame.with_columns(missing) if missing else frame
+
+
+def _market_caps(
+    market_caps: MarketSource | MarketCaps | str, store: Store | None, ticker_map: pl.LazyFrame
+) -> MarketCaps:
+    if isinstance(market_caps, MarketCaps):
+        return market_caps
+    if isinstance(market_caps, str) and market_caps == "store":
+        if store is None:
+            raise UserError("market_caps='store' needs a Store source", fix="pass the Store or a file")
+        files = sorted((store.root / "shares_outstanding").glob("**/*.parquet"))
+        if not files:
+            raise UserError(
+                f"the store {store.root} has no shares_outstanding table",
+                fix="load shares outstanding into the store or pass --market-caps FILE",
+            )
+        return load_market_caps(pl.scan_parquet(files), ticker_map)
+    return load_market_caps(market_caps, ticker_map)
+
+
+PARALLEL_MIN_CELLS = 200_000
+"""Below this many (issuer x date) cells the kernels run on one thread: starting a parallel region
+costs more than the work (tens of ms on a busy machine)."""
+
+
+@contextmanager
+def _threads(cells: int) -> Iterator[None]:
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else previous)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+DENSE_CIK_LIMIT = 50_000_000
+"""Largest CIK for which issuers are indexed through a dense lookup table (CIKs are ~2.1M today)."""
+
+
+def _indexer(issuers: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Position of each CIK in the sorted ``issuers``: a table lookup when CIKs are small, else a search."""
+    if issuers.size == 0 or issuers[0] < 0 or issuers[-1] > DENSE_CIK_LIMIT:
+        return lambda ciks: np.searchsorted(issuers, ciks)
+    table = np.zeros(issuers[-1] + 1, dtype=np.int64)
+    table[issuers] = np.arange(issuers.size)
+    return lambda ciks: table[ciks]
+
+
+def _distinct_issuers(*ciks: pl.Series) -> np.ndarray:
+    """The sorted distinct CIKs of several columns (a hash per column, then a sort of the few left)."""
+    return np.unique(np.concatenate([c.unique().to_numpy() for c in ciks]).astype(np.int64))
+
+
+def _group_offsets(group: np.ndarray, n_groups: int) -> np.ndarray:
+    """CSR offsets of rows already sorted by group: group ``g`` is ``ptr[g]:ptr[g + 1]``."""
+    return np.concatenate([[0], np.cumsum(np.bincount(group, minlength=n_groups))])
+
+
+def score_run(
+    source: Source,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+) -> ScoreRun:
+    """``score`` with its notes: what was left out of the inputs and why cells are null."""
+    config = config or ScoreConfig()
+    grid = score_dates(start, end, dates)
+    first_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[0]))
+    last_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[-1]))
+    tables, store = open_tables(source)
+    explicit = load_universe(universe) if universe is not None else None
+    if explicit is None and tables_empty(tables):
+        raise UserError("the store has no filings", fix="run `insider ingest` on some filings first")
+    all_filings = filing_events(tables["filings"], last_day)
+    filings = all_filings
+    if explicit is None:
+        since = first_day - dt.timedelta(days=config.universe_lookback)
+        filings = filing_events(tables["filings"].filter(partition_window(since, last_day)), last_day).filter(
+            pl.col("available_date") >= since
+        )
+    if market_caps is None:
+        raise UserError(
+            "no market caps given: every trade's value / market cap would be unknown",
+            fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
+        )
+    caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
+    pending_filings = filings.sort("issuer_cik", "available_date").collect(background=True)
+    events = trade_events(tables, first_day, last_day, caps, config)
+    filing_frame = pending_filings.fetch_blocking()
+    tickers, filing_label = ticker_labels(filing_frame["ticker"])
+    notes = caps.notes + events.notes
+    issuers = _distinct_issuers(
+        filing_frame["issuer_cik"],
+        pl.Series(events.issuer_cik, dtype=pl.Int64),
+        explicit["issuer_cik"] if explicit is not None else pl.Series(dtype=pl.Int64),
+    )
+    issuer_index = _indexer(issuers)
+    with _threads(issuers.size * grid.size):
+        labels, member = kernels.latest_filing(
+            _group_offsets(issuer_index(filing_frame["issuer_cik"].to_numpy()), issuers.size),
+            filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64),
+            filing_frame["accepted"].to_numpy(),
+            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy(),
+            filing_label,
+            grid,
+            config.universe_lookback,
+        )
+        if explicit is not None:
+            member = explicit_membership(explicit, issuers, grid)
+        pos, date_ptr, row_issuer = kernels.row_positions(member)
+        n_rows = int(date_ptr[-1])
+        order, e_ptr = kernels.group_order(issuer_index(events.issuer_cik), events.start, issuers.size)
+        start_day = events.start[order]
+        superseded = events.superseded[order]
+        buys, sells, n_buys, n_sells, missing = kernels.window_sums(
+            e_ptr,
+            start_day,
+            superseded,
+            events.term[order],
+            events.is_buy[order],
+            grid,
+            config.flow_window,
+            pos,
+            n_rows,
+        )
+        cluster = kernels.distinct_counts(
+            e_ptr,
+            start_day,
+            np.minimum(superseded, start_day + config.cluster_window),
+            events.insider_cik[order],
+            grid,
+            pos,
+            n_rows,
+        )
+        raw = kernels.raw_scores(buys, sells, cluster, missing)
+        no_cap = missing > 0
+        buys[no_cap] = np.nan
+        sells[no_cap] = np.nan
+        insider, pct = kernels.cross_section(
+            raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
+        )
+        row_label = kernels.row_values(labels, date_ptr, row_issuer)
+    del labels, member, pos
+    n_null = int(no_cap.sum())
+    if n_null:
+        n_issuers_null = np.unique(row_issuer[no_cap]).size
+        notes.append(
+            f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the "
+            f"{config.flow_window}-day window "
+            "has no market cap on or before its available date (null_reason = no_market_cap)"
+        )
+    if n_rows == 0:
+        notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
+    cells = pl.DataFrame(
+        {
+            "date": pl.Series(np.repeat(grid.astype(np.int32), np.diff(date_ptr))).cast(pl.Date),
+            "issuer": row_issuer,
+            "label": row_label,
+            "buys": pl.Series(buys, nan_to_null=True),
+            "sells": pl.Series(sells, nan_to_null=True),
+            "cluster": cluster,
+            "raw": pl.Series(raw, nan_to_null=True),
+            "insider": pl.Series(insider, nan_to_null=True),
+            "n_buys": n_buys,
+            "n_sells": n_sells,
+            "pct": pl.Series(pct, nan_to_null=True),
+            "no_cap": no_cap,
+        }
+    )
+    frame = cells.select(
+        "date",
+        pl.lit(pl.Series(issuers)).gather(pl.col("issuer")).alias("issuer_cik"),
+        pl.lit(tickers).gather(pl.when(pl.col("label") >= 0).then(pl.col("label"))).alias("ticker"),
+        *SCORE_COLUMNS[3:-1],
+        pl.when(pl.col("no_cap")).then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS)).alias("null_reason"),
+    )
+    return ScoreRun(frame, notes)
+
+
+def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
+    """True when there is not a single filing in the tables."""
+    return tables["filings"].head(1).collect().height == 0
+
+
+def score(
+    source: Source,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+    dates: Sequence[dt.date | str] | None = None,
+) -> pl.DataFrame:
+    """The insider factor for every weekday in ``[start, end]`` (or the given ``dates``) and every issuer
+    in that date's universe: ``date, issuer_cik, ticker, buys, sells, cluster, raw, insider, n_buys,
+    n_sells, pct, null_reason``, sorted by date then issuer CIK."""
+    return score_run(
+        source, start, end, market_caps=market_caps, universe=universe, config=config, dates=dates
+    ).frame
+
+
+def score_asof(
+    date: dt.date | str,
+    source: Source,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+) -> pl.DataFrame:
+    """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day)."""
+    return score(source, market_caps=market_caps, universe=universe, config=config, dates=[date])
