@@ -35,7 +35,7 @@ def polite(n_filings: int) -> dict[str, float]:
     from engine.edgar.download import Downloader
     from engine.edgar.http import EdgarClient
     from engine.edgar.urls import EdgarUrls
-    from engine.replay.server import ReplayProcess, load_filings, max_in_window, windows_over
+    from engine.replay import ReplayProcess, load_filings, max_in_window, windows_over
     from engine.store.datasets import Store
 
     filings = load_filings(FILINGS)[:n_filings]
@@ -73,7 +73,7 @@ def throughput(n_filings: int, *, parse: bool) -> dict[str, float]:
     from engine.edgar.download import download_range
     from engine.edgar.http import EdgarClient
     from engine.edgar.urls import EdgarUrls
-    from engine.replay.server import ReplayProcess
+    from engine.replay import ReplayProcess
     from engine.store.datasets import Store
 
     with tempfile.TemporaryDirectory() as work:

@@ -25,7 +25,7 @@ from engine.edgar.manifest import Manifest
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
-from engine.replay.server import FakeEdgar, ReplayProcess, load_filings, max_in_window
+from engine.replay import FakeEdgar, ReplayProcess, load_filings, max_in_window
 from engine.store.datasets import Store
 from parsers.schema import STORE_TABLES
 

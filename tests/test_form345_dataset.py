@@ -16,7 +16,7 @@ from engine.edgar.backfill import backfill_quarters, ingest_dataset, parse_quart
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
-from engine.replay.server import FakeEdgar, load_filings
+from engine.replay import FakeEdgar, load_filings
 from engine.store.datasets import Store
 from engine.testing.form345 import dataset_columns, synthetic_dataset
 from parsers.form345_dataset import DatasetError, parse_dataset

@@ -12,7 +12,7 @@ import pytest
 
 from engine.edgar.http import EdgarClient, FetchError, check_user_agent, is_rate_page, retry_after_seconds
 from engine.errors import UserError
-from engine.replay.server import RATE_PAGE, UNDECLARED_PAGE, FakeEdgar, load_filings
+from engine.replay import RATE_PAGE, UNDECLARED_PAGE, FakeEdgar, load_filings
 
 AGENT = "Insider Engine tests tests@example.com"
 

@@ -27,7 +27,7 @@ from engine.edgar.discovery import quarter_bounds
 from engine.edgar.download import today_in_new_york
 from engine.edgar.shares import FIRST_FRAME
 from engine.edgar.urls import quarter_of
-from engine.replay.server import FakeEdgar, load_filings
+from engine.replay import FakeEdgar, load_filings
 from engine.testing.form345 import synthetic_dataset
 
 ROOT = Path(__file__).parents[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from engine.replay.server import (
+from engine.replay import (
     FakeEdgar,
     Hit,
     ReplayProcess,

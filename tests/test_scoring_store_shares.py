@@ -18,7 +18,7 @@ from engine.cli.main import main
 from engine.edgar.http import EdgarClient
 from engine.edgar.shares import fetch_shares_outstanding
 from engine.edgar.urls import EdgarUrls
-from engine.replay.server import FakeEdgar, load_filings
+from engine.replay import FakeEdgar, load_filings
 
 AAR = 1750  # AAR Corp (AIR): an officer sells 1,500 shares at $66.903, accepted Saturday 2025-01-11
 FILING = "0001127602-25-001055.txt"

@@ -13,7 +13,7 @@ from engine.cli.main import main
 from engine.edgar.http import EdgarClient
 from engine.edgar.shares import fetch_shares_outstanding, parse_frame, scan_shares_outstanding
 from engine.edgar.urls import EdgarUrls
-from engine.replay.server import FakeEdgar, load_filings
+from engine.replay import FakeEdgar, load_filings
 
 FRAME = {
     "taxonomy": "dei",

@@ -1,6 +1,6 @@
 """The whole pipeline on the real filings bundled with the package, with no network.
 
-A local EDGAR replay (:mod:`engine.replay.server`) serves the bundled filings under EDGAR's URL layout with
+A local EDGAR replay (:mod:`engine.replay`) serves the bundled filings under EDGAR's URL layout with
 generated daily and quarterly indexes; the real downloader fetches them into a store; the universe is
 scored with market caps built from bundled real prices and shares outstanding; the score is evaluated.
 """
@@ -21,7 +21,7 @@ from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
 from engine.evaluation.run import EvaluationReport, evaluate
-from engine.replay.server import FakeEdgar
+from engine.replay import FakeEdgar
 from engine.scoring.run import ScoreRun, score_run
 from engine.store.datasets import Store
 

@@ -12,29 +12,23 @@ It backs the downloader's tests and benchmarks and ``insider demo``; it never ta
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import bisect
 import gzip as gzip_module
-import hashlib
-import json
 import re
-import subprocess
-import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from aiohttp import web
-from lxml import etree
 
 from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT, quarter_of
+from engine.replay.filings import ReplayFiling, iso_date, load_filings
+from engine.replay.indexes import form_index, master_index
 
 RATE_PAGE = (
     b"<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body>"
@@ -50,23 +44,11 @@ UNDECLARED_PAGE = (
     b"declare your traffic.</p></body></html>"
 )
 FORBIDDEN_PAGE = b"<html><body><h1>403 Forbidden</h1></body></html>"
+_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
 
 FAULT_KINDS = frozenset(
     {"429", "403-rate", "403-undeclared", "500", "503", "reset", "slow", "truncate", "404"}
 )
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
-_OWNERSHIP_TYPES = ("3", "3/A", "4", "4/A", "5", "5/A")
-
-
-@dataclass(frozen=True)
-class ReplayFiling:
-    """One filing as EDGAR would hold it: the full submission bytes and what its index rows say."""
-
-    accession: str
-    form_type: str
-    filing_date: date
-    ciks: tuple[tuple[int, str], ...]
-    body: bytes
 
 
 @dataclass
@@ -88,278 +70,6 @@ class Hit:
     status: int
     user_agent: str
     fault: str | None = None
-
-
-# -- reading real filings ----------------------------------------------------------------------------
-
-
-def _header_value(text: str, *keys: str) -> str | None:
-    for key in keys:
-        found = re.search(rf"{re.escape(key)}[ \t]*([^\r\n<]+)", text)
-        if found and found.group(1).strip():
-            return found.group(1).strip()
-    return None
-
-
-def _ownership_xml(data: bytes) -> bytes:
-    start = data.find(b"<XML>")
-    if start >= 0:
-        end = data.find(b"</XML>", start)
-        return data[start + 5 : end if end >= 0 else len(data)].strip()
-    start = data.find(b"<?xml")
-    if start < 0:
-        start = data.find(b"<ownershipDocument")
-    end = data.rfind(b"</ownershipDocument>")
-    if start < 0 or end < 0:
-        raise ValueError("no ownershipDocument in the file")
-    return data[start : end + len(b"</ownershipDocument>")].strip()
-
-
-def _xml_facts(xml: bytes) -> dict[str, object]:
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=True)
-    root = etree.fromstring(xml, parser)
-    if root is None:
-        raise ValueError("unreadable XML")
-
-    def text(path: str) -> str | None:
-        found = root.findtext(path)
-        return found.strip() if found and found.strip() else None
-
-    owners = []
-    for owner in root.iterfind("reportingOwner/reportingOwnerId"):
-        cik = (owner.findtext("rptOwnerCik") or "").strip()
-        if cik.isdigit():
-            owners.append((int(cik), (owner.findtext("rptOwnerName") or "").strip()))
-    signatures = sorted(
-        (s.strip() for s in root.xpath("ownerSignature/signatureDate/text()") if s.strip()), reverse=True
-    )
-    return {
-        "document_type": text("documentType"),
-        "period": text("periodOfReport"),
-        "issuer_cik": text("issuer/issuerCik"),
-        "issuer_name": text("issuer/issuerName") or "",
-        "owners": owners,
-        "signature_date": signatures[0] if signatures else None,
-    }
-
-
-def _iso_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    digits = re.sub(r"\D", "", value)[:8]
-    try:
-        return datetime.strptime(digits, "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
-def _next_weekday(day: date) -> date:
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
-
-def _derived_accession(digest: bytes, year: int) -> str:
-    return f"9999999998-{year % 100:02d}-{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
-
-
-def wrap_submission(
-    xml: bytes,
-    *,
-    accession: str,
-    form_type: str,
-    filing_date: date,
-    accepted_at: datetime,
-    period: date | None,
-    issuer: tuple[int, str],
-    owners: Iterable[tuple[int, str]],
-) -> bytes:
-    """A ``<SEC-DOCUMENT>`` full submission around an ownership XML, laid out like EDGAR's ``.txt``."""
-    lines = [
-        f"<SEC-DOCUMENT>{accession}.txt : {filing_date:%Y%m%d}",
-        f"<SEC-HEADER>{accession}.hdr.sgml : {filing_date:%Y%m%d}",
-        f"<ACCEPTANCE-DATETIME>{accepted_at:%Y%m%d%H%M%S}",
-        f"ACCESSION NUMBER:\t\t{accession}",
-        f"CONFORMED SUBMISSION TYPE:\t{form_type}",
-        "PUBLIC DOCUMENT COUNT:\t\t1",
-    ]
-    if period:
-        lines.append(f"CONFORMED PERIOD OF REPORT:\t{period:%Y%m%d}")
-    lines += [f"FILED AS OF DATE:\t\t{filing_date:%Y%m%d}", f"DATE AS OF CHANGE:\t\t{filing_date:%Y%m%d}", ""]
-    for cik, name in owners:
-        lines += [
-            "REPORTING-OWNER:\t",
-            "",
-            "\tOWNER DATA:\t",
-            f"\t\tCOMPANY CONFORMED NAME:\t\t\t{name}",
-            f"\t\tCENTRAL INDEX KEY:\t\t\t{cik:010d}",
-            "",
-            "\tFILING VALUES:",
-            f"\t\tFORM TYPE:\t\t{form_type}",
-            "\t\tSEC ACT:\t\t1934 Act",
-            "",
-        ]
-    lines += [
-        "ISSUER:\t\t",
-        "",
-        "\tCOMPANY DATA:\t",
-        f"\t\tCOMPANY CONFORMED NAME:\t\t\t{issuer[1]}",
-        f"\t\tCENTRAL INDEX KEY:\t\t\t{issuer[0]:010d}",
-        "</SEC-HEADER>",
-        "<DOCUMENT>",
-        f"<TYPE>{form_type}",
-        "<SEQUENCE>1",
-        f"<FILENAME>form{form_type[0]}.xml",
-        f"<DESCRIPTION>FORM {form_type}",
-        "<TEXT>",
-        "<XML>",
-    ]
-    head = "\n".join(lines).encode("latin-1", "replace") + b"\n"
-    return head + xml + b"\n</XML>\n</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n"
-
-
-def load_filing(path: Path) -> ReplayFiling:
-    """Read one fixture file (full ``.txt`` submission, tag-form submission or bare XML) as EDGAR holds it."""
-    data = path.read_bytes()
-    xml = _ownership_xml(data)
-    facts = _xml_facts(xml)
-    head = data[: data.find(b"<DOCUMENT>")] if b"<DOCUMENT>" in data else data[:4000]
-    header = head.decode("latin-1")
-    issuer_cik = int(facts["issuer_cik"]) if str(facts["issuer_cik"] or "").isdigit() else None
-    owners = list(facts["owners"])  # type: ignore[call-overload]
-    if issuer_cik is None and not owners:
-        raise ValueError(f"{path.name}: no issuer or owner CIK")
-    ciks = ([(issuer_cik, str(facts["issuer_name"]))] if issuer_cik is not None else []) + [
-        owner for owner in owners if owner[0] != issuer_cik
-    ]
-    form_type = (
-        _header_value(header, "CONFORMED SUBMISSION TYPE:", "<TYPE>") or str(facts["document_type"] or "4")
-    ).strip()
-    if data.startswith(b"<SEC-DOCUMENT>"):
-        accession = _header_value(header, "ACCESSION NUMBER:")
-        filing_date = _iso_date(_header_value(header, "FILED AS OF DATE:"))
-        if not accession or not filing_date:
-            raise ValueError(f"{path.name}: SGML header without accession or filing date")
-        return ReplayFiling(accession, form_type, filing_date, tuple(ciks), data)
-    digest = hashlib.sha1(xml).digest()
-    period = _iso_date(str(facts["period"] or ""))
-    filing_date = _iso_date(_header_value(header, "<FILING-DATE>"))
-    if filing_date is None:
-        signed = _iso_date(str(facts["signature_date"] or ""))
-        filing_date = signed if signed and (period is None or signed >= period) else None
-        if filing_date is None:
-            filing_date = (period or date(2020, 1, 2)) + timedelta(days=2)
-        filing_date = _next_weekday(filing_date)
-    accession = _header_value(header, "<ACCESSION-NUMBER>")
-    if not accession:
-        stem = path.stem
-        accession = (
-            stem
-            if re.fullmatch(r"\d{10}-\d{2}-\d{6}", stem)
-            else _derived_accession(digest, filing_date.year)
-        )
-    seconds = int.from_bytes(digest[8:12], "big") % (16 * 3600)
-    accepted_at = datetime.combine(filing_date, datetime.min.time()) + timedelta(hours=6, seconds=seconds)
-    body = wrap_submission(
-        xml,
-        accession=accession,
-        form_type=form_type,
-        filing_date=filing_date,
-        accepted_at=accepted_at,
-        period=period,
-        issuer=ciks[0],
-        owners=ciks[1:] or ciks[:1],
-    )
-    return ReplayFiling(accession, form_type, filing_date, tuple(ciks), body)
-
-
-def load_filings(directory: Path) -> list[ReplayFiling]:
-    """Every ``.txt`` / ``.xml`` filing of a directory, by accession; a repeated accession is an error."""
-    filings = [load_filing(p) for p in sorted(directory.iterdir()) if p.suffix in (".txt", ".xml")]
-    seen: dict[str, str] = {}
-    for filing in filings:
-        if filing.accession in seen:
-            raise ValueError(f"accession {filing.accession} appears twice in {directory}")
-        seen[filing.accession] = filing.accession
-    return sorted(filings, key=lambda f: f.accession)
-
-
-def synthetic_copies(
-    filings: list[ReplayFiling], n: int, *, start: date = date(2030, 1, 2)
-) -> list[ReplayFiling]:
-    """``n`` filings cycling over real ones under fresh accessions (``99999999..``) and business days from
-    ``start``, 1,000 a day: volume for benchmarks, each a real filing with its header dates and accession
-    rewritten."""
-    copies = []
-    day = _next_weekday(start)
-    for i in range(n):
-        if i and i % 1000 == 0:
-            day = _next_weekday(day + timedelta(days=1))
-        source = filings[i % len(filings)]
-        accession = f"9999999999-{day.year % 100:02d}-{i:06d}"
-        body = source.body.replace(source.accession.encode(), accession.encode())
-        old_day, new_day = f"{source.filing_date:%Y%m%d}".encode(), f"{day:%Y%m%d}".encode()
-        body = body.replace(b": " + old_day, b": " + new_day)
-        body = body.replace(b"FILED AS OF DATE:\t\t" + old_day, b"FILED AS OF DATE:\t\t" + new_day)
-        body = re.sub(rb"<ACCEPTANCE-DATETIME>\d{8}", b"<ACCEPTANCE-DATETIME>" + new_day, body, count=1)
-        copies.append(replace(source, accession=accession, filing_date=day, body=body))
-    return copies
-
-
-# -- index files -------------------------------------------------------------------------------------
-
-
-def _index_rows(filings: Iterable[ReplayFiling]) -> Iterator[tuple[str, str, int, date, str]]:
-    for filing in filings:
-        for cik, name in filing.ciks:
-            yield filing.form_type, name, cik, filing.filing_date, f"edgar/data/{cik}/{filing.accession}.txt"
-
-
-def form_index(filings: Iterable[ReplayFiling], *, daily: bool, last_day: date) -> bytes:
-    """A ``form.idx`` (fixed width, sorted by form type, then company) in EDGAR's daily or quarterly form."""
-    title = (
-        "Daily Index of EDGAR Dissemination Feed by Form Type"
-        if daily
-        else ("Master Index of EDGAR Dissemination Feed by Form Type")
-    )
-    lines = [
-        f"Description:           {title}",
-        f"Last Data Received:    {last_day:%b} {last_day.day}, {last_day.year}",
-        "Comments:              webmaster@sec.gov",
-        "Anonymous FTP:         ftp://ftp.sec.gov/edgar/",
-        " ",
-        " ",
-        " ",
-        " ",
-        f"{'Form Type':<12}{'Company Name':<62}{'CIK':<12}{'Date Filed':<12}File Name",
-        "-" * 141,
-    ]
-    for form, name, cik, day, path in sorted(_index_rows(filings), key=lambda r: (r[0], r[1], r[2], r[4])):
-        shown = f"{day:%Y%m%d}" if daily else day.isoformat()
-        padded_name = name + " " * max(2, 62 - len(name))
-        lines.append(f"{form:<12}{padded_name}{cik:<12}{shown:<12}{path}".ljust(150))
-    return ("\n".join(lines) + "\n").encode("latin-1", "replace")
-
-
-def master_index(filings: Iterable[ReplayFiling], *, daily: bool, last_day: date) -> bytes:
-    """A ``master.idx`` (pipe-delimited, sorted by CIK) in EDGAR's daily or quarterly form."""
-    title = "Daily Index of EDGAR Dissemination Feed" if daily else "Master Index of EDGAR Dissemination Feed"
-    lines = [
-        f"Description:           {title}",
-        f"Last Data Received:    {last_day:%b} {last_day.day:2d}, {last_day.year}",
-        "Comments:              webmaster@sec.gov",
-        "Anonymous FTP:         ftp://ftp.sec.gov/edgar/",
-        " ",
-        "CIK|Company Name|Form Type|Date Filed|" + ("File Name" if daily else "Filename"),
-        "-" * 80,
-    ]
-    for form, name, cik, day, path in sorted(_index_rows(filings), key=lambda r: (r[2], r[0], r[4])):
-        shown = f"{day:%Y%m%d}" if daily else day.isoformat()
-        lines.append(f"{cik}|{name}|{form}|{shown}|{path}")
-    return ("\n".join(lines) + "\n").encode("latin-1", "replace")
-
-
-# -- the server --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -477,7 +187,7 @@ class FakeEdgar:
         if m := re.fullmatch(
             r"/Archives/edgar/daily-index/(\d{4})/QTR([1-4])/(form|master)\.(\d{8})\.idx", path
         ):
-            day = _iso_date(m.group(4))
+            day = iso_date(m.group(4))
             if day is None or day.year != int(m.group(1)) or quarter_of(day) != int(m.group(2)):
                 return None
             return self._daily_index(m.group(3), day)
@@ -627,66 +337,6 @@ class FakeEdgar:
             self._thread = None
 
 
-class ReplayProcess:
-    """The fake EDGAR in a child process (``python -m engine.replay``), steered over ``/_replay/``.
-
-    Arrival times are then stamped by a process that does nothing else, which is what rate
-    accounting needs when the client under test runs on the same machine."""
-
-    def __init__(
-        self, filings_dir: Path, *, workdir: Path, latency: float = 0.0, gzip: bool = False, copies: int = 0
-    ) -> None:
-        port_file = workdir / "replay-url"
-        port_file.unlink(missing_ok=True)
-        command = (
-            [
-                sys.executable,
-                "-m",
-                "engine.replay",
-                str(filings_dir),
-                "--port-file",
-                str(port_file),
-                "--latency",
-                str(latency),
-            ]
-            + (["--gzip"] if gzip else [])
-            + (["--copies", str(copies)] if copies else [])
-        )
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while not port_file.exists() or not port_file.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the fake EDGAR did not start (exit {self.process.poll()})")
-            time.sleep(0.05)
-        self.base_url = port_file.read_text().strip()
-
-    def _call(self, action: str, **query: object) -> object:
-        params = urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        with urllib.request.urlopen(f"{self.base_url}_replay/{action}?{params}", timeout=30) as answer:
-            return json.loads(answer.read())
-
-    def inject(
-        self,
-        kind: str,
-        *,
-        times: int = 1,
-        match: str = "/Archives/edgar/data/",
-        retry_after: str | None = None,
-        delay: float = 0.0,
-    ) -> None:
-        """As :meth:`FakeEdgar.inject`, in the child."""
-        self._call("inject", kind=kind, times=times, match=match, retry_after=retry_after, delay=delay)
-
-    def hits(self) -> list[Hit]:
-        """Every request the child has served."""
-        return [Hit(*row) for row in self._call("hits")]  # type: ignore[union-attr]
-
-    def stop(self) -> None:
-        """End the child."""
-        self.process.terminate()
-        self.process.wait(30)
-
-
 def max_in_window(hits: Iterable[Hit], period: float = 1.0) -> int:
     """The most requests that arrived within any span of ``period`` seconds."""
     times = sorted(h.at for h in hits)
@@ -705,36 +355,3 @@ def _content_type(path: str) -> str:
     if path.endswith(".zip"):
         return "application/zip"
     return "text/plain"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.replay FILINGS_DIR [--port N] [--latency S] [--copies N]``: serve until killed."""
-    parser = argparse.ArgumentParser(prog="python -m engine.replay", description=main.__doc__)
-    parser.add_argument("filings", type=Path, help="directory of .txt/.xml ownership filings")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    parser.add_argument("--gzip", action="store_true", help="gzip bodies for clients that accept it")
-    parser.add_argument("--copies", type=int, default=0, help="serve N synthetic copies instead (volume)")
-    parser.add_argument("--port-file", type=Path, help="write the base URL here once listening")
-    args = parser.parse_args(argv)
-    filings = load_filings(args.filings)
-    if args.copies:
-        filings = synthetic_copies(filings, args.copies)
-    server = FakeEdgar(filings, latency=args.latency, gzip=args.gzip)
-
-    async def run() -> None:
-        url = await server.start(args.port)
-        if args.port_file:
-            args.port_file.write_text(url)
-        print(f"fake EDGAR with {len(filings)} filings at {url}", flush=True)
-        await asyncio.Event().wait()
-
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        return 0
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
