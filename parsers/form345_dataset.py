@@ -25,7 +25,14 @@ import pyarrow as pa
 
 from parsers.availability import available_date
 from parsers.plan import mentions_plan
-from parsers.roles import ROLE_WEIGHTS, owner_roles, primary_role, role_title
+from parsers.roles import (
+    RELATIONSHIP_TOKENS,
+    ROLE_WEIGHTS,
+    owner_roles,
+    primary_role,
+    relationship_flags,
+    role_title,
+)
 from parsers.schema import (
     FILINGS_SCHEMA,
     FOOTNOTES_SCHEMA,
@@ -80,12 +87,7 @@ _ROW_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 """Transaction column -> (data-set column names, first found wins; kind)."""
 
-_RELATIONSHIPS = {
-    "is_director": "director",
-    "is_officer": "officer",
-    "is_ten_percent_owner": "tenpercentowner",
-    "is_other": "other",
-}
+_RELATIONSHIP_TYPE = pl.Struct({**{name: pl.Boolean for name in RELATIONSHIP_TOKENS}, "unread": pl.String})
 
 
 class DatasetError(ValueError):
@@ -199,7 +201,7 @@ def parse_dataset(
     submissions, quarantine = _submissions(frames, source, warnings, now)
     accessions = submissions.select("accession")
 
-    owners = _owners(frames, submissions, accessions, warnings)
+    owners = _owners(frames, submissions, accessions, source, warnings)
     signatures = _signatures(frames, accessions)
     footnotes = _footnotes(frames, accessions)
     filings = _filings(submissions, owners, signatures, source, frames)
@@ -298,20 +300,32 @@ def _quarantine(raw: pl.DataFrame, bad: pl.DataFrame, source: str, now: datetime
 
 
 def _owners(
-    frames: dict[str, pl.DataFrame], submissions: pl.DataFrame, accessions: pl.DataFrame, warnings: list[str]
+    frames: dict[str, pl.DataFrame],
+    submissions: pl.DataFrame,
+    accessions: pl.DataFrame,
+    source: str,
+    warnings: list[str],
 ) -> pl.DataFrame:
     raw = frames.get("REPORTINGOWNER")
     if raw is None:
         return pl.DataFrame(schema={"accession": pl.String, "owner_cik": pl.Int64})
-    relationship = _column(raw, ("RPTOWNER_RELATIONSHIP",)).str.to_lowercase().str.replace_all(" ", "")
+    relationship = _column(raw, ("RPTOWNER_RELATIONSHIP",))
+    flags = _mapped(relationship, lambda text: relationship_flags(text)._asdict(), _RELATIONSHIP_TYPE)
+    raw = raw.with_row_index("_line", offset=2).with_columns(
+        relationship.alias("_relationship"), flags.alias("_flags")
+    )
+    unread = raw.filter(pl.col("_flags").struct.field("unread").is_not_null())
+    if unread.height:
+        warnings.append(
+            f"{source}: {unread.height} REPORTINGOWNER.tsv rows have RPTOWNER_RELATIONSHIP text other than "
+            f"Director, Officer, TenPercentOwner, Other (first: line {unread.item(0, '_line')}: "
+            f"{unread.item(0, '_relationship')!r}); their roles are read from the tokens found"
+        )
     frame = raw.select(
         _column(raw, ("ACCESSION_NUMBER",)).alias("accession"),
         _typed(_column(raw, ("RPTOWNERCIK",)), "cik").alias("owner_cik"),
         _column(raw, ("RPTOWNERNAME",)).alias("owner_name"),
-        *[
-            relationship.str.split(",").list.contains(pl.lit(flag)).fill_null(False).alias(name)
-            for name, flag in _RELATIONSHIPS.items()
-        ],
+        *[pl.col("_flags").struct.field(name) for name in RELATIONSHIP_TOKENS],
         _column(raw, ("RPTOWNER_TITLE",)).alias("officer_title"),
         _column(raw, ("RPTOWNER_TXT",)).alias("other_text"),
         _column(raw, ("RPTOWNER_STREET1",)).alias("street1"),
