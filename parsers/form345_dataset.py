@@ -249,9 +249,17 @@ def _submissions(
         _typed(_column(raw, ("AFF10B5ONE",)), "bool").alias("aff10b5one"),
         _column(raw, ("REMARKS",)).alias("remarks"),
         _column(raw, ("FILING_DATE",)).alias("_filing_date_text"),
+        _column(raw, ("AFF10B5ONE",)).alias("_aff10b5one_text"),
     ).with_columns(pl.col("_filing_date_text").str.to_date(DATE_FORMAT, strict=False).alias("filing_date"))
     if "AFF10B5ONE" not in raw.columns:
         warnings.append(f"{source}: no AFF10B5ONE column (releases before 2023 Q1): aff10b5one is null")
+    unread = frame.filter(pl.col("_aff10b5one_text").is_not_null() & pl.col("aff10b5one").is_null())
+    if unread.height:
+        warnings.append(
+            f"{source}: {unread.height} SUBMISSION.tsv rows have an AFF10B5ONE that is not 0, 1, false or "
+            f"true (first: line {unread.item(0, '_line')}: {unread.item(0, '_aff10b5one_text')!r}); "
+            "aff10b5one is null (unknown) there"
+        )
     reason = (
         pl.when(pl.col("accession").is_null())
         .then(pl.lit("no ACCESSION_NUMBER"))
@@ -272,7 +280,8 @@ def _submissions(
             f"{bad.item(0, '_line')}: {bad.item(0, '_reason')})"
         )
     good = frame.join(bad.select("_line"), on="_line", how="anti")
-    return good.drop("_line", "_reason", "_filing_date_text"), _quarantine(raw, bad, source, now)
+    good = good.drop("_line", "_reason", "_filing_date_text", "_aff10b5one_text")
+    return good, _quarantine(raw, bad, source, now)
 
 
 def _quarantine(raw: pl.DataFrame, bad: pl.DataFrame, source: str, now: datetime) -> pa.Table:
