@@ -5,8 +5,10 @@ NONDERIV_TRANS, NONDERIV_HOLDING, DERIV_TRANS, DERIV_HOLDING, FOOTNOTES, OWNER_S
 ACCESSION_NUMBER; column names are matched case-insensitively, dates are ``DD-MON-YYYY``, footnote ids
 sit in the ``*_FN`` columns. There is no acceptance time, so ``available_date`` is the filing date + 1
 (SCORING.md section 3). Roles, the 10b5-1 flag and tickers follow the XML path's rules
-(``parsers.roles``, ``parsers.plan``, ``parsers.values``). A table missing from the zip yields no rows
-and a warning; rows that cannot be placed (no submission, no filing date) are quarantined, not lost.
+(``parsers.roles``, ``parsers.plan``, ``parsers.values``); RPTOWNER_RELATIONSHIP is read by token
+containment, as it is not always well formed ("DirectorOther"), and AFF10B5ONE, absent before 2023, is
+null where absent or blank. A table missing from the zip yields no rows and a warning; rows that cannot
+be placed (no submission, no filing date) are quarantined, not lost.
 """
 
 from __future__ import annotations
