@@ -5,8 +5,10 @@ NONDERIV_TRANS, NONDERIV_HOLDING, DERIV_TRANS, DERIV_HOLDING, FOOTNOTES, OWNER_S
 ACCESSION_NUMBER; column names are matched case-insensitively, dates are ``DD-MON-YYYY``, footnote ids
 sit in the ``*_FN`` columns. There is no acceptance time, so ``available_date`` is the filing date + 1
 (SCORING.md section 3). Roles, the 10b5-1 flag and tickers follow the XML path's rules
-(``parsers.roles``, ``parsers.plan``, ``parsers.values``). A table missing from the zip yields no rows
-and a warning; rows that cannot be placed (no submission, no filing date) are quarantined, not lost.
+(``parsers.roles``, ``parsers.plan``, ``parsers.values``); RPTOWNER_RELATIONSHIP is read by token
+containment, as it is not always well formed ("DirectorOther"), and AFF10B5ONE, absent before 2023, is
+null where absent or blank. A table missing from the zip yields no rows and a warning; rows that cannot
+be placed (no submission, no filing date) are quarantined, not lost.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ import pyarrow as pa
 
 from parsers.availability import available_date
 from parsers.plan import mentions_plan
-from parsers.roles import ROLE_WEIGHTS, owner_roles, primary_role, role_title
+from parsers.roles import (
+    RELATIONSHIP_TOKENS,
+    ROLE_WEIGHTS,
+    owner_roles,
+    primary_role,
+    relationship_flags,
+    role_title,
+)
 from parsers.schema import (
     FILINGS_SCHEMA,
     FOOTNOTES_SCHEMA,
@@ -80,12 +89,7 @@ _ROW_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 """Transaction column -> (data-set column names, first found wins; kind)."""
 
-_RELATIONSHIPS = {
-    "is_director": "director",
-    "is_officer": "officer",
-    "is_ten_percent_owner": "tenpercentowner",
-    "is_other": "other",
-}
+_RELATIONSHIP_TYPE = pl.Struct({**{name: pl.Boolean for name in RELATIONSHIP_TOKENS}, "unread": pl.String})
 
 
 class DatasetError(ValueError):
@@ -199,7 +203,7 @@ def parse_dataset(
     submissions, quarantine = _submissions(frames, source, warnings, now)
     accessions = submissions.select("accession")
 
-    owners = _owners(frames, submissions, accessions, warnings)
+    owners = _owners(frames, submissions, accessions, source, warnings)
     signatures = _signatures(frames, accessions)
     footnotes = _footnotes(frames, accessions)
     filings = _filings(submissions, owners, signatures, source, frames)
@@ -247,9 +251,17 @@ def _submissions(
         _typed(_column(raw, ("AFF10B5ONE",)), "bool").alias("aff10b5one"),
         _column(raw, ("REMARKS",)).alias("remarks"),
         _column(raw, ("FILING_DATE",)).alias("_filing_date_text"),
+        _column(raw, ("AFF10B5ONE",)).alias("_aff10b5one_text"),
     ).with_columns(pl.col("_filing_date_text").str.to_date(DATE_FORMAT, strict=False).alias("filing_date"))
     if "AFF10B5ONE" not in raw.columns:
         warnings.append(f"{source}: no AFF10B5ONE column (releases before 2023 Q1): aff10b5one is null")
+    unread = frame.filter(pl.col("_aff10b5one_text").is_not_null() & pl.col("aff10b5one").is_null())
+    if unread.height:
+        warnings.append(
+            f"{source}: {unread.height} SUBMISSION.tsv rows have an AFF10B5ONE that is not 0, 1, false or "
+            f"true (first: line {unread.item(0, '_line')}: {unread.item(0, '_aff10b5one_text')!r}); "
+            "aff10b5one is null (unknown) there"
+        )
     reason = (
         pl.when(pl.col("accession").is_null())
         .then(pl.lit("no ACCESSION_NUMBER"))
@@ -270,7 +282,8 @@ def _submissions(
             f"{bad.item(0, '_line')}: {bad.item(0, '_reason')})"
         )
     good = frame.join(bad.select("_line"), on="_line", how="anti")
-    return good.drop("_line", "_reason", "_filing_date_text"), _quarantine(raw, bad, source, now)
+    good = good.drop("_line", "_reason", "_filing_date_text", "_aff10b5one_text")
+    return good, _quarantine(raw, bad, source, now)
 
 
 def _quarantine(raw: pl.DataFrame, bad: pl.DataFrame, source: str, now: datetime) -> pa.Table:
@@ -298,20 +311,32 @@ def _quarantine(raw: pl.DataFrame, bad: pl.DataFrame, source: str, now: datetime
 
 
 def _owners(
-    frames: dict[str, pl.DataFrame], submissions: pl.DataFrame, accessions: pl.DataFrame, warnings: list[str]
+    frames: dict[str, pl.DataFrame],
+    submissions: pl.DataFrame,
+    accessions: pl.DataFrame,
+    source: str,
+    warnings: list[str],
 ) -> pl.DataFrame:
     raw = frames.get("REPORTINGOWNER")
     if raw is None:
         return pl.DataFrame(schema={"accession": pl.String, "owner_cik": pl.Int64})
-    relationship = _column(raw, ("RPTOWNER_RELATIONSHIP",)).str.to_lowercase().str.replace_all(" ", "")
+    relationship = _column(raw, ("RPTOWNER_RELATIONSHIP",))
+    flags = _mapped(relationship, lambda text: relationship_flags(text)._asdict(), _RELATIONSHIP_TYPE)
+    raw = raw.with_row_index("_line", offset=2).with_columns(
+        relationship.alias("_relationship"), flags.alias("_flags")
+    )
+    unread = raw.filter(pl.col("_flags").struct.field("unread").is_not_null())
+    if unread.height:
+        warnings.append(
+            f"{source}: {unread.height} REPORTINGOWNER.tsv rows have RPTOWNER_RELATIONSHIP text other than "
+            f"Director, Officer, TenPercentOwner, Other (first: line {unread.item(0, '_line')}: "
+            f"{unread.item(0, '_relationship')!r}); their roles are read from the tokens found"
+        )
     frame = raw.select(
         _column(raw, ("ACCESSION_NUMBER",)).alias("accession"),
         _typed(_column(raw, ("RPTOWNERCIK",)), "cik").alias("owner_cik"),
         _column(raw, ("RPTOWNERNAME",)).alias("owner_name"),
-        *[
-            relationship.str.split(",").list.contains(pl.lit(flag)).fill_null(False).alias(name)
-            for name, flag in _RELATIONSHIPS.items()
-        ],
+        *[pl.col("_flags").struct.field(name) for name in RELATIONSHIP_TOKENS],
         _column(raw, ("RPTOWNER_TITLE",)).alias("officer_title"),
         _column(raw, ("RPTOWNER_TXT",)).alias("other_text"),
         _column(raw, ("RPTOWNER_STREET1",)).alias("street1"),

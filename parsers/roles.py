@@ -1,12 +1,14 @@
 """Role of a reporting owner (SCORING.md sections 1 and 6): ceo, cfo, officer, director, ten_percent, other.
 
 An owner's role is the highest-weight role it holds; an officer's title is matched against the CEO and
-CFO patterns, or the filing's remarks when the title says "See Remarks".
+CFO patterns, or the filing's remarks when the title says "See Remarks". The XML gives the four
+relationship flags as elements; the SEC's data sets give them as one text (``relationship_flags``).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 CEO_PATTERN = re.compile(r"\b(ceo|chief executive|principal executive)\b", re.IGNORECASE)
 CFO_PATTERN = re.compile(r"\b(cfo|chief financial|principal financial)\b", re.IGNORECASE)
@@ -21,6 +23,40 @@ ROLE_WEIGHTS: dict[str, float] = {
     "other": 0.25,
 }
 """Default weight of each role; ties resolve in this order (ceo before cfo before officer ...)."""
+
+
+RELATIONSHIP_TOKENS: dict[str, str] = {
+    "is_director": "director",
+    "is_officer": "officer",
+    "is_ten_percent_owner": "tenpercentowner",
+    "is_other": "other",
+}
+"""Owner flag -> its token in a data set's ``RPTOWNER_RELATIONSHIP`` (compared lower-case)."""
+
+
+class Relationship(NamedTuple):
+    """The owner flags read from ``RPTOWNER_RELATIONSHIP``, and any text that is none of the tokens."""
+
+    is_director: bool | None
+    is_officer: bool | None
+    is_ten_percent_owner: bool | None
+    is_other: bool | None
+    unread: str | None
+
+
+def relationship_flags(text: str | None) -> Relationship:
+    """The four flags of a data set's ``RPTOWNER_RELATIONSHIP``, each True when its token occurs anywhere
+    in the text (any case, spaces ignored): the SEC's comma-joined set is not always well formed
+    ("DirectorOther", "Director,TenPercentOwnerOther"), so splitting on commas would lose roles.
+    Blank text -> every flag None (unknown, as an absent XML flag)."""
+    compact = "".join((text or "").lower().split())
+    if not compact:
+        return Relationship(None, None, None, None, None)
+    flags = {flag: token in compact for flag, token in RELATIONSHIP_TOKENS.items()}
+    rest = compact
+    for token in RELATIONSHIP_TOKENS.values():
+        rest = rest.replace(token, "")
+    return Relationship(**flags, unread=rest.replace(",", "") or None)
 
 
 def role_title(officer_title: str | None, remarks: str | None) -> str | None:

@@ -57,8 +57,10 @@ class Book:
         aff10b5one: bool | None = None,
         footnotes: dict[str, str] | None = None,
         accession: str | None = None,
+        traded: dt.date | None = None,
     ) -> str:
-        """Add a filing; ``trades``: non-derivative ``(code, shares, price[, plan[, footnote_ids]])``."""
+        """Add a filing; ``trades``: non-derivative ``(code, shares, price[, plan[, footnote_ids]])``, all
+        dated ``traded``."""
         accession = accession or f"0000000000-00-{len(self.filings):06d}"
         part = {"filing_year": available.year, "filing_month": available.month}
         owner_rows = owners if owners is not None else [director(insider)]
@@ -97,6 +99,7 @@ class Book:
                     "insider_cik": insider_key,
                     "is_derivative": False,
                     "is_holding": False,
+                    "transaction_date": traded,
                     "transaction_code": code,
                     "shares": shares,
                     "price": price,

@@ -23,6 +23,7 @@ def test_defaults_are_the_contract():
         False,
         False,
     )
+    assert config.dedupe_affiliated is False
 
 
 def test_config_is_frozen_and_replace_validates():
@@ -38,13 +39,14 @@ def test_from_toml_reads_variants_and_partial_role_weights(tmp_path):
     path = tmp_path / "score.toml"
     path.write_text(
         'flow_window = 60\nwinsorize = 0.01\nscore_method = "rank"\ninclude_form5 = true\n'
-        "exclude_routine = true\nplan_weight = 0.5\n[role_weights]\ndirector = 0.7\n"
+        "exclude_routine = true\nplan_weight = 0.5\ndedupe_affiliated = true\n"
+        "[role_weights]\ndirector = 0.7\n"
     )
     config = ScoreConfig.from_toml(path)
     assert config.flow_window == 60 and config.winsorize == 0.01 and config.score_method == "rank"
     assert config.forms == ("4", "4/A", "5", "5/A") and config.amendment_forms == ("4/A", "5/A")
     assert config.role_weights["director"] == 0.7 and config.role_weights["ceo"] == 1.0
-    assert config.plan_weight == 0.5 and config.exclude_routine
+    assert config.plan_weight == 0.5 and config.exclude_routine and config.dedupe_affiliated
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,8 @@ def test_from_toml_reads_variants_and_partial_role_weights(tmp_path):
         ('plan_pattern = "10b5(("\n', "plan_pattern"),
         ("flow_window = \n", "not valid TOML"),
         ("plan_weight = -1\n", "plan_weight"),
+        ('dedupe_affiliated = "yes"\n', "dedupe_affiliated must be true or false"),
+        ("include_form5 = 1\n", "include_form5 must be true or false"),
     ],
 )
 def test_bad_toml_is_a_user_error_naming_the_key(tmp_path, text, match):

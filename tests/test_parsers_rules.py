@@ -14,6 +14,7 @@ from parsers.roles import (
     ROLE_WEIGHTS,
     owner_roles,
     primary_role,
+    relationship_flags,
     role_title,
     role_weight,
 )
@@ -81,6 +82,41 @@ def test_owner_roles_and_primary_role(flags, title, roles, primary) -> None:
     assert owner_roles(*flags, title) == roles
     assert primary_role(roles) == primary
     assert role_weight(roles) == ROLE_WEIGHTS[primary]
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "primary"),
+    [
+        # glued forms seen in the SEC's data sets ("Other" run into the token before it)
+        ("DirectorOther", (True, False, False, True), "director"),
+        ("Director,OfficerOther", (True, True, False, True), "officer"),
+        ("Director,TenPercentOwnerOther", (True, False, True, True), "director"),
+        ("TenPercentOwnerOther", (False, False, True, True), "ten_percent"),
+        ("OfficerOther", (False, True, False, True), "officer"),
+        ("Director,Officer,TenPercentOwnerOther", (True, True, True, True), "officer"),
+        # clean forms, any case and spacing
+        ("Director", (True, False, False, False), "director"),
+        ("Officer", (False, True, False, False), "officer"),
+        ("TenPercentOwner", (False, False, True, False), "ten_percent"),
+        ("Other", (False, False, False, True), "other"),
+        ("Director,Officer", (True, True, False, False), "officer"),
+        ("Officer,TenPercentOwner", (False, True, True, False), "officer"),
+        ("Director,TenPercentOwner", (True, False, True, False), "director"),
+        ("Director,Officer,TenPercentOwner,Other", (True, True, True, True), "officer"),
+        ("DIRECTOR, OFFICER", (True, True, False, False), "officer"),
+        ("tenpercentowner", (False, False, True, False), "ten_percent"),
+        ("Ten Percent Owner", (False, False, True, False), "ten_percent"),
+    ],
+)
+def test_relationship_tokens_are_read_by_containment(text: str, flags: tuple, primary: str) -> None:
+    read = relationship_flags(text)
+    assert read[:4] == flags and read.unread is None
+    assert primary_role(owner_roles(*read[:4], None)) == primary
+
+
+def test_relationship_blank_is_unknown_and_stray_text_is_kept_aside() -> None:
+    assert relationship_flags(None) == relationship_flags("  ") == (None, None, None, None, None)
+    assert relationship_flags("Director,Chairman") == (True, False, False, False, "chairman")
 
 
 @pytest.mark.parametrize(

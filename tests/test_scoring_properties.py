@@ -124,6 +124,59 @@ def test_fast_path_equals_reference(universe, config):
     assert_match(fast, reference_score(book.tables(), dates, market, config))
 
 
+@st.composite
+def affiliated_books(draw) -> tuple[Book, MarketCaps, list[dt.date]]:
+    """Blocks each reported in one to three accessions, on one or two days, by owner sets drawn from a small
+    pool of CIKs (so that accessions sometimes share an owner), some as two equal lots of one accession;
+    accession numbers are shuffled so that the earliest is not always the first added."""
+    book = Book()
+    numbers = iter(draw(st.permutations(range(18))))
+    for _ in range(draw(st.integers(1, 6))):
+        issuer = draw(st.integers(1, 2))
+        trade = (
+            draw(st.sampled_from(["P", "S"])),
+            draw(st.sampled_from([100.0, 2500.0])),
+            draw(st.sampled_from([10.0, None])),
+            draw(st.booleans()),
+        )
+        traded = draw(st.sampled_from([day(0), day(1), None]))
+        for _ in range(draw(st.integers(1, 3))):
+            ciks = draw(st.lists(st.sampled_from([10, 11, 12, 13]), min_size=1, max_size=3, unique=True))
+            owners = [{"owner_cik": c, "is_director": c % 2 == 0, "is_ten_percent_owner": True} for c in ciks]
+            book.filing(
+                issuer,
+                min(ciks),
+                day(draw(st.sampled_from([2, 3]))),
+                [trade] * draw(st.integers(1, 2)),
+                form=draw(st.sampled_from(["4", "4", "4/A"])),
+                owners=owners,
+                traded=traded,
+                accession=f"0000000000-00-{next(numbers):06d}",
+            )
+    return book, caps((1, day(0), 1e6), (2, day(0), 5e5)), [day(2), day(3), day(4)]
+
+
+@SETTINGS
+@given(
+    affiliated_books(),
+    st.sampled_from(
+        [
+            ScoreConfig(dedupe_affiliated=True),
+            ScoreConfig(dedupe_affiliated=True, plan_weight=0.5, score_method="rank"),
+            ScoreConfig(dedupe_affiliated=True, cluster_window=1, role_weights={"ten_percent": 0.1}),
+        ]
+    ),
+)
+def test_fast_path_equals_reference_with_dedupe_affiliated(universe, config):
+    book, market, dates = universe
+    fast = score(book.tables(), dates=dates, market_caps=market, config=config)
+    assert_match(fast, reference_score(book.tables(), dates, market, config))
+    off = score(
+        book.tables(), dates=dates, market_caps=market, config=config.replace(dedupe_affiliated=False)
+    )
+    assert (fast["n_buys"] <= off["n_buys"]).all() and (fast["n_sells"] <= off["n_sells"]).all()
+
+
 @SETTINGS
 @given(universes(), st.sampled_from([[1], [1, 2, 3, 7]]))
 def test_fast_path_equals_reference_with_an_explicit_universe(universe, members):

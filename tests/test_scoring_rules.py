@@ -265,6 +265,40 @@ def test_duplicate_rows_count_once_and_are_reported():
     assert any("duplicate" in note for note in run.notes)
 
 
+def test_dedupe_affiliated_counts_a_block_once_across_filings_sharing_an_owner():
+    """One purchase reported by a fund (500) and its general partner (600) in one accession, by the general
+    partner and the manager (700) in the next, the same day; an unrelated holder (800) buys the same
+    amount at the same price that day; the fund files the same block again the next day."""
+
+    def holders(*ciks: int) -> list[dict]:
+        return [{"owner_cik": cik, "is_ten_percent_owner": True} for cik in ciks]
+
+    def build() -> Book:
+        book = Book()
+        block = [("P", 1000, 10.0)]
+        for owners, available in (((500, 600), 10), ((600, 700), 10), ((800,), 10), ((500,), 11)):
+            book.filing(1, owners[0], day(available), block, owners=holders(*owners), traded=day(8))
+        book.filing(2, 900, day(10), [("P", 1000, 10.0)] * 2, owners=holders(900), traded=day(8))
+        return book
+
+    market = caps((1, day(0), 1e6), (2, day(0), 1e6))
+    term = 0.25 * 1000 * 10.0 / 1e6
+    off = both(build(), [day(11)], market)
+    on = both(build(), [day(11)], market, config=ScoreConfig(dedupe_affiliated=True))
+    assert (cell(off, day(11), 1)["n_buys"], cell(off, day(11), 1)["cluster"]) == (4, 3)
+    assert cell(off, day(11), 1)["buys"] == pytest.approx(4 * term)
+    # the second accession (600, 700) repeats the first (500, 600): it goes; 800 shares no owner, and the
+    # next day's report is not the same day: both stay
+    assert (cell(on, day(11), 1)["n_buys"], cell(on, day(11), 1)["cluster"]) == (3, 2)
+    assert cell(on, day(11), 1)["buys"] == pytest.approx(3 * term)
+    # two equal rows of one accession (two lots) are not repeats of each other
+    assert cell(on, day(11), 2)["n_buys"] == cell(off, day(11), 2)["n_buys"] == 2
+    run = score_run(
+        build().tables(), dates=[day(11)], market_caps=market, config=ScoreConfig(dedupe_affiliated=True)
+    )
+    assert "1 trade row(s) repeating an affiliated filer's block" in " ".join(run.notes)
+
+
 def test_score_asof_is_one_cross_section_of_score():
     book = Book()
     book.filing(1, 100, day(10), [("P", 1000, 10.0)])

@@ -56,6 +56,10 @@ class ScoreConfig:
     exclude_routine: bool = False
     """Drop routine traders (Cohen-Malloy-Pomorski): an insider who traded the issuer in the same calendar
     month in each of the three preceding calendar years is routine for the whole year."""
+    dedupe_affiliated: bool = False
+    """Count one block once when affiliated filers report it in several accessions available the same day:
+    a trade with the issuer, trade date, code, shares and price of a trade in an earlier accession of the
+    same available date that shares a reporting-owner CIK with its own is left out."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role_weights", _frozen_weights(self._checked_weights()))
@@ -80,6 +84,9 @@ class ScoreConfig:
                 raise UserError(f"{name} must be a whole number of days >= 1, got {value!r}")
         if not isinstance(self.plan_weight, int | float) or not 0 <= self.plan_weight <= 1:
             raise UserError(f"plan_weight must be between 0 and 1, got {self.plan_weight!r}")
+        for name in ("include_form5", "exclude_routine", "dedupe_affiliated"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.ddof not in (0, 1):
             raise UserError(f"ddof must be 0 or 1, got {self.ddof!r}")
         if self.winsorize is not None and not (

@@ -159,6 +159,34 @@ def plan_flags(
     )
 
 
+BLOCK = ("issuer_cik", "available_date", "transaction_date", "transaction_code", "shares", "price")
+"""Columns whose equal values make two trades one block reported in two accessions (``dedupe_affiliated``)."""
+
+
+def affiliated_repeats(trades: pl.LazyFrame, owners: pl.LazyFrame) -> pl.LazyFrame:
+    """``acc_key, row_index`` of the trades that repeat the block (equal ``BLOCK``, none of it null) of an
+    earlier accession (smaller key) with a reporting-owner CIK in common: affiliated filers reporting one
+    trade in several filings the same day. The earliest accession's report is the one that is not listed."""
+    ciks = (
+        pl.concat(
+            [
+                owners.select(accession_key(), "owner_cik"),
+                trades.select(KEY, pl.col("insider_cik").alias("owner_cik")),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+    )
+    reports = trades.select(KEY, "row_index", *BLOCK).drop_nulls().unique().join(ciks, on=KEY)
+    earlier = reports.select(*BLOCK, "owner_cik", pl.col(KEY).alias("earlier"))
+    return (
+        reports.join(earlier, on=[*BLOCK, "owner_cik"])
+        .filter(pl.col("earlier") < pl.col(KEY))
+        .select(KEY, "row_index")
+        .unique()
+    )
+
+
 def routine_traders(trades: pl.LazyFrame) -> pl.LazyFrame:
     """``issuer_cik, insider_cik, year`` of routine traders (Cohen-Malloy-Pomorski): traded the issuer in
     the same calendar month in each of the three preceding years, as known before the year began."""
@@ -214,6 +242,14 @@ def trade_events(
         & pl.col("issuer_cik").is_not_null()
         & pl.col("insider_cik").is_not_null()
     )
+    if config.dedupe_affiliated:
+        repeats = affiliated_repeats(trades, tables["owners"]).collect()
+        if repeats.height:
+            notes.append(
+                f"{repeats.height} trade row(s) repeating an affiliated filer's block (same issuer, day, "
+                "trade date, code, shares and price, an owner in common) counted once"
+            )
+            trades = trades.join(repeats.lazy(), on=[KEY, "row_index"], how="anti")
     trades = plan_flags(trades, tables["filings"], tables["footnotes"], config)
     if config.exclude_routine:
         routine = routine_traders(trades)
@@ -273,11 +309,12 @@ _EVENT_COLUMNS = (
 
 
 def _trade_columns(config: ScoreConfig) -> list[str]:
-    """The transaction columns the events need, plus those the configured plan and routine rules read."""
+    """The transaction columns the events need, plus those the configured plan, routine and affiliated
+    rules read."""
     columns = [*_EVENT_COLUMNS, "plan"]
     if not config.default_plan_pattern:
         columns += ["accession", "footnote_ids"]
-    if config.exclude_routine:
+    if config.exclude_routine or config.dedupe_affiliated:
         columns.append("transaction_date")
     return columns
 

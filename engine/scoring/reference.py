@@ -96,6 +96,33 @@ def _routine(trades: list[dict]) -> set[tuple[int, int, int]]:
     return routine
 
 
+_BLOCK = ("issuer_cik", "available_date", "transaction_date", "transaction_code", "shares", "price")
+
+
+def _without_affiliated_repeats(trades: list[dict], owners: dict[str, list[dict]]) -> list[dict]:
+    """The trades less those repeating the block (issuer, available date, trade date, code, shares, price,
+    none missing) of a trade in an earlier accession that has a reporting-owner CIK in common."""
+
+    def block(tr: dict) -> tuple:
+        return tuple(tr[c] for c in _BLOCK)
+
+    def ciks(tr: dict) -> set[int]:
+        listed = {o["owner_cik"] for o in owners.get(tr["accession"], []) if o["owner_cik"] is not None}
+        return listed | {tr["insider_cik"]}
+
+    kept = []
+    for tr in trades:
+        repeat = None not in block(tr) and any(
+            block(other) == block(tr)
+            and _accession_order(other["accession"]) < _accession_order(tr["accession"])
+            and ciks(other) & ciks(tr)
+            for other in trades
+        )
+        if not repeat:
+            kept.append(tr)
+    return kept
+
+
 def reference_score(
     tables: dict[str, pl.LazyFrame | pl.DataFrame],
     dates: list[dt.date],
@@ -141,6 +168,8 @@ def reference_score(
         ):
             continue
         eligible.append(tr)
+    if config.dedupe_affiliated:
+        eligible = _without_affiliated_repeats(eligible, owners)
     routine = _routine(eligible) if config.exclude_routine else set()
 
     trades = []

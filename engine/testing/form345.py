@@ -24,7 +24,12 @@ _RELATIONSHIPS = (
     "Other",
     "Director,Officer",
     "Officer,TenPercentOwner",
+    "DirectorOther",
+    "Director,OfficerOther",
+    "Director,TenPercentOwnerOther",
+    "TenPercentOwnerOther",
 )
+"""Clean and glued ("Other" run into the token before it) relationship texts, as the SEC writes them."""
 
 
 def dataset_columns() -> dict[str, list[str]]:
