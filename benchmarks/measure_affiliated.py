@@ -1,9 +1,9 @@
 """How often is one block reported in several filings? Counts for the ``dedupe_affiliated`` decision.
 
 A repeat is a transaction row with the issuer CIK, available date, transaction date, code, share count
-and price (none missing) of a row in an earlier accession (``engine.pipeline.BLOCK``). It is counted
+and price (none missing) of a row in an earlier accession (``engine.scoring.events.BLOCK``). It is counted
 twice: with the rule ``dedupe_affiliated`` applies (the two accessions share a reporting-owner CIK:
-``engine.pipeline.affiliated_repeats``) and without that condition (the same rule with every accession
+``engine.scoring.events.affiliated_repeats``) and without that condition (the same rule with every accession
 given one common owner). Separately for the eligible trades (non-derivative P/S of Forms 4 and 4/A with
 shares > 0), all non-derivative transactions and all derivative transactions.
 
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.accession_keys import KEY, accession_key
-from engine.config import ScoreConfig
-from engine.pipeline import BLOCK, affiliated_repeats, eligible_trades
+from engine.scoring.config import ScoreConfig
+from engine.scoring.events import BLOCK, affiliated_repeats, eligible_trades
+from engine.store.accessions import KEY, accession_key
 from parsers.form345_dataset import parse_dataset
 from parsers.tables import TableBuilder
 
