@@ -2,7 +2,8 @@
 
 One event per eligible trade that can move the score: its issuer, insider key, the day it becomes
 known, the day an amendment supersedes it (if any), its side and its term
-``role_weight * plan_factor * value / market_cap`` (NaN when no market cap is known).
+``role_weight * plan_factor * value / market_cap`` (NaN when no market cap is known and the term is
+not 0 whatever the cap).
 """
 
 from __future__ import annotations
@@ -330,7 +331,8 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
 
 def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
     """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
-    trade's available date, from ``caps``: ``issuer_cik, date, cap``; NaN without a market cap)."""
+    trade's available date, from ``caps``: ``issuer_cik, date, cap``; NaN without a market cap, except
+    that a term 0 whatever the cap, zero weight or size, needs none: SCORING.md section 6)."""
     trades = trades.join_asof(
         caps.rename({"date": "cap_date"}),
         left_on="available_date",
@@ -339,7 +341,13 @@ def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
         strategy="backward",
         check_sortedness=False,
     )
-    ratio = pl.when(pl.col("cap").is_null()).then(float("nan")).otherwise(pl.col("size") / pl.col("cap"))
+    ratio = (
+        pl.when((pl.col("weight") == 0) | (pl.col("size") == 0))
+        .then(0.0)
+        .when(pl.col("cap").is_null())
+        .then(float("nan"))
+        .otherwise(pl.col("size") / pl.col("cap"))
+    )
     epoch = pl.lit(dt.date(1970, 1, 1))
     return trades.select(
         "issuer_cik",

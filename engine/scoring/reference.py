@@ -182,10 +182,10 @@ def reference_score(
                 cap = value
         price = tr["price"]
         priced = price is not None and math.isfinite(price) and price > 0
-        if cap is None:
-            term = None
-        elif not priced:
+        if not priced or weight * factor == 0:
             term = 0.0
+        elif cap is None:
+            term = None
         elif caps.kind == SHARES:
             term = weight * factor * tr["shares"] / cap
         else:
