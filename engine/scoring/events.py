@@ -24,6 +24,11 @@ from parsers.roles import SEE_REMARKS_PATTERN
 NEVER = np.iinfo(np.int64).max // 2
 """Superseded day of a trade no amendment supersedes."""
 
+TERM_LIMIT = 1e100
+"""Largest term scored: a term is a fraction of a market cap, and past this (or not finite) the window
+sums and the cross-section's squares could overflow, so the term is marked ``inf`` instead and nulls
+only its own issuer's ``raw`` (``non_finite_term``)."""
+
 
 @dataclass
 class TradeEvents:
@@ -249,6 +254,9 @@ def trade_events(
         ),
         caps.known_between(lookback, last_day),
     ).collect()
+    overflowing = events.filter(pl.col("term") == float("inf"))
+    if overflowing.height:
+        notes.append(_overflow_note(tables["transactions"], overflowing[KEY]))
     return TradeEvents(
         issuer_cik=events["issuer_cik"].to_numpy(),
         insider_cik=events["insider_cik"].to_numpy(),
@@ -319,6 +327,7 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
     value = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
     weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
     return trades.select(
+        KEY,
         "issuer_cik",
         "insider_cik",
         "period_of_report",
@@ -331,8 +340,9 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
 
 def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
     """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
-    trade's available date, from ``caps``: ``issuer_cik, date, cap``; NaN without a market cap, except
-    that a term 0 whatever the cap, zero weight or size, needs none: SCORING.md section 6)."""
+    trade's available date, from ``caps``: ``issuer_cik, date, cap``). A term 0 whatever the cap (zero
+    weight or size) needs none (SCORING.md section 6); otherwise NaN without a market cap, and ``inf``
+    when the size or the term is not finite or beyond ``TERM_LIMIT``."""
     trades = trades.join_asof(
         caps.rename({"date": "cap_date"}),
         left_on="available_date",
@@ -341,19 +351,43 @@ def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
         strategy="backward",
         check_sortedness=False,
     )
-    ratio = (
+    term = pl.col("weight") * (pl.col("size") / pl.col("cap"))
+    term = (
         pl.when((pl.col("weight") == 0) | (pl.col("size") == 0))
         .then(0.0)
+        .when(~pl.col("size").is_finite())
+        .then(float("inf"))
         .when(pl.col("cap").is_null())
         .then(float("nan"))
-        .otherwise(pl.col("size") / pl.col("cap"))
+        .when(~term.is_finite() | (term.abs() > TERM_LIMIT))
+        .then(float("inf"))
+        .otherwise(term)
     )
     epoch = pl.lit(dt.date(1970, 1, 1))
     return trades.select(
+        KEY,
         "issuer_cik",
         "insider_cik",
         (pl.col("available_date") - epoch).dt.total_days().alias("start"),
         (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
         "is_buy",
-        (pl.col("weight") * ratio).alias("term"),
+        term.alias("term"),
+    )
+
+
+def _overflow_note(transactions: pl.LazyFrame, keys: pl.Series) -> str:
+    """The note naming the accessions whose terms are not finite or beyond ``TERM_LIMIT``."""
+    accessions = (
+        transactions.filter(accession_key().is_in(keys.unique().implode()))
+        .select("accession")
+        .unique()
+        .sort("accession")
+        .collect()["accession"]
+    )
+    shown = ", ".join(accessions.head(10).to_list())
+    more = f" and {accessions.len() - 10} more" if accessions.len() > 10 else ""
+    return (
+        f"{keys.len()} trade(s) with a non-finite value or a term beyond {TERM_LIMIT:g} (value / market "
+        f"cap) make only their issuer's raw null while in the window (null_reason = non_finite_term): "
+        f"accession(s) {shown}{more}; check their shares and price"
     )

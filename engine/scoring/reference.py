@@ -14,8 +14,9 @@ from collections import defaultdict
 import polars as pl
 
 from engine.scoring.config import ScoreConfig
+from engine.scoring.events import TERM_LIMIT
 from engine.scoring.market_caps import SHARES, MarketCaps
-from engine.scoring.run import NO_MARKET_CAP, NULL_REASONS, SCORE_COLUMNS
+from engine.scoring.run import NO_MARKET_CAP, NON_FINITE_TERM, NULL_REASONS, SCORE_COLUMNS
 from parsers.roles import SEE_REMARKS_PATTERN
 from parsers.schema import OWNERSHIP_FORMS
 
@@ -182,14 +183,17 @@ def reference_score(
                 cap = value
         price = tr["price"]
         priced = price is not None and math.isfinite(price) and price > 0
+        value = tr["shares"] if caps.kind == SHARES else tr["shares"] * (price if priced else 0.0)
         if not priced or weight * factor == 0:
             term = 0.0
+        elif not math.isfinite(value):
+            term = math.inf
         elif cap is None:
             term = None
-        elif caps.kind == SHARES:
-            term = weight * factor * tr["shares"] / cap
         else:
-            term = weight * factor * tr["shares"] * price / cap
+            term = weight * factor * value / cap
+            if not math.isfinite(term) or abs(term) > TERM_LIMIT:
+                term = math.inf
         trades.append(
             {
                 "issuer": tr["issuer_cik"],
@@ -255,20 +259,23 @@ def reference_score(
                     insiders.add(tr["insider"])
             cluster = len(insiders)
             raw = None if missing else (buys - sells) * (1 + math.log(1 + cluster))
+            reason = NO_MARKET_CAP if missing else None
+            if raw is not None and not math.isfinite(raw):
+                raw, reason = None, NON_FINITE_TERM
             section.append(
                 {
                     "date": t,
                     "issuer_cik": issuer,
                     "ticker": _clean(latest["ticker"]) if latest else None,
-                    "buys": None if missing else buys,
-                    "sells": None if missing else sells,
+                    "buys": None if reason else buys,
+                    "sells": None if reason else sells,
                     "cluster": cluster,
                     "raw": raw,
                     "insider": None,
                     "n_buys": n_buys,
                     "n_sells": n_sells,
                     "pct": None,
-                    "null_reason": NO_MARKET_CAP if missing else None,
+                    "null_reason": reason,
                 }
             )
         _cross_section(section, config)
