@@ -18,6 +18,7 @@ from engine.errors import UserError
 from engine.scoring.amendments import amendment_dates, with_superseded
 from engine.scoring.config import ROLES, ScoreConfig
 from engine.scoring.market_caps import SHARES, MarketCaps
+from engine.scoring.rules import eligible_trades
 from engine.store.accessions import KEY, accession_key
 from parsers.roles import SEE_REMARKS_PATTERN
 
@@ -57,18 +58,6 @@ def partition_window(first: dt.date, last: dt.date) -> pl.Expr:
     lo, hi = first - PARTITION_SLACK, last + PARTITION_SLACK
     month = pl.col("filing_year").cast(pl.Int32) * 12 + pl.col("filing_month").cast(pl.Int32)
     return month.is_null() | month.is_between(lo.year * 12 + lo.month, hi.year * 12 + hi.month)
-
-
-def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
-    """Non-derivative P/S rows of eligible forms with a positive share count (section 2)."""
-    return transactions.filter(
-        ~pl.col("is_derivative").fill_null(False)
-        & ~pl.col("is_holding").fill_null(False)
-        & pl.col("document_type").is_in(config.forms)
-        & pl.col("transaction_code").is_in(config.buy_codes + config.sell_codes)
-        & pl.col("shares").is_finite()
-        & (pl.col("shares") > 0)
-    )
 
 
 _FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
@@ -209,7 +198,9 @@ def trade_events(
     window = partition_window(lookback, last_day)
     tables = {name: frame.filter(window) for name, frame in tables.items()}
     candidates = (
-        eligible_trades(tables["transactions"], config)
+        eligible_trades(
+            tables["transactions"], forms=config.forms, codes=config.buy_codes + config.sell_codes
+        )
         .filter(pl.col("available_date").is_null() | pl.col("available_date").is_between(lookback, last_day))
         .select(accession_key(), *_trade_columns(config))
         .collect()

@@ -19,8 +19,7 @@ from engine.scoring.market_caps import SHARES, MarketCaps
 from engine.scoring.run import NO_MARKET_CAP, NON_FINITE_TERM, NULL_REASONS, SCORE_COLUMNS
 from parsers.roles import SEE_REMARKS_PATTERN
 from parsers.schema import OWNERSHIP_FORMS
-
-NULL_TICKERS = {"NONE", "N/A", "NA", "-", ""}
+from parsers.values import clean_ticker
 
 
 def _rows(frame: pl.LazyFrame | pl.DataFrame) -> list[dict]:
@@ -52,13 +51,6 @@ def _owner_weight(owner: dict, remarks: str | None, config: ScoreConfig) -> floa
     if owner.get("is_other") or not any(flags):
         weights.append(w["other"])
     return max(weights)
-
-
-def _clean(ticker: str | None) -> str | None:
-    if ticker is None:
-        return None
-    ticker = ticker.strip().upper()
-    return None if ticker in NULL_TICKERS else ticker
 
 
 def _accession_order(accession: str) -> tuple[int, int]:
@@ -266,7 +258,7 @@ def reference_score(
                 {
                     "date": t,
                     "issuer_cik": issuer,
-                    "ticker": _clean(latest["ticker"]) if latest else None,
+                    "ticker": clean_ticker(latest["ticker"]) if latest else None,
                     "buys": None if reason else buys,
                     "sells": None if reason else sells,
                     "cluster": cluster,

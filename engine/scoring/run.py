@@ -21,9 +21,9 @@ from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
 from engine.scoring.events import partition_window, trade_events
 from engine.scoring.market_caps import MarketCaps, MarketSource, load_market_caps
+from engine.scoring.rules import clean_ticker
 from engine.scoring.universe import (
     UniverseSource,
-    clean_ticker,
     explicit_membership,
     filing_events,
     load_universe,
