@@ -35,6 +35,16 @@ def test_null_is_derivative_and_non_finite_shares_are_judged_alike():
     assert counted(book, day(10)) == (2, 2)
 
 
+def test_a_price_missing_zero_negative_or_not_finite_is_value_zero_in_both_paths():
+    prices = [None, 0.0, -5.0, float("nan"), float("inf"), 2.0]
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 10, price) for price in prices])
+    scored = score(book.tables(), dates=[day(10)], market_caps=caps((1, day(0), 1e6)))
+    assert scored["sells"].to_list() == [pytest.approx(0.5 * 20 / 1e6)]
+    trades, counts = eligible_trades(book.tables()["transactions"])
+    assert sorted(trades["value"]) == [0, 0, 0, 0, 0, 20] and counts["without_price"] == 5
+
+
 @pytest.mark.parametrize("accepted", [False, True])
 def test_a_4a_available_the_same_day_supersedes_in_neither_path(accepted):
     book = Book()

@@ -24,7 +24,7 @@ import polars as pl
 from engine.errors import UserError
 from engine.evaluation.prices import Prices
 from engine.scoring.amendments import amendment_dates, counts_on, with_superseded
-from engine.scoring.rules import clean_ticker, open_market, positive_shares
+from engine.scoring.rules import clean_ticker, dollar_value, open_market, positive_shares
 
 MonthBy = Literal["available_date", "transaction_date"]
 Threshold = Literal["full_sample", "expanding"]
@@ -132,7 +132,7 @@ def eligible_trades(
     trades = candidates.filter(
         pl.col(month_by).is_not_null() & pl.col("issuer_cik").is_not_null()
     ).with_columns(
-        (pl.col("shares") * pl.col("price").fill_null(0.0)).alias("value"),
+        dollar_value().alias("value"),
         pl.col(month_by).dt.truncate("1mo").alias("month"),
     )
     n_superseded = 0

@@ -18,7 +18,7 @@ from engine.errors import UserError
 from engine.scoring.amendments import amendment_dates, with_superseded
 from engine.scoring.config import ROLES, ScoreConfig
 from engine.scoring.market_caps import SHARES, MarketCaps
-from engine.scoring.rules import eligible_trades
+from engine.scoring.rules import dollar_value, eligible_trades, priced
 from engine.store.accessions import KEY, accession_key
 from parsers.roles import SEE_REMARKS_PATTERN
 
@@ -314,8 +314,7 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
     """Only the columns the events still need (before the sorts of the as-of joins): the keys, the
     side, ``weight`` (role weight times plan factor) and ``size`` (the value, or shares when the market
     data are shares outstanding; 0 without a positive price)."""
-    priced = pl.col("price").is_finite() & (pl.col("price") > 0)
-    value = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
+    size = pl.when(priced()).then(pl.col("shares")).otherwise(0.0) if caps.kind == SHARES else dollar_value()
     weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
     return trades.select(
         KEY,
@@ -325,7 +324,7 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
         "available_date",
         pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
         weight.alias("weight"),
-        pl.when(priced).then(value).otherwise(0.0).alias("size"),
+        size.alias("size"),
     )
 
 

@@ -1,4 +1,5 @@
-"""SCORING.md sections 1-2 as Polars expressions: ticker cleaning and eligible open-market trades.
+"""SCORING.md sections 1-2 as Polars expressions: ticker cleaning and eligible open-market trades (and
+the dollar value of section 6, which the event study sums too).
 
 One definition of each, used by the score (``engine.scoring.events``, ``engine.scoring.universe``), the
 event study and the market-data joins. Their deliberate differences are the parameters: the score passes
@@ -58,3 +59,13 @@ def eligible_trades(
 ) -> pl.LazyFrame:
     """The eligible transactions of section 2: ``open_market`` rows with ``positive_shares``."""
     return transactions.filter(open_market(forms, codes) & positive_shares().fill_null(False))
+
+
+def priced() -> pl.Expr:
+    """A price that is present, finite and > 0 (section 6: a missing or zero price gives value 0)."""
+    return (pl.col("price").is_finite() & (pl.col("price") > 0)).fill_null(False)
+
+
+def dollar_value() -> pl.Expr:
+    """``shares x price``, 0 without a ``priced`` price."""
+    return pl.when(priced()).then(pl.col("shares") * pl.col("price")).otherwise(0.0)
