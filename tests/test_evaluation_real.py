@@ -52,27 +52,11 @@ def price_table() -> tuple[list[dt.date], dict[str, dict[dt.date, float]]]:
 
 def independent_event_test(rows, calendar, closes, horizon=63):
     """The published method written out with loops, dicts and numpy.percentile."""
-    filings = {}
+    amended_on = defaultdict(list)  # the score's rule: a 4/A supersedes from its own available date on
     for r in rows:
-        filings.setdefault(r["accession"], r)
-    superseded = set()
-    for a, f in filings.items():
-        if f["document_type"] != "4/A":
-            continue
-        key = (f["issuer_cik"], f["insider_cik"], f["period_of_report"])
-        for b, g in filings.items():
-            if b == a or g["document_type"] not in ("4", "4/A") or None in key:
-                continue
-            if (g["issuer_cik"], g["insider_cik"], g["period_of_report"]) != key:
-                continue
-            earlier = g["available_date"] < f["available_date"] or (
-                g["available_date"] == f["available_date"]
-                and g["accepted_at"] is not None
-                and f["accepted_at"] is not None
-                and g["accepted_at"] < f["accepted_at"]
-            )
-            if earlier:
-                superseded.add(b)
+        key = (r["issuer_cik"], r["insider_cik"], r["period_of_report"])
+        if r["document_type"] == "4/A" and r["available_date"] is not None and None not in key:
+            amended_on[key].append(r["available_date"])
     labels: dict[int, tuple] = {}
     for r in rows:
         t = (r["ticker"] or "").strip().upper()
@@ -81,18 +65,32 @@ def independent_event_test(rows, calendar, closes, horizon=63):
         rank = (r["available_date"] or dt.date.min, r["accession"])
         if r["issuer_cik"] not in labels or rank > labels[r["issuer_cik"]][0]:
             labels[r["issuer_cik"]] = (rank, t)
-    eligible = [
+    candidates = [
         r
         for r in rows
         if r["document_type"] in ("4", "4/A")
-        and r["is_derivative"] is False
+        and not r["is_derivative"]
         and not r["is_holding"]
         and r["transaction_code"] in ("S", "P")
-        and (r["shares"] or 0) > 0
-        and r["accession"] not in superseded
+        and r["shares"] is not None
+        and math.isfinite(r["shares"])
+        and r["shares"] > 0
         and r["available_date"] is not None
         and r["issuer_cik"] is not None
     ]
+    judged: dict[tuple, dt.date] = {}  # a month is judged when its last trade is public
+    for r in candidates:
+        key = (r["issuer_cik"], r["available_date"].replace(day=1))
+        judged[key] = max(judged.get(key, r["available_date"]), r["available_date"])
+    eligible, superseded = [], []
+    for r in candidates:
+        later = [
+            a
+            for a in amended_on[(r["issuer_cik"], r["insider_cik"], r["period_of_report"])]
+            if a > r["available_date"]
+        ]
+        month = (r["issuer_cik"], r["available_date"].replace(day=1))
+        (superseded if later and min(later) <= judged[month] else eligible).append(r)
     net: dict[tuple, float] = defaultdict(float)
     public: dict[tuple, dt.date] = {}
     for r in eligible:

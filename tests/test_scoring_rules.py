@@ -371,3 +371,42 @@ def test_tables_without_partition_or_unused_columns_still_score():
     tables["transactions"] = tables["transactions"].drop("security_title", "ticker")
     out = score(tables, dates=[day(10)], market_caps=caps((1, day(0), 1e6)))
     assert out["buys"].to_list() == pytest.approx([0.005])
+
+
+def test_a_trade_whose_term_is_zero_needs_no_market_cap():
+    book = Book()
+    book.filing(1, 100, day(10), [("P", 1000, 0.0)])
+    book.filing(1, 101, day(10), [("S", 1000, None)])
+    book.filing(1, 102, day(10), [("P", 1000, 10.0, True)])
+    book.filing(2, 200, day(10), [("S", 1000, 10.0)])
+    run = score_run(book.tables(), dates=[day(10)], market_caps=caps((2, day(0), 1e6)))
+    out = both(book, [day(10)], caps((2, day(0), 1e6)))
+    row = cell(out, day(10), 1)
+    assert (row["null_reason"], row["buys"], row["sells"], row["raw"]) == (None, 0, 0, 0)
+    assert (row["n_buys"], row["n_sells"], row["cluster"]) == (1, 1, 2)
+    assert cell(out, day(10), 2)["insider"] == pytest.approx(-1.0)
+    assert not any("no market cap" in note for note in run.notes)
+
+
+@pytest.mark.parametrize(("shares", "price"), [(1e308, 1e308), (1e308, 1.0), (1e200, 1e200)])
+def test_a_non_finite_or_overflowing_term_nulls_only_its_own_issuer(shares, price):
+    book = Book()
+    bad = book.filing(1, 100, day(10), [("P", shares, price)])
+    book.filing(1, 101, day(10), [("S", 1000, 10.0)])
+    book.filing(2, 200, day(10), [("P", 1000, 10.0)])
+    book.filing(3, 300, day(10), [("S", 1000, 10.0)])
+    market = caps((1, day(0), 1e6), (2, day(0), 1e6), (3, day(0), 1e6))
+    dates = [day(10), day(99), day(100)]
+    run = score_run(book.tables(), dates=dates, market_caps=market)
+    out = both(book, dates, market)
+    for date in (day(10), day(99)):
+        row = cell(out, date, 1)
+        assert (row["raw"], row["insider"], row["buys"], row["null_reason"]) == (
+            None,
+            None,
+            None,
+            "non_finite_term",
+        )
+        assert (cell(out, date, 2)["insider"], cell(out, date, 3)["insider"]) == pytest.approx((1.0, -1.0))
+    assert cell(out, day(100), 1)["null_reason"] is None
+    assert [note for note in run.notes if bad in note and "non_finite_term" in note]

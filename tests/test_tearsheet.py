@@ -255,3 +255,14 @@ def test_text_dates_and_bad_columns():
     assert "1 score rows without a readable date: left out." in sheet.notes
     with pytest.raises(UserError, match="not numbers"):
         tear_sheet(scores.with_columns(pl.col("insider").cast(pl.String)), load_prices(prices))
+
+
+def test_nw_lags_reports_the_lags_used_when_few_ic_dates():
+    prices, scores, close, _ = fixed_panel()
+    few = scores.filter(pl.col("date").is_in(DAYS[:4]))
+    sheet = tear_sheet(few, load_prices(prices), horizons=[21], min_names=3)
+    summary = sheet.ic_summary.row(0, named=True)
+    ic = sheet.ic.filter(pl.col("ic").is_not_null())["ic"].to_list()
+    assert summary["n_dates"] == len(ic) == 4
+    assert summary["nw_lags"] == 3
+    assert summary["t_nw"] == pytest.approx(textbook_newey_west_t(ic, 3), rel=1e-10)

@@ -1,7 +1,8 @@
 """The monthly heavy-insider-selling event test, and event-time returns around insider events.
 
 Method (as published, plus a t-statistic and a bootstrap interval): per issuer and calendar month, the
-dollar value of open-market sells (S) and buys (P) in Forms 4/4A non-derivative rows; net selling =
+dollar value of open-market sells (S) and buys (P) in Forms 4/4A non-derivative rows (the score's
+eligible trades, ``engine.scoring.rules``, under its default forms and codes); net selling =
 sells - buys. A month is heavy when its net selling is positive and at or above the issuer's 75th
 percentile (linear interpolation) of its positive net-selling months. Forward return: close of the
 month's last trading day to the close ``horizon`` trading days later; by available date, a month whose
@@ -22,14 +23,12 @@ import polars as pl
 
 from engine.errors import UserError
 from engine.evaluation.prices import Prices
+from engine.scoring.amendments import amendment_dates, counts_on, with_superseded
+from engine.scoring.rules import clean_ticker, dollar_value, open_market, positive_shares
 
 MonthBy = Literal["available_date", "transaction_date"]
 Threshold = Literal["full_sample", "expanding"]
 BootstrapBy = Literal["month", "issuer"]
-
-FORMS: tuple[str, ...] = ("4", "4/A")
-CODES: tuple[str, ...] = ("S", "P")
-NULL_TICKERS: tuple[str, ...] = ("", "NONE", "N/A", "NA", "-")
 
 OK = "ok"
 NO_PRICES = "no prices for the security"
@@ -53,7 +52,6 @@ _NEEDED = (
     "price",
     "plan",
     "period_of_report",
-    "accepted_at",
     "available_date",
 )
 
@@ -106,10 +104,15 @@ def eligible_trades(
     month_by: MonthBy = "available_date",
     supersede_amendments: bool = True,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Open-market S and P rows of Forms 4/4A (non-derivative, shares > 0) with dollar value and month.
+    """The score's eligible trades (open-market S and P rows of Forms 4/4A, non-derivative, a finite share
+    count > 0: ``engine.scoring.rules``) with dollar value and month.
 
-    A 4/A supersedes earlier-available filings of the same issuer, insider and period (SCORING.md
-    section 4); superseded rows are left out (and counted) so an amended trade is not counted twice.
+    Amendments follow the score's point-in-time rule (``engine.scoring.amendments``): a trade is
+    superseded from the day a 4/A of its issuer, insider and period becomes available after the trade's
+    own filing. The test judges each month once, on its ``public_by`` day (the latest available date of
+    its trades, when the forward return can start): a trade superseded by then is left out (and counted),
+    so an amended trade is not counted twice; one superseded later still counts, as it was known then.
+    ``supersede_amendments=False`` counts every filing as filed.
     """
     if month_by not in ("available_date", "transaction_date"):
         raise UserError(f"unknown month basis {month_by!r}", fix="use available_date or transaction_date")
@@ -122,29 +125,27 @@ def eligible_trades(
         )
     rows = lf.select(_NEEDED).collect()
     labels = issuer_labels(rows)
-    candidates = rows.filter(
-        pl.col("document_type").is_in(FORMS)
-        & (pl.col("is_derivative") == False)  # noqa: E712
-        & pl.col("is_holding").fill_null(False).not_()
-        & pl.col("transaction_code").is_in(CODES)
-    )
-    no_shares = candidates.filter(~(pl.col("shares") > 0)).height
-    candidates = candidates.filter(pl.col("shares") > 0)
-    superseded = (
-        _superseded_accessions(rows) if supersede_amendments else pl.Series("accession", [], pl.String)
-    )
-    n_superseded = candidates.filter(pl.col("accession").is_in(superseded.implode())).height
-    candidates = candidates.filter(~pl.col("accession").is_in(superseded.implode()))
+    candidates = rows.filter(open_market())
+    no_shares = candidates.filter(~positive_shares().fill_null(False)).height
+    candidates = candidates.filter(positive_shares())
     no_date = candidates.filter(pl.col(month_by).is_null() | pl.col("issuer_cik").is_null()).height
-    trades = (
-        candidates.filter(pl.col(month_by).is_not_null() & pl.col("issuer_cik").is_not_null())
-        .with_columns(
-            (pl.col("shares") * pl.col("price").fill_null(0.0)).alias("value"),
-            pl.col(month_by).dt.truncate("1mo").alias("month"),
-        )
-        .drop("ticker")
-        .join(labels, on="issuer_cik", how="left")
+    trades = candidates.filter(
+        pl.col(month_by).is_not_null() & pl.col("issuer_cik").is_not_null()
+    ).with_columns(
+        dollar_value().alias("value"),
+        pl.col(month_by).dt.truncate("1mo").alias("month"),
     )
+    n_superseded = 0
+    if supersede_amendments:
+        dated = trades.height
+        trades = (
+            with_superseded(trades.lazy(), amendment_dates(rows.lazy()))
+            .filter(counts_on(pl.col("available_date").max().over("issuer_cik", "month")))
+            .drop("superseded")
+            .collect()
+        )
+        n_superseded = dated - trades.height
+    trades = trades.drop("ticker").join(labels, on="issuer_cik", how="left")
     counts = {
         "rows": rows.height,
         "candidates_without_shares": no_shares,
@@ -157,11 +158,11 @@ def eligible_trades(
 
 
 def issuer_labels(rows: pl.DataFrame) -> pl.DataFrame:
-    """``issuer_cik, ticker``: the ticker of each issuer's most recent filing that names one (upper-cased)."""
-    ticker = pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase()
+    """``issuer_cik, ticker``: the cleaned ticker (``engine.scoring.rules.clean_ticker``) of each issuer's
+    most recent filing that names one."""
     return (
-        rows.select("issuer_cik", "available_date", "accession", ticker.alias("ticker"))
-        .filter(pl.col("issuer_cik").is_not_null() & ticker.is_not_null() & ~ticker.is_in(NULL_TICKERS))
+        rows.select("issuer_cik", "available_date", "accession", clean_ticker())
+        .filter(pl.col("issuer_cik").is_not_null() & pl.col("ticker").is_not_null())
         .sort("issuer_cik", "available_date", "accession", nulls_last=False)
         .group_by("issuer_cik")
         .agg(pl.col("ticker").last())
@@ -481,29 +482,6 @@ def event_time_returns(
         mean = np.where(n > 0, np.nansum(cum, axis=0) / np.maximum(n, 1), np.nan)
     return pl.DataFrame({"tau": taus, "mean_return": mean, "n": n.astype(np.int64)}).with_columns(
         pl.col("mean_return").fill_nan(None)
-    )
-
-
-def _superseded_accessions(rows: pl.DataFrame) -> pl.Series:
-    key = ["issuer_cik", "insider_cik", "period_of_report"]
-    filings = rows.select("accession", "document_type", *key, "available_date", "accepted_at").unique(
-        "accession"
-    )
-    amendments = filings.filter(pl.col("document_type") == "4/A").select(
-        *key,
-        pl.col("accession").alias("amendment"),
-        pl.col("available_date").alias("amended_on"),
-        pl.col("accepted_at").alias("amended_at"),
-    )
-    earlier = (pl.col("available_date") < pl.col("amended_on")) | (
-        (pl.col("available_date") == pl.col("amended_on")) & (pl.col("accepted_at") < pl.col("amended_at"))
-    )
-    return (
-        filings.filter(pl.col("document_type").is_in(FORMS))
-        .join(amendments, on=key, how="inner")
-        .filter((pl.col("accession") != pl.col("amendment")) & earlier.fill_null(False))
-        .get_column("accession")
-        .unique()
     )
 
 

@@ -34,7 +34,7 @@ class TearSheet:
     ic: pl.DataFrame
     """``date, horizon, ic, n``."""
     ic_summary: pl.DataFrame
-    """``horizon, n_dates, mean_ic, std_ic, ir, t_iid, t_nw, nw_lags, hit_rate``."""
+    """``horizon, n_dates, mean_ic, std_ic, ir, t_iid, t_nw, nw_lags (the lags used), hit_rate``."""
     quantile_returns: pl.DataFrame
     """``date, horizon, bucket, mean_return, n``."""
     quantile_summary: pl.DataFrame
@@ -70,15 +70,21 @@ def bucket_labels(quantiles: int) -> list[str]:
     )
 
 
+def lags_used(lags: int, n: int) -> int:
+    """The Newey-West lags ``newey_west_t`` uses on ``n`` values: ``lags`` cut to ``[0, n - 1]``."""
+    return max(min(lags, n - 1), 0)
+
+
 def newey_west_t(values: np.ndarray, lags: int) -> float:
-    """t-statistic of the mean with Newey-West (Bartlett) standard errors; NaN when undefined."""
+    """t-statistic of the mean with Newey-West (Bartlett) standard errors and ``lags_used`` lags; NaN
+    when undefined."""
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     n = len(x)
     if n < 2:
         return math.nan
     d = x - x.mean()
-    lags = min(max(lags, 0), n - 1)
+    lags = lags_used(lags, n)
     s = d @ d / n
     for lag in range(1, lags + 1):
         s += 2.0 * (1.0 - lag / (lags + 1.0)) * (d[lag:] @ d[:-lag]) / n
@@ -256,7 +262,7 @@ def _ic_summary(h: int, ic: np.ndarray, lags: int) -> dict:
         "ir": _none_if_nan(mean / std if n > 1 and std > 0 else math.nan),
         "t_iid": _none_if_nan(mean / (std / math.sqrt(n)) if n > 1 and std > 0 else math.nan),
         "t_nw": _none_if_nan(newey_west_t(valid, lags)),
-        "nw_lags": lags,
+        "nw_lags": lags_used(lags, n),
         "hit_rate": _none_if_nan(float((valid > 0).mean()) if n else math.nan),
     }
 

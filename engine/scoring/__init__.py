@@ -13,6 +13,8 @@ _EXPORTS = {
     "MarketCaps": "engine.scoring.market_caps",
     "load_market_caps": "engine.scoring.market_caps",
     "reference_score": "engine.scoring.reference",
+    "eligible_trades": "engine.scoring.rules",
+    "clean_ticker": "engine.scoring.rules",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -12,8 +12,10 @@ import polars as pl
 KEY: tuple[str, ...] = ("issuer_cik", "insider_cik", "period_of_report")
 
 
-def amendment_dates(filings: pl.LazyFrame, amendment_forms: tuple[str, ...]) -> pl.LazyFrame:
-    """``issuer_cik, insider_cik, period_of_report, superseded``: one row per distinct amendment day."""
+def amendment_dates(filings: pl.LazyFrame, amendment_forms: tuple[str, ...] = ("4/A",)) -> pl.LazyFrame:
+    """``issuer_cik, insider_cik, period_of_report, superseded``: one row per distinct amendment day of
+    ``amendment_forms`` (the score adds ``5/A`` when it counts Form 5) among ``filings`` (any frame with
+    ``document_type``, ``available_date`` and the key columns)."""
     return (
         filings.filter(
             pl.col("document_type").is_in(amendment_forms)
@@ -38,3 +40,9 @@ def with_superseded(trades: pl.LazyFrame, amendments: pl.LazyFrame) -> pl.LazyFr
         allow_exact_matches=False,
         check_sortedness=False,
     )
+
+
+def counts_on(day: pl.Expr) -> pl.Expr:
+    """True where a trade with ``superseded`` still counts on ``day``: no amendment has superseded it by
+    then (the kernels' ``t < end``, as a Polars expression)."""
+    return pl.col("superseded").is_null() | (day < pl.col("superseded"))

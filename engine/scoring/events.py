@@ -2,7 +2,8 @@
 
 One event per eligible trade that can move the score: its issuer, insider key, the day it becomes
 known, the day an amendment supersedes it (if any), its side and its term
-``role_weight * plan_factor * value / market_cap`` (NaN when no market cap is known).
+``role_weight * plan_factor * value / market_cap`` (NaN when no market cap is known and the term is
+not 0 whatever the cap).
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from engine.errors import UserError
 from engine.scoring.amendments import amendment_dates, with_superseded
 from engine.scoring.config import ROLES, ScoreConfig
 from engine.scoring.market_caps import SHARES, MarketCaps
+from engine.scoring.rules import dollar_value, eligible_trades, priced
 from engine.store.accessions import KEY, accession_key
 from parsers.roles import SEE_REMARKS_PATTERN
 
 NEVER = np.iinfo(np.int64).max // 2
 """Superseded day of a trade no amendment supersedes."""
+
+TERM_LIMIT = 1e100
+"""Largest term scored: a term is a fraction of a market cap, and past this (or not finite) the window
+sums and the cross-section's squares could overflow, so the term is marked ``inf`` instead and nulls
+only its own issuer's ``raw`` (``non_finite_term``)."""
 
 
 @dataclass
@@ -51,18 +58,6 @@ def partition_window(first: dt.date, last: dt.date) -> pl.Expr:
     lo, hi = first - PARTITION_SLACK, last + PARTITION_SLACK
     month = pl.col("filing_year").cast(pl.Int32) * 12 + pl.col("filing_month").cast(pl.Int32)
     return month.is_null() | month.is_between(lo.year * 12 + lo.month, hi.year * 12 + hi.month)
-
-
-def eligible_trades(transactions: pl.LazyFrame, config: ScoreConfig) -> pl.LazyFrame:
-    """Non-derivative P/S rows of eligible forms with a positive share count (section 2)."""
-    return transactions.filter(
-        ~pl.col("is_derivative").fill_null(False)
-        & ~pl.col("is_holding").fill_null(False)
-        & pl.col("document_type").is_in(config.forms)
-        & pl.col("transaction_code").is_in(config.buy_codes + config.sell_codes)
-        & pl.col("shares").is_finite()
-        & (pl.col("shares") > 0)
-    )
 
 
 _FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
@@ -231,7 +226,9 @@ def trade_events(
     window = partition_window(lookback, last_day)
     tables = {name: frame.filter(window) for name, frame in tables.items()}
     candidates = (
-        eligible_trades(tables["transactions"], config)
+        eligible_trades(
+            tables["transactions"], forms=config.forms, codes=config.buy_codes + config.sell_codes
+        )
         .filter(pl.col("available_date").is_null() | pl.col("available_date").is_between(lookback, last_day))
         .select(accession_key(), *_trade_columns(config))
         .collect()
@@ -284,6 +281,9 @@ def trade_events(
         ),
         caps.known_between(lookback, last_day),
     ).collect()
+    overflowing = events.filter(pl.col("term") == float("inf"))
+    if overflowing.height:
+        notes.append(_overflow_note(tables["transactions"], overflowing[KEY]))
     return TradeEvents(
         issuer_cik=events["issuer_cik"].to_numpy(),
         insider_cik=events["insider_cik"].to_numpy(),
@@ -351,23 +351,25 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
     """Only the columns the events still need (before the sorts of the as-of joins): the keys, the
     side, ``weight`` (role weight times plan factor) and ``size`` (the value, or shares when the market
     data are shares outstanding; 0 without a positive price)."""
-    priced = pl.col("price").is_finite() & (pl.col("price") > 0)
-    value = pl.col("shares") if caps.kind == SHARES else pl.col("shares") * pl.col("price")
+    size = pl.when(priced()).then(pl.col("shares")).otherwise(0.0) if caps.kind == SHARES else dollar_value()
     weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
     return trades.select(
+        KEY,
         "issuer_cik",
         "insider_cik",
         "period_of_report",
         "available_date",
         pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
         weight.alias("weight"),
-        pl.when(priced).then(value).otherwise(0.0).alias("size"),
+        size.alias("size"),
     )
 
 
 def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
     """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
-    trade's available date, from ``caps``: ``issuer_cik, date, cap``; NaN without a market cap)."""
+    trade's available date, from ``caps``: ``issuer_cik, date, cap``). A term 0 whatever the cap (zero
+    weight or size) needs none (SCORING.md section 6); otherwise NaN without a market cap, and ``inf``
+    when the size or the term is not finite or beyond ``TERM_LIMIT``."""
     trades = trades.join_asof(
         caps.rename({"date": "cap_date"}),
         left_on="available_date",
@@ -376,13 +378,43 @@ def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
         strategy="backward",
         check_sortedness=False,
     )
-    ratio = pl.when(pl.col("cap").is_null()).then(float("nan")).otherwise(pl.col("size") / pl.col("cap"))
+    term = pl.col("weight") * (pl.col("size") / pl.col("cap"))
+    term = (
+        pl.when((pl.col("weight") == 0) | (pl.col("size") == 0))
+        .then(0.0)
+        .when(~pl.col("size").is_finite())
+        .then(float("inf"))
+        .when(pl.col("cap").is_null())
+        .then(float("nan"))
+        .when(~term.is_finite() | (term.abs() > TERM_LIMIT))
+        .then(float("inf"))
+        .otherwise(term)
+    )
     epoch = pl.lit(dt.date(1970, 1, 1))
     return trades.select(
+        KEY,
         "issuer_cik",
         "insider_cik",
         (pl.col("available_date") - epoch).dt.total_days().alias("start"),
         (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
         "is_buy",
-        (pl.col("weight") * ratio).alias("term"),
+        term.alias("term"),
+    )
+
+
+def _overflow_note(transactions: pl.LazyFrame, keys: pl.Series) -> str:
+    """The note naming the accessions whose terms are not finite or beyond ``TERM_LIMIT``."""
+    accessions = (
+        transactions.filter(accession_key().is_in(keys.unique().implode()))
+        .select("accession")
+        .unique()
+        .sort("accession")
+        .collect()["accession"]
+    )
+    shown = ", ".join(accessions.head(10).to_list())
+    more = f" and {accessions.len() - 10} more" if accessions.len() > 10 else ""
+    return (
+        f"{keys.len()} trade(s) with a non-finite value or a term beyond {TERM_LIMIT:g} (value / market "
+        f"cap) make only their issuer's raw null while in the window (null_reason = non_finite_term): "
+        f"accession(s) {shown}{more}; check their shares and price"
     )

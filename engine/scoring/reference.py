@@ -14,12 +14,12 @@ from collections import defaultdict
 import polars as pl
 
 from engine.scoring.config import ScoreConfig
+from engine.scoring.events import TERM_LIMIT
 from engine.scoring.market_caps import SHARES, MarketCaps
-from engine.scoring.run import NO_MARKET_CAP, NULL_REASONS, SCORE_COLUMNS
+from engine.scoring.run import NO_MARKET_CAP, NON_FINITE_TERM, NULL_REASONS, SCORE_COLUMNS
 from parsers.roles import SEE_REMARKS_PATTERN
 from parsers.schema import OWNERSHIP_FORMS
-
-NULL_TICKERS = {"NONE", "N/A", "NA", "-", ""}
+from parsers.values import clean_ticker
 
 
 def _rows(frame: pl.LazyFrame | pl.DataFrame) -> list[dict]:
@@ -51,13 +51,6 @@ def _owner_weight(owner: dict, remarks: str | None, config: ScoreConfig) -> floa
     if owner.get("is_other") or not any(flags):
         weights.append(w["other"])
     return max(weights)
-
-
-def _clean(ticker: str | None) -> str | None:
-    if ticker is None:
-        return None
-    ticker = ticker.strip().upper()
-    return None if ticker in NULL_TICKERS else ticker
 
 
 def _accession_order(accession: str) -> tuple[int, int]:
@@ -211,14 +204,17 @@ def reference_score(
                 cap = value
         price = tr["price"]
         priced = price is not None and math.isfinite(price) and price > 0
-        if cap is None:
-            term = None
-        elif not priced:
+        value = tr["shares"] if caps.kind == SHARES else tr["shares"] * (price if priced else 0.0)
+        if not priced or weight * factor == 0:
             term = 0.0
-        elif caps.kind == SHARES:
-            term = weight * factor * tr["shares"] / cap
+        elif not math.isfinite(value):
+            term = math.inf
+        elif cap is None:
+            term = None
         else:
-            term = weight * factor * tr["shares"] * price / cap
+            term = weight * factor * value / cap
+            if not math.isfinite(term) or abs(term) > TERM_LIMIT:
+                term = math.inf
         trades.append(
             {
                 "issuer": tr["issuer_cik"],
@@ -284,20 +280,23 @@ def reference_score(
                     insiders.add(tr["insider"])
             cluster = len(insiders)
             raw = None if missing else (buys - sells) * (1 + math.log(1 + cluster))
+            reason = NO_MARKET_CAP if missing else None
+            if raw is not None and not math.isfinite(raw):
+                raw, reason = None, NON_FINITE_TERM
             section.append(
                 {
                     "date": t,
                     "issuer_cik": issuer,
-                    "ticker": _clean(latest["ticker"]) if latest else None,
-                    "buys": None if missing else buys,
-                    "sells": None if missing else sells,
+                    "ticker": clean_ticker(latest["ticker"]) if latest else None,
+                    "buys": None if reason else buys,
+                    "sells": None if reason else sells,
                     "cluster": cluster,
                     "raw": raw,
                     "insider": None,
                     "n_buys": n_buys,
                     "n_sells": n_sells,
                     "pct": None,
-                    "null_reason": NO_MARKET_CAP if missing else None,
+                    "null_reason": reason,
                 }
             )
         _cross_section(section, config)

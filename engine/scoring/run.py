@@ -21,9 +21,9 @@ from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
 from engine.scoring.events import partition_window, trade_events
 from engine.scoring.market_caps import MarketCaps, MarketSource, load_market_caps
+from engine.scoring.rules import clean_ticker
 from engine.scoring.universe import (
     UniverseSource,
-    clean_ticker,
     explicit_membership,
     filing_events,
     load_universe,
@@ -50,7 +50,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
 """Output columns; ``null_reason`` says why ``raw`` (and so ``insider``) is null, else null."""
 
 NO_MARKET_CAP = "no_market_cap"
-NULL_REASONS = pl.Enum([NO_MARKET_CAP])
+NON_FINITE_TERM = "non_finite_term"
+NULL_REASONS = pl.Enum([NO_MARKET_CAP, NON_FINITE_TERM])
 
 Source = Store | str | Path | pl.LazyFrame | pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame]
 
@@ -251,8 +252,10 @@ def score_run(
         )
         raw = kernels.raw_scores(buys, sells, cluster, missing)
         no_cap = missing > 0
-        buys[no_cap] = np.nan
-        sells[no_cap] = np.nan
+        non_finite = ~no_cap & ~np.isfinite(raw)
+        raw[non_finite] = np.nan
+        buys[no_cap | non_finite] = np.nan
+        sells[no_cap | non_finite] = np.nan
         insider, pct = kernels.cross_section(
             raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
         )
@@ -265,6 +268,11 @@ def score_run(
             f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the "
             f"{config.flow_window}-day window "
             "has no market cap on or before its available date (null_reason = no_market_cap)"
+        )
+    if non_finite.any():
+        notes.append(
+            f"raw is null in {int(non_finite.sum())} cell(s) of {np.unique(row_issuer[non_finite]).size} "
+            "issuer(s) whose window holds a non-finite or overflowing term (null_reason = non_finite_term)"
         )
     if n_rows == 0:
         notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
@@ -282,6 +290,7 @@ def score_run(
             "n_sells": n_sells,
             "pct": pl.Series(pct, nan_to_null=True),
             "no_cap": no_cap,
+            "non_finite": non_finite,
         }
     )
     frame = cells.select(
@@ -289,7 +298,11 @@ def score_run(
         pl.lit(pl.Series(issuers)).gather(pl.col("issuer")).alias("issuer_cik"),
         pl.lit(tickers).gather(pl.when(pl.col("label") >= 0).then(pl.col("label"))).alias("ticker"),
         *SCORE_COLUMNS[3:-1],
-        pl.when(pl.col("no_cap")).then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS)).alias("null_reason"),
+        pl.when(pl.col("no_cap"))
+        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
+        .when(pl.col("non_finite"))
+        .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
+        .alias("null_reason"),
     )
     return ScoreRun(frame, notes)
 

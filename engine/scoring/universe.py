@@ -11,11 +11,9 @@ import polars as pl
 
 from engine.errors import UserError
 from engine.scoring.market_caps import read_table
+from engine.scoring.rules import clean_ticker
 from engine.store.accessions import accession_key
 from parsers.schema import OWNERSHIP_FORMS
-
-NULL_TICKERS: tuple[str, ...] = ("NONE", "N/A", "NA", "-", "")
-"""Ticker values that mean "no ticker" (SCORING.md section 1)."""
 
 UniverseSource = str | Path | pl.DataFrame | pl.LazyFrame | Iterable[int]
 
@@ -53,12 +51,6 @@ def score_dates(
     if grid.size == 0:
         raise UserError(f"no weekday between {start} and {end}", fix="widen the date range")
     return grid
-
-
-def clean_ticker(column: str = "ticker") -> pl.Expr:
-    """Upper-cased, stripped ticker; the null spellings become null."""
-    cleaned = pl.col(column).str.strip_chars().str.to_uppercase()
-    return pl.when(cleaned.is_in(NULL_TICKERS)).then(None).otherwise(cleaned).alias("ticker")
 
 
 def filing_events(filings: pl.LazyFrame, last_day: dt.date) -> pl.LazyFrame:

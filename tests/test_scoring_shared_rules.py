@@ -1,0 +1,90 @@
+"""One rule, every caller: the score and the event study judge eligibility, amendments and tickers alike
+(each case here is a place where the two once drifted apart)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from scoring_tables import Book, caps, day
+
+from engine.evaluation.event_study import eligible_trades, issuer_labels
+from engine.scoring.rules import clean_ticker
+from engine.scoring.run import score
+from parsers.values import clean_ticker as clean_ticker_text
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def counted(book: Book, date: dt.date, **study) -> tuple[int, int]:
+    """Trades of issuer 1 the score counts on ``date`` and trades the event study keeps."""
+    scored = score(book.tables(), dates=[date], market_caps=caps((1, day(0), 1e6)))
+    row = scored.filter(pl.col("issuer_cik") == 1).row(0, named=True)
+    trades, _ = eligible_trades(book.tables()["transactions"], **study)
+    return row["n_buys"] + row["n_sells"], trades.height
+
+
+def test_null_is_derivative_and_non_finite_shares_are_judged_alike():
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 1000, 10.0), ("S", 500, 10.0), ("P", 100, 10.0), ("P", 100, 10.0)])
+    book.transactions[1]["is_derivative"] = None
+    book.transactions[2]["shares"] = float("nan")
+    book.transactions[3]["shares"] = float("inf")
+    assert counted(book, day(10)) == (2, 2)
+
+
+def test_a_price_missing_zero_negative_or_not_finite_is_value_zero_in_both_paths():
+    prices = [None, 0.0, -5.0, float("nan"), float("inf"), 2.0]
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 10, price) for price in prices])
+    scored = score(book.tables(), dates=[day(10)], market_caps=caps((1, day(0), 1e6)))
+    assert scored["sells"].to_list() == [pytest.approx(0.5 * 20 / 1e6)]
+    trades, counts = eligible_trades(book.tables()["transactions"])
+    assert sorted(trades["value"]) == [0, 0, 0, 0, 0, 20] and counts["without_price"] == 5
+
+
+@pytest.mark.parametrize("accepted", [False, True])
+def test_a_4a_available_the_same_day_supersedes_in_neither_path(accepted):
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 1000, 10.0)], period=day(5))
+    book.filing(1, 100, day(10), [("S", 1200, 10.0)], period=day(5), form="4/A")
+    if accepted:
+        for hour, row in zip((9, 11), book.transactions, strict=True):
+            row["accepted_at"] = dt.datetime(2024, 1, 11, hour, tzinfo=NEW_YORK)
+    assert counted(book, day(10)) == (2, 2)
+
+
+def test_an_amendment_supersedes_from_its_own_day_in_both_paths():
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 1000, 10.0)], period=day(5))
+    book.filing(1, 100, day(70), [("S", 1200, 10.0)], period=day(5), form="4/A")
+    for row in book.transactions:
+        row["transaction_date"] = day(5)
+    assert counted(book, day(40))[0] == 1 and counted(book, day(70))[0] == 1
+    # by available date, January judged the original as filed and March judges the amendment
+    trades, counts = eligible_trades(book.tables()["transactions"])
+    assert trades["shares"].to_list() == [1000, 1200] and counts["superseded"] == 0
+    # by transaction date both trades fall in January, judged once the amendment is public
+    trades, counts = eligible_trades(book.tables()["transactions"], month_by="transaction_date")
+    assert trades["shares"].to_list() == [1200] and counts["superseded"] == 1
+
+
+RAW_TICKERS = [" abc ", "n/a", "NA", " - ", "None", "", "\x1cxyz\x1f", "brk.b", "\u019b"]
+
+
+def test_tickers_are_cleaned_by_the_parse_time_rule_everywhere():
+    book = Book()
+    for issuer, raw in enumerate(RAW_TICKERS, start=1):
+        book.filing(issuer, 100 + issuer, day(10), [("P", 1, 1.0)], ticker=raw)
+        book.transactions[-1]["ticker"] = raw
+    expected = {issuer: clean_ticker_text(raw) for issuer, raw in enumerate(RAW_TICKERS, start=1)}
+    assert expected[1] == "ABC" and expected[7] == "XYZ" and expected[2] is expected[3] is None
+    market = caps(*[(issuer, day(0), 1e6) for issuer in expected])
+    scored = score(book.tables(), dates=[day(10)], market_caps=market)
+    assert dict(scored.select("issuer_cik", "ticker").iter_rows()) == expected
+    labels = issuer_labels(book.tables()["transactions"].collect())
+    assert dict(labels.iter_rows()) == {k: v for k, v in expected.items() if v is not None}
+    as_expr = pl.DataFrame({"raw": RAW_TICKERS}).select(clean_ticker("raw"))["ticker"]
+    assert as_expr.to_list() == list(expected.values())
