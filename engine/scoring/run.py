@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
 import polars as pl
 
+from engine import frames
 from engine.errors import UserError
 from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
@@ -53,7 +55,14 @@ NO_MARKET_CAP = "no_market_cap"
 NON_FINITE_TERM = "non_finite_term"
 NULL_REASONS = pl.Enum([NO_MARKET_CAP, NON_FINITE_TERM])
 
-Source = Store | str | Path | pl.LazyFrame | pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame]
+Source = Store | str | Path | Mapping[str, frames.TableSource]
+"""A Store, a store directory, or a mapping of the store's tables (each in any form of ``engine.frames``)."""
+
+DateLike = dt.date | str
+"""A ``datetime.date`` (or ``datetime``, pandas ``Timestamp``) or ISO text; ``numpy.datetime64`` works too."""
+
+ConfigSource = ScoreConfig | Mapping[str, Any] | str | Path
+"""A ScoreConfig, a mapping of its keys, or a TOML file of them."""
 
 _SCHEMAS = {
     "filings": FILINGS_SCHEMA,
@@ -85,12 +94,17 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
         source = Store(root)
     if isinstance(source, Store):
         return {name: source.scan(name) for name in _SCHEMAS}, source
-    if isinstance(source, pl.LazyFrame | pl.DataFrame):
+    if frames.is_table(source):
         raise UserError(
             "a single frame cannot be scored: role weights need the owners table and supersession the "
             "filings table",
             fix="pass a Store, a store directory, or a mapping {'transactions': ..., 'filings': ..., "
-            "'owners': ..., 'footnotes': ...} of LazyFrames",
+            "'owners': ..., 'footnotes': ...} of tables",
+        )
+    if not isinstance(source, Mapping):
+        raise UserError(
+            f"source: a {type(source).__name__} is not a store",
+            fix="pass a Store, a store directory, or a mapping of its tables",
         )
     unknown = sorted(set(source) - set(_SCHEMAS))
     if unknown or "transactions" not in source or "filings" not in source:
@@ -99,19 +113,41 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
             fix="pass a mapping with keys transactions, filings and optionally owners, footnotes",
         )
     tables = {
-        name: (_complete(source[name].lazy(), name) if name in source else _empty(name)) for name in _SCHEMAS
+        name: _complete(frames.lazy(source[name], f"source[{name!r}]"), name)
+        if name in source
+        else _empty(name)
+        for name in _SCHEMAS
     }
     return tables, None
 
 
 def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-    """A caller's table with the schema's missing columns added as nulls (e.g. no partition columns)."""
+    """A caller's table typed per its schema: missing columns added as nulls (e.g. no partition columns),
+    the others cast (e.g. a pandas round trip's datetimes back to dates)."""
     schema = _empty(name).collect_schema()
     present = frame.collect_schema()
-    missing = [
-        pl.lit(None, dtype=dtype).alias(column) for column, dtype in schema.items() if column not in present
+    fixed = [
+        pl.col(column).cast(dtype) if column in present else pl.lit(None, dtype=dtype).alias(column)
+        for column, dtype in schema.items()
+        if present.get(column) != dtype
     ]
-    return frame.with_columns(missing) if missing else frame
+    return frame.with_columns(fixed) if fixed else frame
+
+
+def as_config(config: ConfigSource | None) -> ScoreConfig:
+    """The ``config`` argument as a ScoreConfig: the defaults, a ScoreConfig, a mapping or a TOML file."""
+    if config is None:
+        return ScoreConfig()
+    if isinstance(config, ScoreConfig):
+        return config
+    if isinstance(config, str | Path):
+        return ScoreConfig.from_toml(config)
+    if isinstance(config, Mapping):
+        return ScoreConfig.from_mapping(config, source="config")
+    raise UserError(
+        f"config: a {type(config).__name__} is not a score config",
+        fix="pass a ScoreConfig, a dict of its keys, or a TOML file",
+    )
 
 
 def _market_caps(
@@ -128,7 +164,8 @@ def _market_caps(
                 f"the store {store.root} has no shares_outstanding table",
                 fix="load shares outstanding into the store or pass --market-caps FILE",
             )
-        return load_market_caps(pl.scan_parquet(files), ticker_map)
+        label = f"the store's shares_outstanding table ({store.root})"
+        return load_market_caps(pl.scan_parquet(files), ticker_map, label=label)
     return load_market_caps(market_caps, ticker_map)
 
 
@@ -172,17 +209,19 @@ def _group_offsets(group: np.ndarray, n_groups: int) -> np.ndarray:
 
 def score_run(
     source: Source,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
-    dates: Sequence[dt.date | str] | None = None,
+    config: ConfigSource | None = None,
+    dates: Sequence[DateLike] | None = None,
 ) -> ScoreRun:
     """``score`` with its notes: what was left out of the inputs and why cells are null."""
-    config = config or ScoreConfig()
-    grid = score_dates(start, end, dates)
+    config = as_config(config)
+    start = None if start is None else frames.to_date(start, "start")
+    end = None if end is None else frames.to_date(end, "end")
+    grid = score_dates(start, end, None if dates is None else [frames.to_date(d, "dates") for d in dates])
     first_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[0]))
     last_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[-1]))
     tables, store = open_tables(source)
@@ -314,29 +353,37 @@ def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
 
 def score(
     source: Source,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
-    dates: Sequence[dt.date | str] | None = None,
+    config: ConfigSource | None = None,
+    dates: Sequence[DateLike] | None = None,
 ) -> pl.DataFrame:
     """The insider factor for every weekday in ``[start, end]`` (or the given ``dates``) and every issuer
     in that date's universe: ``date, issuer_cik, ticker, buys, sells, cluster, raw, insider, n_buys,
-    n_sells, pct, null_reason``, sorted by date then issuer CIK."""
+    n_sells, pct, null_reason``, sorted by date then issuer CIK.
+
+    ``source``: a Store, a store directory or a mapping of its tables. ``market_caps``: a table (path,
+    Polars, pandas or pyarrow) of ``date``, ``issuer_cik`` or ``ticker``, and ``market_cap`` (or ``close``
+    and ``shares_outstanding``, or ``shares_outstanding``), or ``"store"``. ``universe``: CIKs, or a table
+    of ``issuer_cik`` (and ``date``). ``config``: a ScoreConfig, a dict of its keys or a TOML file.
+    """
     return score_run(
         source, start, end, market_caps=market_caps, universe=universe, config=config, dates=dates
     ).frame
 
 
 def score_asof(
-    date: dt.date | str,
+    date: DateLike,
     source: Source,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
+    config: ConfigSource | None = None,
 ) -> pl.DataFrame:
-    """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day)."""
-    return score(source, market_caps=market_caps, universe=universe, config=config, dates=[date])
+    """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day);
+    arguments as in ``score``."""
+    day = frames.to_date(date, "date")
+    return score(source, market_caps=market_caps, universe=universe, config=config, dates=[day])
