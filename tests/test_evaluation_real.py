@@ -284,7 +284,7 @@ def test_cli_errors_are_user_errors(store, tmp_path, capsys):
         ["evaluate", "--store", str(store), "--prices", str(tmp_path / "none.csv"), "--out", str(tmp_path)]
     )
     assert code == 2
-    assert "price file not found" in capsys.readouterr().err
+    assert "prices file not found" in capsys.readouterr().err
 
 
 def test_cli_with_a_score_file(store, real_scores, tmp_path, capsys):
