@@ -190,7 +190,7 @@ def test_score_takes_pandas_and_pyarrow_tables_everywhere():
             source, pd.Timestamp(day(10)), np.datetime64(day(11)), market_caps=market, universe=universe
         )
         assert out.equals(expected)
-    asof = score_asof(pd.Timestamp(day(10)), as_pandas, market_caps=MARKET.to_pandas())
+    asof = score_asof(as_pandas, pd.Timestamp(day(10)), market_caps=MARKET.to_pandas())
     assert asof.equals(expected.filter(pl.col("date") == day(10)))
     assert isinstance(asof.to_pandas(), pd.DataFrame)
 
@@ -233,7 +233,10 @@ def test_score_argument_errors_name_the_argument(tmp_path):
     assert score(tables, dates=[day(10)], market_caps=MARKET, config=config).height == 2
 
 
-def test_a_single_table_is_not_a_store():
+def test_score_asof_takes_the_store_first():
     tables = book().tables()
+    with pytest.raises(UserError) as err:
+        score_asof(day(10), tables, market_caps=MARKET)
+    assert one_line(err.value) == "score_asof takes the store first: score_asof(source, date)"
     with pytest.raises(UserError, match="a single frame cannot be scored"):
         score(tables["transactions"].collect().to_pandas(), dates=[day(10)], market_caps=MARKET)

@@ -308,7 +308,7 @@ def test_score_asof_is_one_cross_section_of_score():
     book.filing(2, 200, day(12), [("S", 1000, 10.0)])
     market = caps((1, day(0), 1e6), (2, day(0), 1e6))
     panel = score(book.tables(), day(0), day(30), market_caps=market)
-    asof = score_asof(day(15), book.tables(), market_caps=market)
+    asof = score_asof(book.tables(), day(15), market_caps=market)
     assert asof.equals(panel.filter(pl.col("date") == day(15)))
 
 

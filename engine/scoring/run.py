@@ -376,8 +376,8 @@ def score(
 
 
 def score_asof(
-    date: DateLike,
     source: Source,
+    date: DateLike,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
@@ -385,5 +385,18 @@ def score_asof(
 ) -> pl.DataFrame:
     """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day);
     arguments as in ``score``."""
+    if _is_date(source):
+        raise UserError(
+            "score_asof takes the store first: score_asof(source, date)",
+            fix="swap the first two arguments, e.g. score_asof(store, '2021-12-31', market_caps=...)",
+        )
     day = frames.to_date(date, "date")
     return score(source, market_caps=market_caps, universe=universe, config=config, dates=[day])
+
+
+def _is_date(value: object) -> bool:
+    try:
+        frames.to_date(value, "date")
+    except UserError:
+        return False
+    return True
