@@ -202,6 +202,7 @@ def test_market_caps_by_ticker_from_pandas_with_a_date_index():
     )
     run = score_run(book().tables(), dates=[day(10)], market_caps=by_ticker)
     assert run.frame["buys"].to_list() == pytest.approx([0.005, 0.0])
+    assert run.provenance["insider_engine.market_caps"] == "market_caps (pandas DataFrame)"
 
 
 def test_score_argument_errors_name_the_argument(tmp_path):

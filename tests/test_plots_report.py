@@ -1,5 +1,5 @@
 """Charts and report rendering: valid, non-blank PNGs also when there is nothing to draw; number formats;
-evaluate() end to end on small constructed frames."""
+evaluate() end to end on small constructed frames, its tables written as Parquet with the provenance."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from test_event_study import TRADES, WEEKDAYS_2021, prices_2021, transactions
 
+from engine import provenance
 from engine.errors import UserError
 from engine.evaluation import plots
 from engine.evaluation.event_study import heavy_selling_test
@@ -65,6 +66,10 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
     result = evaluate(scores, prices_2021(), transactions=transactions(TRADES), bootstrap=500, min_names=3)
     assert result.tear_sheet.sign_column == "raw"  # chosen automatically for the engine's insider
     written = result.write(tmp_path)
+    tables = [f"{name}.parquet" for name in result.frames()]
+    assert {"ic.parquet", "ic_summary.parquet", "quantile_returns.parquet", "event_months.parquet"} <= set(
+        tables
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [
             "report.md",
@@ -72,8 +77,12 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
             "event_time.png",
             "cumulative_quantile_returns.png",
             "ic_over_time.png",
+            *tables,
         ]
     )
+    for name, frame in result.frames().items():
+        assert pl.read_parquet(tmp_path / f"{name}.parquet").equals(frame), name
+        assert provenance.read_parquet(tmp_path / f"{name}.parquet") == result.provenance
     for key in ("distributions", "event_time", "cumulative", "ic"):
         assert_png(written[key])
     text = written["report"].read_text()

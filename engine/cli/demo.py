@@ -90,7 +90,7 @@ def run_demo(workdir: Path) -> DemoResult:
     caps = demo_market_caps()
     prices = pl.read_parquet(PRICES)
     scores = score_run(store, prices["date"].min(), prices["date"].max(), market_caps=caps)
-    evaluation = evaluate(scores.frame, prices, transactions=store.scan("transactions"))
+    evaluation = evaluate(scores, prices, transactions=store)
     written = evaluation.write(workdir / "report")
     return DemoResult(
         mirror_filings=len(edgar.filings),

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from engine import frames
+from engine import frames, provenance
 from engine.errors import UserError
 from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
@@ -74,10 +74,12 @@ _SCHEMAS = {
 
 @dataclass
 class ScoreRun:
-    """A scored panel and the notes on what was left out or null, and why."""
+    """A scored panel, the notes on what was left out or null and why, and its provenance (engine version,
+    config, store facts, market-cap source: ``engine.provenance``)."""
 
     frame: pl.DataFrame
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 def _empty(name: str) -> pl.LazyFrame:
@@ -217,7 +219,7 @@ def score_run(
     config: ConfigSource | None = None,
     dates: Sequence[DateLike] | None = None,
 ) -> ScoreRun:
-    """``score`` with its notes: what was left out of the inputs and why cells are null."""
+    """``score`` with its notes (what was left out of the inputs and why cells are null) and provenance."""
     config = as_config(config)
     start = None if start is None else frames.to_date(start, "start")
     end = None if end is None else frames.to_date(end, "end")
@@ -343,7 +345,7 @@ def score_run(
         .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
         .alias("null_reason"),
     )
-    return ScoreRun(frame, notes)
+    return ScoreRun(frame, notes, provenance.score_provenance(config, tables["filings"], caps.source))
 
 
 def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:

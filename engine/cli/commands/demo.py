@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it did."""
     from engine.cli.demo import REPLAY_RATE, run_demo
+    from engine.evaluation.run import written_summary
 
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="insider-demo-"))
     result = run_demo(workdir)
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     print(_indent(_decomposition(frame, args.top)))
     print("5. evaluation:")
     print(_indent(result.evaluation.summary(max_tickers=args.top)))
-    print(f"   report: {result.written['report']} ({len(result.written) - 1} charts beside it)")
+    print(f"   report: {written_summary(result.written)}")
     print(f"done in {result.seconds:.1f} s")
     return 0 if result.download.complete else 1
 

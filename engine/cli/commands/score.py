@@ -1,5 +1,5 @@
 """``insider score --store DIR --start D --end D --market-caps FILE --out FILE``: the insider factor panel
-written to Parquet or CSV, with a short summary printed."""
+written to Parquet (its provenance in the file's metadata) or CSV, with a short summary printed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from engine import provenance
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.run import ScoreRun, score_run
@@ -46,7 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", metavar="FILE.toml", help="score configuration overriding SCORING.md defaults"
     )
-    parser.add_argument("--out", required=True, metavar="FILE", help="output file, .parquet or .csv")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output file, .parquet (engine version, config, store and market-cap source in its metadata) "
+        "or .csv",
+    )
     parser.add_argument("--top", type=int, default=5, help="names shown at each end of the last date (5)")
     parser.set_defaults(func=run)
 
@@ -78,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         if out.suffix.lower() == ".csv":
             result.frame.write_csv(out)
         else:
-            result.frame.write_parquet(out)
+            provenance.write_parquet(result.frame, out, result.provenance)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
     print(summary(result, args.top, elapsed, out))
