@@ -15,7 +15,10 @@ from test_event_study import TRADES, WEEKDAYS_2021, prices_2021, transactions
 
 from engine import provenance
 from engine.errors import UserError
+from engine.evaluation.event_study import cluster_buy_events, heavy_selling_test
+from engine.evaluation.prices import load_prices
 from engine.evaluation.run import evaluate
+from engine.evaluation.tearsheet import tear_sheet
 from engine.scoring.config import ScoreConfig
 from engine.scoring.run import score_run
 
@@ -50,6 +53,16 @@ def test_pandas_and_pyarrow_inputs_give_the_polars_results():
             assert result.frames()[name].equals(frame), name
     # and back out: every result table is a Polars frame with a .to_pandas()
     assert isinstance(as_pandas.tear_sheet.ic_summary.to_pandas(), pd.DataFrame)
+
+
+def test_the_evaluation_pieces_take_pandas_too():
+    prices = load_prices(prices_2021().to_pandas())
+    trades = transactions(TRADES)
+    study = heavy_selling_test(trades.to_pandas(), prices, bootstrap=100)
+    assert study.months.equals(heavy_selling_test(trades, prices, bootstrap=100).months)
+    assert cluster_buy_events(trades.to_arrow()).equals(cluster_buy_events(trades))
+    sheet = tear_sheet(scores().to_pandas(), prices, horizons=[1], min_names=3)
+    assert sheet.ic.equals(tear_sheet(scores(), prices, horizons=[1], min_names=3).ic)
 
 
 def test_a_pandas_score_panel_indexed_by_date():
