@@ -213,6 +213,13 @@ def test_score_argument_errors_name_the_argument(tmp_path):
         (dict(dates=[day(10)], config={"winsorise": 0.01}), "config: unknown key(s) winsorise"),
         (dict(dates=[day(10)], config=3), "config: a int is not a score config"),
         (
+            dict(
+                dates=[day(10)],
+                source={**tables, "filings": tables["filings"].with_columns(available_date=1)},
+            ),
+            "source['filings']: column 'available_date' has type Int32, not dates",
+        ),
+        (
             dict(dates=[day(10)], universe=pd.DataFrame({"cik": [1]})),
             "universe (pandas DataFrame): no column issuer_cik (columns: cik)",
         ),
@@ -225,9 +232,9 @@ def test_score_argument_errors_name_the_argument(tmp_path):
         ),
     ]
     for kwargs, message in cases:
-        kwargs = {"market_caps": MARKET, **kwargs}
+        kwargs = {"source": tables, "market_caps": MARKET, **kwargs}
         with pytest.raises(UserError) as err:
-            score(tables, **kwargs)
+            score(**kwargs)
         assert one_line(err.value) == message
     config = tmp_path / "c.toml"
     config.write_text("winsorize = 0.01\n")

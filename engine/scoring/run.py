@@ -125,11 +125,15 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
 
 def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
     """A caller's table typed per its schema: missing columns added as nulls (e.g. no partition columns),
-    the others cast (e.g. a pandas round trip's datetimes back to dates)."""
+    dates coerced by ``engine.frames`` (e.g. a pandas round trip's datetimes), the others cast."""
     schema = _empty(name).collect_schema()
     present = frame.collect_schema()
     fixed = [
-        pl.col(column).cast(dtype) if column in present else pl.lit(None, dtype=dtype).alias(column)
+        pl.lit(None, dtype=dtype).alias(column)
+        if column not in present
+        else frames.as_date(present[column], column, f"source[{name!r}]")
+        if dtype == pl.Date
+        else pl.col(column).cast(dtype)
         for column, dtype in schema.items()
         if present.get(column) != dtype
     ]
