@@ -12,9 +12,9 @@ import datetime as dt
 import functools
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, Union
+from typing import TYPE_CHECKING, TypeAlias, Union
 
 import polars as pl
 
@@ -70,8 +70,11 @@ def is_parquet_file(source: object) -> bool:
     path = Path(source)
     if path.name.lower().endswith(PARQUET_SUFFIXES):
         return True
-    with open(path, "rb") as handle:
-        return handle.read(4) == b"PAR1"
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError:  # unreadable: the reader that follows reports it
+        return False
 
 
 def lazy(source: TableSource, argument: str) -> pl.LazyFrame:
@@ -191,7 +194,7 @@ def _arrow(source: object) -> bool:
     return pyarrow is not None and isinstance(source, pyarrow.Table | pyarrow.RecordBatch)
 
 
-def _converted(convert: Any, argument: str) -> pl.DataFrame:
+def _converted(convert: Callable[[], pl.DataFrame], argument: str) -> pl.DataFrame:
     try:
         return convert()
     except (pl.exceptions.PolarsError, TypeError, ValueError, ImportError) as exc:
