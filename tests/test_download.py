@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.cli.commands.download import client_from_args
 from engine.cli.main import main
+from engine.cli.options import client_from_args
 from engine.edgar.discovery import Target, discover, index_urls, quarter_chunks
 from engine.edgar.download import Downloader, download_range, update_start
 from engine.edgar.http import EdgarClient

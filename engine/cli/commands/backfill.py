@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from engine.cli.commands.download import (
+from engine.cli.options import (
     POLITENESS,
     add_client_options,
     client_from_args,

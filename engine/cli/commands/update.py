@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.commands.download import POLITENESS, add_client_options, fetch_range
+from engine.cli.commands.download import fetch_range
+from engine.cli.options import POLITENESS, add_client_options
 from engine.edgar.download import today_in_new_york, update_start
 from engine.errors import UserError
 from engine.store.datasets import Store
