@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +18,9 @@ import pytest
 
 from engine.cli.main import main
 from engine.cli.options import client_from_args
-from engine.edgar.discovery import Target, discover, index_urls, quarter_chunks
+from engine.edgar import calendar
+from engine.edgar.calendar import quarter_chunks
+from engine.edgar.discovery import Target, discover, index_urls
 from engine.edgar.download import Downloader, download_range, update_start
 from engine.edgar.http import EdgarClient
 from engine.edgar.manifest import Manifest
@@ -522,3 +524,39 @@ def test_the_manifest_keeps_the_latest_record_and_compacts(tmp_path: Path) -> No
     assert manifest.done() == {f"0000000001-24-{i:06d}" for i in range(5) if (65 + i) % 2 == 1}
     assert set(manifest.failures().values()) == {"HTTP 503"} and manifest.last_filing_date() == day
     assert not manifest.compact(threshold=64)
+
+
+def test_discovery_and_download_agree_on_today_near_midnight_utc(filings, tmp_path, monkeypatch) -> None:
+    """00:30 UTC on Wednesday 4 March 2020 is 19:30 on Tuesday in New York: 4 March's daily index does not
+    exist yet, and neither discovery on its own nor a download asks for it, on a machine kept in UTC."""
+    instant = datetime(2020, 3, 4, 0, 30, tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return instant.astimezone(tz) if tz else instant.replace(tzinfo=None)
+
+    monkeypatch.setattr(calendar, "datetime", Clock)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3]
+    start, end = date(2020, 3, 2), date(2020, 3, 6)
+
+    async def run() -> tuple[set[str], set[str]]:
+        async with FakeEdgar(subset, today=date(2020, 3, 6)) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            async with client() as http:
+                await discover(http, urls, start, end)
+                alone = {h.path.rsplit("/", 1)[-1] for h in server.hits}
+                server.hits.clear()
+                await download_range(Store(tmp_path), http, urls, start, end)
+                in_download = {h.path.rsplit("/", 1)[-1] for h in server.hits if "-index/" in h.path}
+            return alone, in_download
+
+    try:
+        alone, in_download = asyncio.run(run())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert calendar.today_in_new_york(instant) == date(2020, 3, 3)
+    assert alone == in_download == {"form.20200302.idx", "form.20200303.idx"}

@@ -14,12 +14,12 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import polars as pl
 
-from engine.edgar.discovery import Target, discover, quarter_chunks
+from engine.edgar.calendar import quarter_chunks, today_in_new_york
+from engine.edgar.discovery import Target, discover
 from engine.edgar.http import EdgarClient, FetchError
 from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.progress import Progress
@@ -285,7 +285,3 @@ def update_start(store: Store) -> date | None:
     starts.extend(manifest.index_gaps().values())
     return min(starts) if starts else None
 
-
-def today_in_new_york() -> date:
-    """EDGAR's calendar day (filing dates are New York dates)."""
-    return datetime.now(ZoneInfo("America/New_York")).date()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from engine.edgar.calendar import quarter_of
 from engine.errors import UserError
 
 SEC_BASE_URL = "https://www.sec.gov/"
@@ -12,11 +13,6 @@ SEC_DATA_BASE_URL = "https://data.sec.gov/"
 
 FRAME_CONCEPT = "dei/EntityCommonStockSharesOutstanding/shares"
 DATASET_DIR = "files/structureddata/data/insider-transactions-data-sets"
-
-
-def quarter_of(day: date) -> int:
-    """Calendar quarter (1-4) of a date, as EDGAR's ``QTR{q}`` folders number them."""
-    return (day.month - 1) // 3 + 1
 
 
 def _normalise(base: str, option: str) -> str:

@@ -34,7 +34,8 @@ from pathlib import Path
 from aiohttp import web
 from lxml import etree
 
-from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT, quarter_of
+from engine.edgar.calendar import quarter_bounds, quarter_of, today_in_new_york
+from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
 
 RATE_PAGE = (
     b"<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body>"
@@ -384,7 +385,7 @@ class FakeEdgar:
         for filing in self.filings:
             self._by_day[filing.filing_date].append(filing)
             self._by_quarter[(filing.filing_date.year, quarter_of(filing.filing_date))].append(filing)
-        self.today = self.today or max(self._by_day, default=date.today())
+        self.today = self.today or max(self._by_day, default=today_in_new_york())
         self._faults: list[Fault] = []
         self._cache: dict[str, bytes] = {}
         self._runner: web.AppRunner | None = None
@@ -453,10 +454,10 @@ class FakeEdgar:
 
     def _quarterly_index(self, kind: str, year: int, quarter: int) -> bytes | None:
         assert self.today is not None
-        first = date(year, 3 * quarter - 2, 1)
+        first, last = quarter_bounds(year, quarter)
         if first > self.today or year < 1993:
             return None
-        end = min(self.today, date(year + quarter // 4, 3 * quarter % 12 + 1, 1) - timedelta(days=1))
+        end = min(self.today, last)
         build = form_index if kind == "form" else master_index
         return build(self._by_quarter.get((year, quarter), []), daily=False, last_day=end)
 

@@ -13,16 +13,8 @@ from engine.cli.options import (
     configure_logging,
     urls_from_args,
 )
-from engine.edgar.backfill import (
-    FIRST_DATASET,
-    BackfillReport,
-    backfill_quarters,
-    ingest_zip_files,
-    last_published_quarter,
-    parse_quarter,
-    quarter_range,
-)
-from engine.edgar.download import today_in_new_york
+from engine.edgar.backfill import FIRST_DATASET, BackfillReport, backfill_quarters, ingest_zip_files
+from engine.edgar.calendar import last_published_quarter, parse_quarter, quarter_range, today_in_new_york
 from engine.edgar.shares import FIRST_FRAME, SharesReport, fetch_shares_outstanding
 from engine.store.datasets import Store
 

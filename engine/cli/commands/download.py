@@ -14,7 +14,8 @@ from engine.cli.options import (
     parse_date,
     urls_from_args,
 )
-from engine.edgar.download import DownloadReport, download_range, today_in_new_york
+from engine.edgar.calendar import today_in_new_york
+from engine.edgar.download import DownloadReport, download_range
 from engine.edgar.progress import Progress
 from engine.errors import UserError
 from engine.store.datasets import Store

@@ -6,7 +6,8 @@ import argparse
 
 from engine.cli.commands.download import fetch_range
 from engine.cli.options import POLITENESS, add_client_options
-from engine.edgar.download import today_in_new_york, update_start
+from engine.edgar.calendar import today_in_new_york
+from engine.edgar.download import update_start
 from engine.errors import UserError
 from engine.store.datasets import Store
 
