@@ -451,6 +451,39 @@ def test_a_rate_above_the_sec_limit_is_refused_however_the_sec_is_spelled(base: 
     assert client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
 
 
+@pytest.mark.parametrize(
+    "data_base", ["https://data.sec.gov/", "HTTPS://Data.SEC.gov./", "http://efts.sec.gov"]
+)
+def test_a_rate_above_the_sec_limit_is_refused_when_the_data_api_is_the_sec(data_base: str) -> None:
+    """``backfill --shares-outstanding --base-url MIRROR --rate 100`` with the data API left at (or set to)
+    the SEC: refused before any request; the decision is read off the options, nothing is sent."""
+    args = argparse.Namespace(
+        user_agent=AGENT,
+        rate=100.0,
+        base_url="http://127.0.0.1:9/",
+        data_base_url=data_base,
+        pause=600.0,
+        retries=1,
+        timeout=1.0,
+        workers=1,
+    )
+    with pytest.raises(UserError, match="above the SEC's limit") as refused:
+        client_from_args(args, data_api=True)
+    assert "--data-base-url" in str(refused.value)
+    mirror = argparse.Namespace(**{**vars(args), "data_base_url": "http://127.0.0.1:9/"})
+    assert client_from_args(mirror, data_api=True).limiter.rate == 100.0
+    assert client_from_args(args, data_api=False).limiter_for(data_base).rate == 10.0
+
+
+def test_backfill_with_the_sec_data_api_and_a_high_rate_exits_with_a_one_line_error(tmp_path, capsys) -> None:
+    command = ["backfill", "--from", "2024q1", "--to", "2024q1", "--shares-outstanding", "--rate", "100"]
+    mirror = ["--base-url", "http://127.0.0.1:9/", "--store", str(tmp_path), "--user-agent", AGENT]
+    assert main([*command, *mirror]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("insider backfill: error: --rate 100 is above the SEC's limit")
+    assert "--data-base-url https://data.sec.gov/" in error and "fix:" in error and "Traceback" not in error
+
+
 def test_help_documents_the_politeness_rules(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["download", "--help"])

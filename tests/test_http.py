@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.edgar.http import EdgarClient, FetchError, check_user_agent, is_rate_page, retry_after_seconds
+from engine.edgar.rate_limit import SEC_MAX_RATE
 from engine.errors import UserError
 from engine.replay.server import RATE_PAGE, UNDECLARED_PAGE, FakeEdgar, load_filings
 
@@ -183,3 +184,27 @@ def test_requests_queued_behind_busy_connections_never_burst(filings) -> None:
             assert server.max_in_window(1.0) <= 20
 
     run(main())
+
+
+@pytest.mark.parametrize("rate", [100.0, None])
+def test_every_sec_host_shares_one_budget_at_the_sec_limit_whatever_the_rate(rate: float | None) -> None:
+    """Decided per URL when a request takes its slot (no request is sent here): every spelling of every
+    host under sec.gov spends one budget of 10/s; only other hosts get the rate asked for."""
+    client = EdgarClient(AGENT, rate=rate)
+    sec_urls = [
+        "https://www.sec.gov/Archives/edgar/data/1/x.txt",
+        "https://data.sec.gov/api/xbrl/frames/x.json",
+        "HTTPS://EFTS.SEC.GOV./LATEST/search-index",
+        "http://Sec.Gov:443/",
+        "https://mirror@data.sec.gov/",
+    ]
+    budgets = {id(client.limiter_for(url)) for url in sec_urls}
+    assert len(budgets) == 1 and client.limiter_for(sec_urls[0]).rate == SEC_MAX_RATE
+    for mirror in ("http://127.0.0.1:9/x", "https://sec.gov.mirror.example/", "https://notsec.gov/"):
+        assert client.limiter_for(mirror).rate == rate
+
+
+def test_a_rate_within_the_sec_limit_is_one_budget_for_every_host() -> None:
+    client = EdgarClient(AGENT, rate=8)
+    assert client.limiter_for("https://data.sec.gov/") is client.limiter_for("http://127.0.0.1:9/")
+    assert client.limiter.rate == 8

@@ -8,12 +8,11 @@ import logging
 import os
 import sys
 from datetime import date
-from urllib.parse import urlsplit
 
 from engine.edgar.download import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
 from engine.edgar.http import DEFAULT_PAUSE_SECONDS, EdgarClient, check_user_agent
 from engine.edgar.rate_limit import SEC_MAX_RATE
-from engine.edgar.urls import SEC_BASE_URL, SEC_DATA_BASE_URL, EdgarUrls
+from engine.edgar.urls import SEC_BASE_URL, SEC_DATA_BASE_URL, EdgarUrls, is_sec_url
 from engine.errors import UserError
 
 USER_AGENT_ENV = "INSIDER_USER_AGENT"
@@ -23,7 +22,10 @@ politeness (the SEC's fair-access rules, enforced, not optional):
   * --user-agent is required and must contain a contact e-mail address ("Name or Company you@example.com";
     also read from ${USER_AGENT_ENV}). The SEC blocks undeclared tools; the run refuses to start without it.
   * At most --rate requests in ANY one-second window (default {SEC_MAX_RATE:g}, the SEC's maximum; you
-    may only go lower), shared by every concurrent task: a sliding window, not an average.
+    may only go lower), shared by every concurrent task: a sliding window, not an average. Every host
+    under sec.gov (www, data, efts...) spends one budget of at most {SEC_MAX_RATE:g}/s whatever the options;
+    a higher --rate is accepted only when every root the command reads (--base-url, and --data-base-url
+    where used) is a mirror.
   * Requests send Accept-Encoding: gzip, deflate.
   * HTTP 429, or a 403 carrying the SEC's "Request Rate Threshold Exceeded" / undeclared-tool page, pauses
     EVERY task: for Retry-After when the answer gives one, else --pause seconds (default
@@ -131,13 +133,20 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress display, only the final summary")
 
 
-def client_from_args(args: argparse.Namespace) -> EdgarClient:
-    """The polite client the options describe (refuses a rate above the SEC's unless pointed at a mirror)."""
+def client_from_args(args: argparse.Namespace, *, data_api: bool = False) -> EdgarClient:
+    """The polite client the options describe; ``data_api`` when the command also reads --data-base-url.
+
+    A rate above the SEC's is refused when any root the command reads is an SEC host (the client caps
+    every SEC host at the SEC's rate anyway: this says so before the run instead of silently)."""
     check_user_agent(args.user_agent)
-    if args.rate > SEC_MAX_RATE and _is_sec(args.base_url):
+    roots = {"--base-url": args.base_url, **({"--data-base-url": args.data_base_url} if data_api else {})}
+    sec = [f"{option} {url}" for option, url in roots.items() if is_sec_url(url)]
+    if args.rate > SEC_MAX_RATE and sec:
         raise UserError(
-            f"--rate {args.rate:g} is above the SEC's limit of {SEC_MAX_RATE:g} requests per second",
-            fix=f"use --rate {SEC_MAX_RATE:g} or lower (higher rates are only for a --base-url mirror)",
+            f"--rate {args.rate:g} is above the SEC's limit of {SEC_MAX_RATE:g} requests per second, "
+            f"and {' and '.join(sec)} is the SEC",
+            fix=f"use --rate {SEC_MAX_RATE:g} or lower (higher rates are only for mirrors: point "
+            f"{' and '.join(roots)} at one)",
         )
     return EdgarClient(
         args.user_agent,
@@ -147,12 +156,6 @@ def client_from_args(args: argparse.Namespace) -> EdgarClient:
         timeout=args.timeout,
         connections=args.workers,
     )
-
-
-def _is_sec(url: str) -> bool:
-    """Whether a base URL points at the SEC itself (any scheme, case or host under sec.gov)."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    return host == "sec.gov" or host.endswith(".sec.gov")
 
 
 def urls_from_args(args: argparse.Namespace) -> EdgarUrls:

@@ -1,10 +1,11 @@
 """The polite HTTP client every EDGAR request goes through.
 
-Declared User-Agent (an e-mail address is required), ``Accept-Encoding: gzip, deflate``, one shared
-:class:`~engine.edgar.rate_limit.RateLimiter`; a 429, or a 403 carrying the SEC's rate-threshold or
-undeclared-tool page, pauses EVERY task (``Retry-After`` honoured, else ``pause_seconds``); 5xx,
-connection resets, timeouts and truncated bodies are retried with exponential backoff and jitter,
-a bounded number of times, then reported as a :class:`FetchError` with the reason.
+Declared User-Agent (an e-mail address is required), ``Accept-Encoding: gzip, deflate``, a shared
+:class:`~engine.edgar.rate_limit.RateLimiter`: every host under sec.gov spends one budget of at most the
+SEC's 10/s whatever rate is asked for (a higher rate only ever applies to other hosts: mirrors). A 429,
+or a 403 carrying the SEC's rate-threshold or undeclared-tool page, pauses EVERY task (``Retry-After``
+honoured, else ``pause_seconds``); 5xx, connection resets, timeouts and truncated bodies are retried with
+exponential backoff and jitter, a bounded number of times, then reported as a :class:`FetchError`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from types import TracebackType
 import aiohttp
 
 from engine.edgar.rate_limit import SEC_MAX_RATE, RateLimiter
+from engine.edgar.urls import is_sec_url
 from engine.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,11 @@ class EdgarClient:
         timeout: float = 60.0,
         connections: int = 10,
         max_pauses: int = 6,
-        limiter: RateLimiter | None = None,
     ) -> None:
         self.user_agent = check_user_agent(user_agent)
-        self.limiter = limiter or RateLimiter(rate)
+        self.limiter = RateLimiter(rate)
+        within_sec_limit = rate is not None and rate <= SEC_MAX_RATE
+        self.sec_limiter = self.limiter if within_sec_limit else RateLimiter(SEC_MAX_RATE)
         self.pause_seconds = pause_seconds
         self.retries = retries
         self.backoff = backoff
@@ -148,7 +151,15 @@ class EdgarClient:
         return self
 
     async def _on_headers_sent(self, session: object, context: object, params: object) -> None:
-        self.limiter.sent(getattr(context, "trace_request_ctx", None))
+        spent = getattr(context, "trace_request_ctx", None)
+        if spent is not None:
+            limiter, ticket = spent
+            limiter.sent(ticket)
+
+    def limiter_for(self, url: str) -> RateLimiter:
+        """The budget a request to ``url`` spends: one shared by every SEC host, capped at the SEC's
+        limit; the rate asked for (which may be higher) only for other hosts."""
+        return self.sec_limiter if is_sec_url(url) else self.limiter
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -174,13 +185,13 @@ class EdgarClient:
         log.warning("EDGAR refused a request (%s): pausing every task for %.3g s", reason, seconds)
         self._resume_at = until
 
-    async def _turn(self) -> int | None:
-        """Wait out any pause, then take a slot of the shared rate budget (again if a pause began meanwhile);
-        returns the slot's ticket."""
+    async def _turn(self, limiter: RateLimiter) -> int | None:
+        """Wait out any pause, then take a slot of ``limiter`` (again if a pause began meanwhile); returns
+        the slot's ticket."""
         while True:
             while (delay := self._resume_at - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
-            ticket = await self.limiter.acquire()
+            ticket = await limiter.acquire()
             if not self.paused:
                 return ticket
 
@@ -231,14 +242,17 @@ class EdgarClient:
     async def _send(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
         """One attempt, holding a connection slot from before its rate slot until its answer is read."""
         async with self._slots:
-            ticket = await self._turn()
+            limiter = self.limiter_for(url)
+            ticket = await self._turn(limiter)
             self.stats.requests += 1
-            return await self._attempt(url, ticket)
+            return await self._attempt(url, (limiter, ticket))
 
-    async def _attempt(self, url: str, ticket: int | None) -> tuple[int, Mapping[str, str], bytes]:
+    async def _attempt(
+        self, url: str, spent: tuple[RateLimiter, int | None]
+    ) -> tuple[int, Mapping[str, str], bytes]:
         assert self._session is not None
         try:
-            async with self._session.get(url, trace_request_ctx=ticket) as response:
+            async with self._session.get(url, trace_request_ctx=spent) as response:
                 body = await response.read()
                 expected = response.content_length
                 if (

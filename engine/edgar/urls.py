@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlsplit
 
 from engine.edgar.calendar import quarter_of
 from engine.errors import UserError
@@ -15,8 +16,23 @@ FRAME_CONCEPT = "dei/EntityCommonStockSharesOutstanding/shares"
 DATASET_DIR = "files/structureddata/data/insider-transactions-data-sets"
 
 
+def is_sec_url(url: str) -> bool:
+    """Whether a URL points at the SEC itself: any host under sec.gov, in any scheme, case or spelling."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    host = host.lower().rstrip(".")
+    return host == "sec.gov" or host.endswith(".sec.gov")
+
+
 def _normalise(base: str, option: str) -> str:
-    if not base.startswith(("http://", "https://")):
+    try:
+        parts = urlsplit(base)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or any(c.isspace() or ord(c) < 32 for c in base):
         raise UserError(
             f"{option} {base!r} is not an http(s) URL", fix=f"pass e.g. {option} https://mirror.example/"
         )

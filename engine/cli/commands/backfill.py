@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 async def _download(
     store: Store, args: argparse.Namespace, quarters: list[tuple[int, int]]
 ) -> tuple[BackfillReport, SharesReport | None]:
-    async with client_from_args(args) as client:
+    async with client_from_args(args, data_api=args.shares_outstanding) as client:
         urls = urls_from_args(args)
         report = await backfill_quarters(store, client, urls, quarters)
         shares = None
