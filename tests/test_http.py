@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.edgar.http import EdgarClient, FetchError, check_user_agent, is_rate_page, retry_after_seconds
+from engine.edgar.http import (
+    DEFAULT_PAUSE_SECONDS,
+    EdgarBlocked,
+    EdgarClient,
+    FetchError,
+    check_user_agent,
+    is_rate_page,
+    retry_after_seconds,
+)
 from engine.edgar.rate_limit import SEC_MAX_RATE
 from engine.errors import UserError
 from engine.replay.server import RATE_PAGE, UNDECLARED_PAGE, FakeEdgar, load_filings
@@ -208,3 +216,48 @@ def test_a_rate_within_the_sec_limit_is_one_budget_for_every_host() -> None:
     client = EdgarClient(AGENT, rate=8)
     assert client.limiter_for("https://data.sec.gov/") is client.limiter_for("http://127.0.0.1:9/")
     assert client.limiter.rate == 8
+
+
+@pytest.mark.parametrize(
+    "agent", ["Jane jane@example.com\r\nX-Injected: 1", "Jane\njane@example.com", "Jane\x00 jane@example.com"]
+)
+def test_a_user_agent_with_a_line_break_or_control_character_is_refused(agent: str) -> None:
+    with pytest.raises(UserError, match="control character") as error:
+        check_user_agent(agent)
+    assert "--user-agent" in (error.value.fix or "")
+
+
+def test_a_refusal_by_an_sec_host_pauses_at_least_the_sec_block_whatever_the_pause_asked() -> None:
+    """Decided on the answer alone (nothing is sent): a tiny pause holds for mirrors only."""
+    client = EdgarClient(AGENT, pause_seconds=0.001)
+    assert client.wait_after_refusal("https://WWW.SEC.GOV/Archives/x", {}) == DEFAULT_PAUSE_SECONDS
+    assert client.wait_after_refusal("https://data.sec.gov/api/x", {}) == DEFAULT_PAUSE_SECONDS
+    assert client.wait_after_refusal("http://127.0.0.1:9/x", {}) == 0.001
+    assert client.wait_after_refusal("https://www.sec.gov/x", {"Retry-After": "7"}) == 7.0
+
+
+@pytest.mark.parametrize("pause", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_pause_that_is_not_a_finite_positive_number_is_refused(pause: float) -> None:
+    with pytest.raises(UserError, match="pause_seconds"):
+        EdgarClient(AGENT, pause_seconds=pause)
+
+
+@pytest.mark.parametrize("retry_after", ["86400", "9" * 400])
+def test_a_very_long_retry_after_ends_the_run_instead_of_sleeping(filings, retry_after: str) -> None:
+    """Bounded by a generous wait_for: without the cap the client would sleep for a day."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject("429", retry_after=retry_after)
+            with pytest.raises(EdgarBlocked) as blocked:
+                await asyncio.wait_for(client.get(_url(server)), timeout=30)
+            message = str(blocked.value)
+            assert "Retry-After" in message and "stored" in message
+            assert "run the same command again" in (blocked.value.fix or "")
+            sent = len(server.hits)
+            with pytest.raises(EdgarBlocked):
+                await asyncio.wait_for(client.get(_url(server, 1)), timeout=30)
+            assert len(server.hits) == sent
+            assert client.stats.paused_seconds < 1
+
+    run(main())

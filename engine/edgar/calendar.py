@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from engine.errors import UserError
 
 NEW_YORK = ZoneInfo("America/New_York")
+FIRST_INDEX_DAY = date(1993, 1, 1)
+"""EDGAR's indexes start with 1993 Q1: nothing is listed before it."""
 
 Quarter = tuple[int, int]
 """``(year, quarter)`` with quarter 1-4; tuples order chronologically."""

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 
 import aiohttp
 
+from engine.edgar.calendar import NEW_YORK
 from engine.edgar.rate_limit import SEC_MAX_RATE, RateLimiter
 from engine.edgar.urls import is_sec_url
 from engine.errors import UserError
@@ -41,7 +44,14 @@ RATE_PAGE_MARKERS: tuple[str, ...] = (
 """Lower-case fragments of the SEC's block pages (rate exceeded; undeclared tool)."""
 
 DEFAULT_PAUSE_SECONDS = 600.0
-"""The SEC's block lasts 10 minutes and is extended by further requests: wait it out in full."""
+"""The SEC's block lasts 10 minutes and is extended by further requests: wait it out in full. Also the
+shortest pause after a refusal by an SEC host that gives no Retry-After (a shorter one would extend it)."""
+
+MAX_WAIT_SECONDS = 3600.0
+"""The longest pause a run sits through: a Retry-After beyond it ends the run (what was fetched is
+stored), with the time to run it again, instead of holding a process for as long as asked."""
+
+MAX_USER_AGENT_LENGTH = 256
 
 
 class FetchError(Exception):
@@ -53,17 +63,45 @@ class FetchError(Exception):
         self.reason = reason
 
 
+class EdgarBlocked(UserError):
+    """EDGAR asked for a longer wait than a run sits through: the run ends, to be run again later."""
+
+    def __init__(self, url: str, status: int, seconds: float, max_wait: float) -> None:
+        when = (
+            f"after {datetime.now(NEW_YORK) + timedelta(seconds=seconds):%Y-%m-%d %H:%M} New York time"
+            if seconds < 1e9
+            else "later"
+        )
+        super().__init__(
+            f"EDGAR answered HTTP {status} to {url} with Retry-After {seconds:.0f} s, longer than the "
+            f"{max_wait:.0f} s a run waits: stopped, after storing what was already fetched",
+            fix=f"run the same command again {when}: it fetches only what is not stored yet",
+        )
+
+
 class _Retryable(Exception):
     """A transient failure of one attempt."""
 
 
 def check_user_agent(user_agent: str | None) -> str:
-    """The SEC requires a declared agent: ``"Company or Name contact@example.com"``; refuse anything else."""
+    """The SEC requires a declared agent: ``"Company or Name contact@example.com"``, one header line;
+    refuse anything else."""
     text = (user_agent or "").strip()
+    fix = 'pass --user-agent "Your Name or Company you@example.com"'
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise UserError(
+            f"the User-Agent {text!r} contains a line break or another control character; it is sent as "
+            "one HTTP header line",
+            fix=fix,
+        )
+    if len(text) > MAX_USER_AGENT_LENGTH:
+        raise UserError(
+            f"the User-Agent is {len(text)} characters long, over {MAX_USER_AGENT_LENGTH}", fix=fix
+        )
     if not EMAIL.search(text):
         raise UserError(
             f"the User-Agent {text!r} does not contain an e-mail address; the SEC blocks undeclared tools",
-            fix='pass --user-agent "Your Name or Company you@example.com"',
+            fix=fix,
         )
     return text
 
@@ -116,8 +154,12 @@ class EdgarClient:
         timeout: float = 60.0,
         connections: int = 10,
         max_pauses: int = 6,
+        max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
         self.user_agent = check_user_agent(user_agent)
+        for name, value in (("pause_seconds", pause_seconds), ("timeout", timeout), ("max_wait", max_wait)):
+            if not (math.isfinite(value) and value > 0):
+                raise UserError(f"{name} must be a finite positive number of seconds, got {value}")
         self.limiter = RateLimiter(rate)
         within_sec_limit = rate is not None and rate <= SEC_MAX_RATE
         self.sec_limiter = self.limiter if within_sec_limit else RateLimiter(SEC_MAX_RATE)
@@ -128,8 +170,10 @@ class EdgarClient:
         self.timeout = timeout
         self.connections = connections
         self.max_pauses = max_pauses
+        self.max_wait = max_wait
         self.stats = ClientStats()
         self._resume_at = 0.0
+        self._blocked: tuple[str, int, float] | None = None
         self._session: aiohttp.ClientSession | None = None
         # A rate slot is taken only by a task sure of a free connection: a slot granted to a request
         # that then waits in the connection pool would be spent late, in a burst with later ones.
@@ -185,13 +229,36 @@ class EdgarClient:
         log.warning("EDGAR refused a request (%s): pausing every task for %.3g s", reason, seconds)
         self._resume_at = until
 
+    def _check_blocked(self) -> None:
+        if self._blocked is not None:
+            raise EdgarBlocked(*self._blocked, self.max_wait)
+
+    def wait_after_refusal(self, url: str, headers: Mapping[str, str]) -> float:
+        """Seconds to hold every task after a rate-limit answer from ``url``: its Retry-After when given,
+        else the configured pause, never shorter than the SEC's block for an SEC host (the block lasts 10
+        minutes and grows with every request made during it)."""
+        wait = retry_after_seconds(headers.get("Retry-After"))
+        if wait is not None:
+            return wait
+        return max(self.pause_seconds, DEFAULT_PAUSE_SECONDS) if is_sec_url(url) else self.pause_seconds
+
+    def _refused(self, url: str, status: int, headers: Mapping[str, str]) -> None:
+        """A rate-limit answer: pause every task, or end the run when asked to wait too long."""
+        wait = self.wait_after_refusal(url, headers)
+        if wait > self.max_wait:
+            self._blocked = (url, status, wait)
+            self._check_blocked()
+        self.pause(wait, f"HTTP {status} on {url}")
+
     async def _turn(self, limiter: RateLimiter) -> int | None:
         """Wait out any pause, then take a slot of ``limiter`` (again if a pause began meanwhile); returns
-        the slot's ticket."""
+        the slot's ticket. Raises :class:`EdgarBlocked` once the run is to end."""
         while True:
+            self._check_blocked()
             while (delay := self._resume_at - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
             ticket = await limiter.acquire()
+            self._check_blocked()
             if not self.paused:
                 return ticket
 
@@ -201,7 +268,8 @@ class EdgarClient:
 
     async def get(self, url: str, *, missing_ok: bool = False) -> bytes | None:
         """The body of ``url``; None for a missing path when ``missing_ok`` (404, or a 403 that is not a
-        rate page: EDGAR's answer for an index that does not exist yet). Raises :class:`FetchError`."""
+        rate page: EDGAR's answer for an index that does not exist yet). Raises :class:`FetchError`, or
+        :class:`EdgarBlocked` once EDGAR has asked for a wait over ``max_wait`` (for every later call too)."""
         if self._session is None:
             raise RuntimeError("EdgarClient must be used inside 'async with'")
         attempt = 0
@@ -221,8 +289,7 @@ class EdgarClient:
                         raise FetchError(
                             url, f"HTTP {status}: still rate-limited after {self.max_pauses} pauses"
                         )
-                    wait = retry_after_seconds(headers.get("Retry-After"))
-                    self.pause(self.pause_seconds if wait is None else wait, f"HTTP {status} on {url}")
+                    self._refused(url, status, headers)
                     continue
                 if status in (403, 404, 410):
                     if missing_ok:

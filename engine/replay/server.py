@@ -34,7 +34,7 @@ from pathlib import Path
 from aiohttp import web
 from lxml import etree
 
-from engine.edgar.calendar import quarter_bounds, quarter_of, today_in_new_york
+from engine.edgar.calendar import FIRST_INDEX_DAY, quarter_bounds, quarter_of, today_in_new_york
 from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
 
 RATE_PAGE = (
@@ -455,7 +455,7 @@ class FakeEdgar:
     def _quarterly_index(self, kind: str, year: int, quarter: int) -> bytes | None:
         assert self.today is not None
         first, last = quarter_bounds(year, quarter)
-        if first > self.today or year < 1993:
+        if first > self.today or first < FIRST_INDEX_DAY:
             return None
         end = min(self.today, last)
         build = form_index if kind == "form" else master_index

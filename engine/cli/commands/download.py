@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import date
 
 from engine.cli.options import (
@@ -12,6 +11,7 @@ from engine.cli.options import (
     client_from_args,
     configure_logging,
     parse_date,
+    run_stoppable,
     urls_from_args,
 )
 from engine.edgar.calendar import today_in_new_york
@@ -50,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Download the range; 0 when every listed filing is stored, 1 when some failed (they are listed)."""
-    end = args.end or today_in_new_york()
+    today = today_in_new_york()
+    if args.start > today:
+        raise UserError(f"--start {args.start} is after today ({today} in New York)", fix="pass a past day")
+    end = min(args.end or today, today)
     if end < args.start:
         raise UserError(f"--end {end} is before --start {args.start}", fix="swap the dates")
     return fetch_range(args, args.start, end)
@@ -64,7 +67,7 @@ def fetch_range(args: argparse.Namespace, start: date, end: date) -> int:
     store = Store(args.store)
     progress = Progress(interactive=False if args.quiet else None, interval=10.0 if not args.quiet else 1e9)
     try:
-        report = asyncio.run(_download(store, client, urls, start, end, args, progress))
+        report = run_stoppable(args.command, _download(store, client, urls, start, end, args, progress))
     finally:
         progress.close()
     print(f"download {start}..{end} into {args.store}\n{report.summary()}")
