@@ -727,3 +727,31 @@ def test_a_retry_after_of_a_day_ends_the_run_with_a_resume_hint_and_loses_nothin
     assert 0 < len(stored) < len(subset) and Manifest(tmp_path).failures() == {}
     assert len(fetched_again) == len(subset) - len(stored)
     assert Store(tmp_path).accessions() == {f.accession for f in subset}
+
+
+def test_damaged_200_answers_lose_no_filing(filings, baseline: Path, tmp_path: Path) -> None:
+    """Each kind of damaged 200 on about 3% of the filings: once (retried within the run) or more often
+    than the retries allow (recorded as failed, fetched by the next run). After the second run every
+    filing is stored exactly once, none quarantined, and the store is the fault-free one."""
+    kinds = ["gzip-cut", "cut-200", "html-200", "rate-200"]
+    victims = {kind: filings[i :: 37][:16] for i, kind in enumerate(kinds)}
+    persistent = {f.accession for kind in kinds[:3] for f in victims[kind][::2]}
+
+    async def run(inject: bool):
+        async with FakeEdgar(filings) as server:
+            for kind, chosen in victims.items():
+                for j, filing in enumerate(chosen if inject else []):
+                    server.inject(kind, times=3 if j % 2 == 0 else 1, match=filing.accession)
+            report = await fetch_all(server, tmp_path, retries=2, pause_seconds=0.05)
+            return report, server.pending_faults
+
+    first, left = asyncio.run(run(inject=True))
+    assert left == 0 and set(first.failed) == persistent and first.quarantined == 0
+    assert all("damaged answer" in reason or "cut short" in reason for reason in first.failed.values())
+    assert first.pauses >= 1 and Manifest(tmp_path).failures().keys() == persistent
+    second, _ = asyncio.run(run(inject=False))
+    assert second.complete and second.stored == len(persistent)
+    stored = Store(tmp_path).scan("filings").select("accession").collect().get_column("accession")
+    assert stored.len() == stored.n_unique() == len(filings)
+    assert Store(tmp_path).scan("quarantine").collect().height == 0
+    assert_same_store(tmp_path, baseline)

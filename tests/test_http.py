@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.edgar.download import submission_problem
 from engine.edgar.http import (
     DEFAULT_PAUSE_SECONDS,
     EdgarBlocked,
@@ -259,5 +260,43 @@ def test_a_very_long_retry_after_ends_the_run_instead_of_sleeping(filings, retry
                 await asyncio.wait_for(client.get(_url(server, 1)), timeout=30)
             assert len(server.hits) == sent
             assert client.stats.paused_seconds < 1
+
+    run(main())
+
+
+@pytest.mark.parametrize("fault", ["gzip-cut", "cut-200", "html-200"])
+def test_a_damaged_200_is_retried_not_returned(filings, fault: str) -> None:
+    """Whole as HTTP goes (status 200, matching Content-Length), damaged as a filing: fetched again."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject(fault, times=2)
+            assert await client.get(_url(server), check=submission_problem) == server.filings[0].body
+            assert server.pending_faults == 0 and client.stats.retries == 2
+            server.inject(fault, times=5)
+            with pytest.raises(FetchError, match="damaged answer|cut short"):
+                await client.get(_url(server), check=submission_problem)
+
+    run(main())
+
+
+def test_a_gzip_stream_cut_short_is_retried_whatever_the_body(filings) -> None:
+    """Caught by the client itself, so indexes, zips and JSON are protected as well as filings."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject("gzip-cut")
+            assert await client.get(_url(server)) == server.filings[0].body
+            assert client.stats.retries == 1
+
+    run(main())
+
+
+def test_the_sec_rate_page_sent_with_status_200_pauses_every_task(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(pause_seconds=0.3) as client:
+            server.inject("rate-200")
+            assert await client.get(_url(server), check=submission_problem) == server.filings[0].body
+            assert client.stats.pauses == 1 and client.stats.retries == 0
 
     run(main())

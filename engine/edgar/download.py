@@ -22,11 +22,12 @@ import polars as pl
 
 from engine.edgar.calendar import quarter_chunks, today_in_new_york
 from engine.edgar.discovery import Target, discover
-from engine.edgar.http import EdgarBlocked, EdgarClient, FetchError
+from engine.edgar.http import EdgarBlocked, EdgarClient, FetchError, is_html_page
 from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,23 @@ class DownloadReport:
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more (the store's _manifest lists them all)")
         return "\n".join(lines)
+
+
+SUBMISSION_ENDS = (b"</SEC-DOCUMENT>", b"-----END PRIVACY-ENHANCED MESSAGE-----")
+"""How a whole full submission ends: its SGML envelope closed (the older ones inside a PEM envelope)."""
+
+
+def submission_problem(body: bytes) -> str | None:
+    """Why a 200 answer to a filing's URL is not its whole submission (None when it is): an HTML page, or
+    a body cut short. Such an answer is a failed fetch, retried now and by the next run, never a filing
+    to quarantine."""
+    if is_html_page(body):
+        return "an HTML page instead of the submission"
+    if not is_sgml(body):
+        return "not an EDGAR submission"
+    if not body[-200:].rstrip().endswith(SUBMISSION_ENDS):
+        return f"the submission is cut short (no closing </SEC-DOCUMENT> in {len(body)} bytes)"
+    return None
 
 
 def source_path(target: Target) -> str:
@@ -179,7 +197,9 @@ class Downloader:
             filing_date=target.filing_date,
         )
         try:
-            body = await self.client.get(self.urls.filing(target.cik, target.accession))
+            body = await self.client.get(
+                self.urls.filing(target.cik, target.accession), check=submission_problem
+            )
         except FetchError as exc:
             self._records.append(ManifestRecord(**record, status="failed", reason=exc.reason))
             self._pending.pop(target.accession, None)

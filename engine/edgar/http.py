@@ -3,9 +3,10 @@
 Declared User-Agent (an e-mail address is required), ``Accept-Encoding: gzip, deflate``, a shared
 :class:`~engine.edgar.rate_limit.RateLimiter`: every host under sec.gov spends one budget of at most the
 SEC's 10/s whatever rate is asked for (a higher rate only ever applies to other hosts: mirrors). A 429,
-or a 403 carrying the SEC's rate-threshold or undeclared-tool page, pauses EVERY task (``Retry-After``
-honoured, else ``pause_seconds``); 5xx, connection resets, timeouts and truncated bodies are retried with
-exponential backoff and jitter, a bounded number of times, then reported as a :class:`FetchError`.
+or a 403 (or even a 200) carrying the SEC's rate-threshold or undeclared-tool page, pauses EVERY task
+(``Retry-After`` honoured, else ``pause_seconds``); 5xx, connection resets, timeouts and damaged bodies (cut
+short, a compressed stream cut short, or refused by the caller's ``check``) are retried with exponential
+backoff and jitter, a bounded number of times, then reported as a :class:`FetchError`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import random
 import re
 import time
 import unicodedata
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -112,6 +114,49 @@ def is_rate_page(body: bytes) -> bool:
     return any(marker in text for marker in RATE_PAGE_MARKERS)
 
 
+def is_html_page(body: bytes) -> bool:
+    """True when a body is an HTML page (an error or block page), which no EDGAR file the engine reads is."""
+    return body[:1024].lstrip().lower().startswith((b"<!doctype html", b"<html"))
+
+
+def is_refusal(status: int, body: bytes) -> bool:
+    """A rate-limit answer: a 429, or the SEC's block page sent as a 403 or even as a 200."""
+    if status == 429:
+        return True
+    return (status == 403 or (status == 200 and is_html_page(body))) and is_rate_page(body)
+
+
+def decode_body(body: bytes, encoding: str | None) -> bytes:
+    """A body under its ``Content-Encoding``; a compressed stream cut short or corrupt is a transient
+    failure (aiohttp's own decoder returns a gzip stream cut short as if it were whole)."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise _Retryable(f"unsupported Content-Encoding {encoding!r}")
+    bits = 16 + zlib.MAX_WBITS
+    if encoding == "deflate":
+        try:
+            return _inflate(body, zlib.MAX_WBITS, encoding)
+        except zlib.error:
+            bits = -zlib.MAX_WBITS  # raw deflate, without the zlib wrapper, as some servers send it
+    try:
+        return _inflate(body, bits, encoding)
+    except zlib.error as exc:
+        raise _Retryable(f"corrupt {encoding} stream: {exc}") from exc
+
+
+def _inflate(body: bytes, bits: int, encoding: str) -> bytes:
+    parts, data = [], body
+    while data:  # one stream after another: gzip allows several members
+        stream = zlib.decompressobj(bits)
+        parts.append(stream.decompress(data))
+        if not stream.eof:
+            raise _Retryable(f"{encoding} stream cut short after {len(body)} bytes")
+        data = stream.unused_data
+    return b"".join(parts)
+
+
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
     """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
@@ -186,7 +231,7 @@ class EdgarClient:
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             connector=aiohttp.TCPConnector(limit=self.connections),
-            auto_decompress=True,
+            auto_decompress=False,
             trace_configs=[tracing],
         )
         # aiohttp silently re-sends an idempotent request once when a kept-alive connection drops; that
@@ -266,24 +311,25 @@ class EdgarClient:
         ceiling = min(self.backoff_cap, self.backoff * 2**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    async def get(self, url: str, *, missing_ok: bool = False) -> bytes | None:
+    async def get(
+        self, url: str, *, missing_ok: bool = False, check: Callable[[bytes], str | None] | None = None
+    ) -> bytes | None:
         """The body of ``url``; None for a missing path when ``missing_ok`` (404, or a 403 that is not a
-        rate page: EDGAR's answer for an index that does not exist yet). Raises :class:`FetchError`, or
-        :class:`EdgarBlocked` once EDGAR has asked for a wait over ``max_wait`` (for every later call too)."""
+        rate page: EDGAR's answer for an index that does not exist yet). ``check`` says why a 200 body is
+        not what was asked for (None when it is): such a body is retried like a truncated one. Raises
+        :class:`FetchError`, or :class:`EdgarBlocked` once EDGAR has asked for a wait over ``max_wait``
+        (for every later call too)."""
         if self._session is None:
             raise RuntimeError("EdgarClient must be used inside 'async with'")
         attempt = 0
         pauses = 0
         while True:
             try:
-                status, headers, body = await self._send(url)
+                status, headers, body = await self._send(url, check)
             except _Retryable as exc:
                 reason = str(exc)
             else:
-                if status == 200:
-                    self.stats.bytes += len(body)
-                    return body
-                if status == 429 or (status == 403 and is_rate_page(body)):
+                if is_refusal(status, body):
                     pauses += 1
                     if pauses > self.max_pauses:
                         raise FetchError(
@@ -291,6 +337,9 @@ class EdgarClient:
                         )
                     self._refused(url, status, headers)
                     continue
+                if status == 200:
+                    self.stats.bytes += len(body)
+                    return body
                 if status in (403, 404, 410):
                     if missing_ok:
                         return None
@@ -306,13 +355,21 @@ class EdgarClient:
             log.info("retrying %s in %.2f s after %s", url, delay, reason)
             await asyncio.sleep(delay)
 
-    async def _send(self, url: str) -> tuple[int, Mapping[str, str], bytes]:
-        """One attempt, holding a connection slot from before its rate slot until its answer is read."""
+    async def _send(
+        self, url: str, check: Callable[[bytes], str | None] | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One attempt, holding a connection slot from before its rate slot until its answer is read; a
+        damaged answer (cut short, or a 200 that ``check`` refuses) raises :class:`_Retryable`."""
         async with self._slots:
             limiter = self.limiter_for(url)
             ticket = await self._turn(limiter)
             self.stats.requests += 1
-            return await self._attempt(url, (limiter, ticket))
+            status, headers, body = await self._attempt(url, (limiter, ticket))
+        if status == 200 and check is not None and not is_refusal(status, body):
+            problem = check(body)
+            if problem is not None:
+                raise _Retryable(f"damaged answer: {problem}")
+        return status, headers, body
 
     async def _attempt(
         self, url: str, spent: tuple[RateLimiter, int | None]
@@ -322,13 +379,10 @@ class EdgarClient:
             async with self._session.get(url, trace_request_ctx=spent) as response:
                 body = await response.read()
                 expected = response.content_length
-                if (
-                    expected is not None
-                    and "Content-Encoding" not in response.headers
-                    and len(body) != expected
-                ):
+                if expected is not None and len(body) != expected:
                     raise _Retryable(f"truncated body: {len(body)} of {expected} bytes")
-                return response.status, response.headers, body
+                encoding = response.headers.get("Content-Encoding")
+                return response.status, response.headers, decode_body(body, encoding)
         except aiohttp.ClientPayloadError as exc:
             raise _Retryable(f"truncated or corrupt body: {exc}") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientResponseError) as exc:

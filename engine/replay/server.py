@@ -51,9 +51,27 @@ UNDECLARED_PAGE = (
     b"declare your traffic.</p></body></html>"
 )
 FORBIDDEN_PAGE = b"<html><body><h1>403 Forbidden</h1></body></html>"
+ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>SEC.gov | Service Unavailable</title></head><body><h1>We are "
+    b"sorry</h1><p>The page you requested is temporarily unavailable.</p></body></html>"
+)
 
 FAULT_KINDS = frozenset(
-    {"429", "403-rate", "403-undeclared", "500", "503", "reset", "slow", "truncate", "404"}
+    {
+        "429",
+        "403-rate",
+        "403-undeclared",
+        "500",
+        "503",
+        "reset",
+        "slow",
+        "truncate",
+        "404",
+        "gzip-cut",
+        "cut-200",
+        "html-200",
+        "rate-200",
+    }
 )
 _EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
 _OWNERSHIP_TYPES = ("3", "3/A", "4", "4/A", "5", "5/A")
@@ -413,7 +431,10 @@ class FakeEdgar:
 
         Kinds: ``429`` (with ``Retry-After`` when given), ``403-rate`` (the SEC's rate page),
         ``403-undeclared``, ``500``, ``503``, ``404``, ``reset`` (connection closed without an answer),
-        ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the declared body, then close)."""
+        ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the declared body, then close), and
+        damaged answers that are whole as HTTP goes (status 200, a Content-Length that matches):
+        ``gzip-cut`` (the first half of a gzip stream), ``cut-200`` (the first half of the body),
+        ``html-200`` (an HTML error page), ``rate-200`` (the SEC's rate-limit page)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
         self._faults.extend(Fault(kind, match, retry_after, delay) for _ in range(times))
@@ -538,11 +559,21 @@ class FakeEdgar:
             if request.transport is not None:
                 request.transport.abort()
             return None
+        if kind == "html-200":
+            return web.Response(body=ERROR_PAGE, content_type="text/html")
+        if kind == "rate-200":
+            return web.Response(body=RATE_PAGE, content_type="text/html")
         body, content_type = self.content(path)
         body = body or b""
         if kind == "slow":
             await asyncio.sleep(fault.delay)
             return web.Response(body=body, content_type=content_type)
+        if kind == "cut-200":
+            return web.Response(body=body[: len(body) // 2], content_type=content_type)
+        if kind == "gzip-cut":
+            packed = gzip_module.compress(body, compresslevel=1)
+            headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
+            return web.Response(body=packed[: len(packed) // 2], headers=headers)
         response = web.StreamResponse(status=200, headers={"Content-Type": content_type})
         response.content_length = len(body)
         await response.prepare(request)
