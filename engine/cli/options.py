@@ -220,7 +220,10 @@ def run_stoppable(command: str, coroutine: Coroutine[Any, Any, T]) -> T:
             stopped_by.append("SIGTERM")
             task.cancel()
 
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        try:
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return await coroutine  # no signal handlers here (Windows, or not the main thread)
         try:
             return await coroutine
         finally:
