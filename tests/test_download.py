@@ -599,6 +599,7 @@ def test_discovery_and_download_agree_on_today_near_midnight_utc(filings, tmp_pa
     assert alone == in_download == {"form.20200302.idx", "form.20200303.idx"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stopped_download_stores_what_it_fetched_and_the_rerun_fetches_only_the_rest(
     filings_dir, filings, tmp_path: Path, stop: signal.Signals, status: int
