@@ -22,11 +22,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli.demo import PRICES, demo_market_caps
-from engine.edgar.backfill import FIRST_DATASET, quarter_range
-from engine.edgar.discovery import quarter_bounds
-from engine.edgar.download import today_in_new_york
+from engine.edgar.backfill import FIRST_DATASET
+from engine.edgar.calendar import quarter_bounds, quarter_of, quarter_range, today_in_new_york
 from engine.edgar.shares import FIRST_FRAME
-from engine.edgar.urls import quarter_of
 from engine.replay import FakeEdgar, load_filings
 from engine.testing.form345 import synthetic_dataset
 
