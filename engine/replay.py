@@ -52,7 +52,7 @@ UNDECLARED_PAGE = (
 FORBIDDEN_PAGE = b"<html><body><h1>403 Forbidden</h1></body></html>"
 
 FAULT_KINDS = frozenset(
-    {"429", "403-rate", "403-undeclared", "500", "503", "reset", "slow", "truncate", "404"}
+    {"429", "403-rate", "403-undeclared", "408", "500", "503", "reset", "slow", "truncate", "404"}
 )
 _EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
 _OWNERSHIP_TYPES = ("3", "3/A", "4", "4/A", "5", "5/A")
@@ -411,8 +411,9 @@ class FakeEdgar:
         """Queue ``times`` faults for the next requests whose path contains ``match``.
 
         Kinds: ``429`` (with ``Retry-After`` when given), ``403-rate`` (the SEC's rate page),
-        ``403-undeclared``, ``500``, ``503``, ``404``, ``reset`` (connection closed without an answer),
-        ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the declared body, then close)."""
+        ``403-undeclared``, ``408`` (request timeout), ``500``, ``503``, ``404``, ``reset`` (connection
+        closed without an answer), ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the
+        declared body, then close)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
         self._faults.extend(Fault(kind, match, retry_after, delay) for _ in range(times))
@@ -531,7 +532,7 @@ class FakeEdgar:
             return web.Response(status=403, body=RATE_PAGE, content_type="text/html")
         if kind == "403-undeclared":
             return web.Response(status=403, body=UNDECLARED_PAGE, content_type="text/html")
-        if kind in ("500", "503", "404"):
+        if kind in ("408", "500", "503", "404"):
             return web.Response(status=int(kind), body=f"fault {kind}".encode())
         if kind == "reset":
             if request.transport is not None:
