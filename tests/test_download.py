@@ -446,7 +446,9 @@ def test_a_rate_above_the_sec_limit_is_refused_however_the_sec_is_spelled(base: 
     )
     with pytest.raises(UserError, match="above the SEC's limit"):
         client_from_args(args)
-    assert client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+    mirror = client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+    assert (mirror.user_agent, mirror.limiter.rate, mirror.pause_seconds) == ("x@y.com", 50.0, 1.0)
+    assert (mirror.retries, mirror.timeout, mirror.connections) == (1, 1.0, 1)
 
 
 def test_help_documents_the_politeness_rules(capsys) -> None:
