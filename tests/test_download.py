@@ -379,7 +379,12 @@ def test_a_missing_index_is_empty_and_a_quarterly_gap_falls_back_to_daily(filing
     assert future.targets == [] and future.failures == {}
 
 
-def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Path, capsys) -> None:
+def test_update_fetches_what_was_filed_since_the_last_day(
+    filings, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``insider update`` reads every daily index from the store's last day to today (pinned to TODAY, so
+    the run does not grow with the calendar)."""
+    monkeypatch.setattr("engine.commands.update.today_in_new_york", lambda: TODAY)
     server = FakeEdgar(filings)
     base = server.start_in_thread()
     common = [
@@ -404,6 +409,8 @@ def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Pat
         assert main(["update", *common]) == 0
     finally:
         server.stop_thread()
+    daily = sorted(hit.path.rsplit(".", 2)[-2] for hit in server.hits if "/daily-index/" in hit.path)
+    assert daily[-1] == f"{TODAY:%Y%m%d}"
     expected = {f.accession for f in filings if f.filing_date >= date(2025, 1, 1)}
     after = Store(tmp_path).accessions()
     assert before < after == expected
