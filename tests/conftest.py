@@ -8,13 +8,15 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import is_hypothesis_test, settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILINGS = FIXTURES / "filings"
 
-SLOW_TIMEOUT = 900
-"""Seconds a ``slow`` test may take (whole-corpus and subprocess runs); others get pyproject's ``timeout``."""
+LONG_TIMEOUT = 900
+"""Seconds a ``slow`` test (whole corpus, subprocesses) or a Hypothesis test may take; others get
+pyproject's ``timeout``. Shrinking a Hypothesis failure took over 120 s on this machine under load, and a
+timeout then would lose the falsifying example."""
 
 # CI: no deadline (a loaded machine is not a bug) and every failing example printed as a
 # @reproduce_failure blob. The run's seed (header) repeats its draws; a seeded run bypasses the example
@@ -53,7 +55,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``slow`` tests get SLOW_TIMEOUT seconds unless they set their own ``timeout`` mark."""
+    """``slow`` and Hypothesis tests get LONG_TIMEOUT seconds unless they set their own ``timeout`` mark."""
     for item in items:
-        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
-            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+        long = item.get_closest_marker("slow") or is_hypothesis_test(getattr(item, "obj", None))
+        if long and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(LONG_TIMEOUT))
