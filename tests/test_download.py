@@ -385,7 +385,12 @@ def test_a_missing_index_is_empty_and_a_quarterly_gap_falls_back_to_daily(filing
     assert future.targets == [] and future.failures == {}
 
 
-def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Path, capsys) -> None:
+def test_update_fetches_what_was_filed_since_the_last_day(
+    filings, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``insider update`` reads every daily index from the store's last day to today (pinned to TODAY, so
+    the run does not grow with the calendar)."""
+    monkeypatch.setattr("engine.cli.commands.update.today_in_new_york", lambda: TODAY)
     server = FakeEdgar(filings)
     base = server.start_in_thread()
     common = [
@@ -410,6 +415,8 @@ def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Pat
         assert main(["update", *common]) == 0
     finally:
         server.stop_thread()
+    daily = sorted(hit.path.rsplit(".", 2)[-2] for hit in server.hits if "/daily-index/" in hit.path)
+    assert daily[-1] == f"{TODAY:%Y%m%d}"
     expected = {f.accession for f in filings if f.filing_date >= date(2025, 1, 1)}
     after = Store(tmp_path).accessions()
     assert before < after == expected
@@ -452,7 +459,9 @@ def test_a_rate_above_the_sec_limit_is_refused_however_the_sec_is_spelled(base: 
     )
     with pytest.raises(UserError, match="above the SEC's limit"):
         client_from_args(args)
-    assert client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+    mirror = client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+    assert (mirror.user_agent, mirror.limiter.rate, mirror.pause_seconds) == ("x@y.com", 50.0, 1.0)
+    assert (mirror.retries, mirror.timeout, mirror.connections) == (1, 1.0, 1)
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def test_headers_and_gzip_bodies(filings) -> None:
     run(main())
 
 
-@pytest.mark.parametrize("fault", ["500", "503", "reset", "truncate"])
+@pytest.mark.parametrize("fault", ["408", "500", "503", "reset", "truncate"])
 def test_transient_faults_are_retried(filings, fault: str) -> None:
     async def main() -> None:
         async with FakeEdgar(filings) as server, _client() as client:
@@ -98,6 +98,23 @@ def test_a_slow_answer_times_out_and_is_retried(filings) -> None:
             server.inject("slow", delay=1.0)
             assert await client.get(_url(server)) == server.filings[0].body
             assert client.stats.retries == 1
+
+    run(main())
+
+
+def test_the_default_is_five_retries(filings) -> None:
+    """Five transient failures in a row are ridden out by default, a sixth is not (only the backoff is
+    shortened here)."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, EdgarClient(AGENT, rate=200, backoff=0.001) as client:
+            server.inject("503", times=5)
+            assert await client.get(_url(server)) == server.filings[0].body
+            assert client.stats.retries == 5
+            server.inject("503", times=6)
+            with pytest.raises(FetchError, match=r"HTTP 503 \(gave up after 6 attempts\)"):
+                await client.get(_url(server))
+            assert server.pending_faults == 0
 
     run(main())
 

@@ -16,6 +16,7 @@ from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.reference import reference_score
 from engine.scoring.run import score, score_asof, score_run
+from engine.scoring.universe import ticker_labels
 from parsers.availability import available_date
 
 LN2 = math.log(2)
@@ -238,6 +239,23 @@ def test_ticker_is_the_latest_filings_cleaned_symbol():
     book.filing(1, 100, day(30), [], ticker="n/a", form="5")
     out = both(book, [day(15), day(25), day(35)], caps((1, day(0), 1e6)))
     assert out["ticker"].to_list() == ["ABC", "XYZ", None]
+
+
+@pytest.mark.parametrize("spelling", ["NA", " na ", "none", "N/A", "-", "   "])
+def test_every_null_spelling_of_the_latest_ticker_means_no_ticker(spelling):
+    """SCORING.md section 1: NONE, N/A, NA, - and blank, in any case and padding, are no ticker."""
+    book = Book()
+    book.filing(1, 100, day(10), [("P", 1, 1.0)], ticker="ABC")
+    book.filing(1, 100, day(20), [], ticker=spelling, form="5")
+    out = both(book, [day(15), day(25)], caps((1, day(0), 1e6)))
+    assert out["ticker"].to_list() == ["ABC", None]
+
+
+def test_ticker_labels_clean_each_distinct_symbol_once():
+    raw = pl.Series(["msft", " NA", None, "MSFT ", "nab", "-", "na", "N/A"])
+    labels, codes = ticker_labels(raw)
+    assert labels.to_list() == ["MSFT", "NAB"]
+    assert codes.tolist() == [0, -1, -1, 0, 1, -1, -1, -1]
 
 
 def test_trades_known_after_t_or_of_other_codes_and_forms_do_not_count():

@@ -56,6 +56,7 @@ FAULT_KINDS = frozenset(
         "429",
         "403-rate",
         "403-undeclared",
+        "408",
         "500",
         "503",
         "reset",
@@ -140,7 +141,8 @@ class FakeEdgar:
         """Queue ``times`` faults for the next requests whose path contains ``match``.
 
         Kinds: ``429`` (with ``Retry-After`` when given), ``403-rate`` (the SEC's rate page),
-        ``403-undeclared``, ``500``, ``503``, ``404``, ``reset`` (connection closed without an answer),
+        ``403-undeclared``, ``408`` (request timeout), ``500``, ``503``, ``404``, ``reset`` (connection closed
+        without an answer),
         ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the declared body, then close), and
         damaged answers that are whole as HTTP goes (status 200, a Content-Length that matches):
         ``gzip-cut`` (the first half of a gzip stream), ``cut-200`` (the first half of the body),
@@ -263,7 +265,7 @@ class FakeEdgar:
             return web.Response(status=403, body=RATE_PAGE, content_type="text/html")
         if kind == "403-undeclared":
             return web.Response(status=403, body=UNDECLARED_PAGE, content_type="text/html")
-        if kind in ("500", "503", "404"):
+        if kind in ("408", "500", "503", "404"):
             return web.Response(status=int(kind), body=f"fault {kind}".encode())
         if kind == "reset":
             if request.transport is not None:
