@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
 import subprocess
@@ -113,3 +114,18 @@ def test_the_installed_command_ingests_the_fixture_corpus(tmp_path):
     assert re.search(r"filings stored: +608\n", done.stdout)
     assert re.search(r"quarantined: +0\n", done.stdout)
     assert done.stderr == ""
+
+
+def test_a_name_that_is_not_utf8_is_printed_escaped_and_stops_nothing(tmp_path, mixed):
+    bad = os.fsdecode(b"bad\xff\xfe")
+    (mixed / f"{bad}.xml").write_bytes(b"<note/>")
+    shutil.copy(FIXTURES / "0000002488-24-000005.xml", mixed / f"{bad}-copy.xml")
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "ingest", str(mixed), "--store", str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert re.search(r"filings stored: +3\n", done.stdout)
+    assert f"{mixed}/bad\\xff\\xfe.xml: not an ownership document" in done.stdout

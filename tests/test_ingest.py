@@ -450,3 +450,41 @@ def test_hidden_files_and_directories_are_not_walked(tmp_path):
     (tmp_path / "in" / FILING_FILES[0].name).write_bytes(FILING_FILES[0].read_bytes())
     report = ingest([tmp_path / "in"], Store(tmp_path / "store"), workers=1)
     assert (report.files, report.filings, report.quarantined) == (1, 1, [])
+
+
+NOT_UTF8 = os.fsdecode(b"\xff\xfe")
+"""A name part whose bytes are not UTF-8: Python holds it as surrogates, Arrow and stdout refuse those."""
+
+
+def test_names_that_are_not_utf8_never_stop_a_batch_and_are_stored_escaped(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    files = sample(3, seed=5)
+    (root / f"{NOT_UTF8}{files[0].name}").write_bytes(files[0].read_bytes())
+    (root / f"junk{NOT_UTF8}.xml").write_bytes(b"<note/>")
+    with tarfile.open(root / f"feed{NOT_UTF8}.tar", "w") as archive:
+        for path in files[1:]:
+            archive.add(path, f"{NOT_UTF8}/{path.name}")
+    store = Store(tmp_path / "store")
+    report = ingest([root], store, workers=1)
+    assert report.filings == 3
+    assert [q.source for q in report.quarantined] == [f"{root}/junk\\xff\\xfe.xml"]
+    assert store.scan("quarantine").collect()["source"].to_list() == [f"{root}/junk\\xff\\xfe.xml"]
+    assert sorted(store.scan("filings").collect()["source"]) == sorted(
+        [f"{root}/\\xff\\xfe{files[0].name}"]
+        + [f"{root}/feed\\xff\\xfe.tar!\\xff\\xfe/{path.name}" for path in files[1:]]
+    )
+    assert store.accessions() == {accession_hint(path.name) for path in files}
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("plain/0000011544-20-000013.txt", "plain/0000011544-20-000013.txt"),
+        ("é.xml", "é.xml"),
+        (f"a{NOT_UTF8}.xml", "a\\xff\\xfe.xml"),
+        ("two\nlines\t.xml", "two\\nlines\\t.xml"),
+    ],
+)
+def test_shown_names_are_printable_text(name, shown):
+    assert ingest_module.shown_name(name) == shown

@@ -94,6 +94,15 @@ class _Failure:
     size: int | None
 
 
+def shown_name(name: str) -> str:
+    """A path or member name as printable text: bytes that are not UTF-8 (``\\xff``) and control
+    characters escaped, so that any name can be printed and stored without stopping a batch."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def accession_hint(name: str) -> str | None:
     """The accession number a file name carries (``0000011544-20-000013.txt``, ``000001154420000013.xml``)."""
     base = name.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1]
@@ -127,7 +136,7 @@ def ingest(
     for root in roots:
         if not root.exists():
             raise UserError(
-                f"no such file or directory: {root}",
+                f"no such file or directory: {shown_name(str(root))}",
                 fix="pass files, directories, .zip or .tar.gz archives of EDGAR ownership filings",
             )
     store.check_writable()
@@ -257,7 +266,7 @@ def _walk(
     store_root = store_root.resolve()
 
     def unreadable(error: OSError) -> None:
-        source = str(error.filename) if error.filename else "directory"
+        source = shown_name(os.fsdecode(error.filename)) if error.filename else "directory"
         fail(_Failure(source, f"cannot read directory: {_one_line(error)}", None, None))
 
     for root in roots:
@@ -279,7 +288,7 @@ def _file(
     path: Path, report: IngestReport, fail: Callable[[_Failure], None], *, explicit: bool
 ) -> Iterator[_Input]:
     """One file: an archive walked member by member, or a filing read whole."""
-    source = str(path)
+    source = shown_name(str(path))
     archive = _is_archive(path.name)
     if not archive and not explicit and path.suffix.lower() not in FILING_SUFFIXES:
         report.skipped += 1
@@ -313,7 +322,7 @@ def _file(
     except OSError as exc:
         fail(_Failure(source, f"cannot read file: {_one_line(exc)}", None, status.st_size))
         return
-    yield _Input(source, data, accession_hint(path.name))
+    yield _Input(source, data, accession_hint(source))
 
 
 def _archive(
@@ -331,7 +340,7 @@ def _archive(
     try:
         for member, read in members(handle):
             count += 1
-            inner = f"{source}!{member}"
+            inner = f"{source}!{shown_name(member)}"
             if depth < MAX_ARCHIVE_DEPTH and _is_archive(member):
                 try:
                     data = read()
@@ -350,7 +359,7 @@ def _archive(
             except Exception as exc:
                 fail(_Failure(inner, f"cannot read archive member: {_one_line(exc)}", None, None))
                 continue
-            yield _Input(inner, data, accession_hint(member))
+            yield _Input(inner, data, accession_hint(inner))
     except Exception as exc:
         handle.seek(0)
         data = handle.read(MAX_FILING_BYTES + 1)
@@ -476,5 +485,5 @@ def _hidden(member: str) -> bool:
 
 def _one_line(exc: BaseException) -> str:
     message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    text = " ".join(message.split()) or type(exc).__name__
+    text = shown_name(" ".join(message.split())) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:200]
