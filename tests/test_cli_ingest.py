@@ -129,3 +129,11 @@ def test_a_name_that_is_not_utf8_is_printed_escaped_and_stops_nothing(tmp_path, 
     assert (done.returncode, done.stderr) == (0, "")
     assert re.search(r"filings stored: +3\n", done.stdout)
     assert f"{mixed}/bad\\xff\\xfe.xml: not an ownership document" in done.stdout
+
+
+def test_links_not_followed_are_counted_in_the_summary(tmp_path, mixed, capsys):
+    (mixed / "passwd.xml").symlink_to("/etc/passwd")
+    assert main(["ingest", str(mixed), "--store", str(tmp_path / "store")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"links not followed: +1 \(symbolic links inside a directory\)\n", out)
+    assert re.search(r"quarantined: +2\n", out)

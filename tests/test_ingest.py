@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import engine.store.ingest as ingest_module
 from engine.errors import UserError
 from engine.store.datasets import Store
-from engine.store.ingest import accession_hint, ingest
+from engine.store.ingest import IngestReport, accession_hint, ingest
 from parsers.schema import STORE_TABLES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
@@ -73,7 +73,6 @@ def junk_directory(root: Path) -> dict[str, str]:
         b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
         b"<ownershipDocument>&x;</ownershipDocument>"
     )
-    (root / "dangling.xml").symlink_to(root / "missing-target.xml")
     os.mkfifo(root / "pipe.xml")
     os.mkfifo(root / "pipe.zip")
     (root / "corrupt.zip").write_bytes(b"PK\x03\x04" + random.Random(2).randbytes(400))
@@ -86,7 +85,6 @@ def junk_directory(root: Path) -> dict[str, str]:
         "page.txt": "not an ownership",
         "note.xml": "not an ownership",
         "xxe.xml": "entit",
-        "dangling.xml": "cannot read file",
         "pipe.xml": "not a regular file",
         "pipe.zip": "not a regular file",
         "corrupt.zip": "corrupt zip archive",
@@ -325,7 +323,7 @@ def test_junk_is_quarantined_with_its_path_and_reason_and_never_loses_good_files
     assert sorted(stored["source"]) == sorted(str(tmp_path / "junk" / name) for name in expected)
     for row in stored.iter_rows(named=True):
         path = Path(row["source"])
-        if path.name not in ("dangling.xml", "pipe.xml", "pipe.zip"):
+        if path.name not in ("pipe.xml", "pipe.zip"):
             assert row["content"] == path.read_bytes()
             assert row["sha1"] == hashlib.sha1(path.read_bytes()).hexdigest()
     again = ingest([tmp_path / "junk"], store, workers=1)
@@ -488,3 +486,37 @@ def test_names_that_are_not_utf8_never_stop_a_batch_and_are_stored_escaped(tmp_p
 )
 def test_shown_names_are_printable_text(name, shown):
     assert ingest_module.shown_name(name) == shown
+
+
+def test_links_inside_a_directory_are_counted_and_never_followed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.xml"
+    secret.write_bytes(b"<secret>not for the store</secret>")
+    shutil.copy(FILING_FILES[1], outside / FILING_FILES[1].name)
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(FILING_FILES[0], root / FILING_FILES[0].name)
+    (root / "passwd.xml").symlink_to("/etc/passwd")
+    (root / "secret.xml").symlink_to(secret)
+    (root / "dangling.xml").symlink_to(root / "missing.xml")
+    (root / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (root / "feed.zip").symlink_to(outside / "feed.zip")
+    store = Store(tmp_path / "store")
+    report = ingest([root], store, workers=1)
+    assert (report.filings, report.links, report.quarantined) == (1, 5, [])
+    assert store.summary()["quarantine"] == 0
+    named = ingest([root / "secret.xml"], store, workers=1)
+    assert [q.source for q in named.quarantined] == [str(root / "secret.xml")], (
+        "a link named as a root is read"
+    )
+
+
+def test_a_file_replaced_by_a_link_during_the_walk_is_not_followed(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "swapped.xml").symlink_to("/etc/passwd")
+    report = IngestReport()
+    failures = []
+    assert list(ingest_module._file(root / "swapped.xml", report, failures.append, explicit=False)) == []
+    assert [f.reason for f in failures] == ["not a regular file (a pipe, socket, device or link?)"]

@@ -71,6 +71,7 @@ class IngestReport:
     files: int = 0
     archives: int = 0
     skipped: int = 0
+    links: int = 0
     filings: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STORE_TABLES, 0))
     duplicates: int = 0
@@ -262,12 +263,20 @@ def _walk(
 ) -> Iterator[_Input]:
     """Every filing under the roots, in a stable order; failures go to ``fail``, skips to the report.
 
-    Hidden files and directories, and the store itself when it lies under a root, are not walked."""
+    Hidden files and directories, and the store itself when it lies under a root, are not walked.
+    Symbolic links inside a directory are not followed (a link may lead anywhere: ``/etc/passwd``);
+    they are counted in ``report.links``. A link named as a root is followed: the user chose it."""
     store_root = store_root.resolve()
 
     def unreadable(error: OSError) -> None:
         source = shown_name(os.fsdecode(error.filename)) if error.filename else "directory"
         fail(_Failure(source, f"cannot read directory: {_one_line(error)}", None, None))
+
+    def linked(directory: str, name: str) -> bool:
+        if os.path.islink(os.path.join(directory, name)):
+            report.links += 1
+            return True
+        return False
 
     for root in roots:
         if root.is_dir():
@@ -275,10 +284,12 @@ def _walk(
                 subdirectories[:] = sorted(
                     d
                     for d in subdirectories
-                    if not d.startswith(".") and (Path(directory) / d).resolve() != store_root
+                    if not d.startswith(".")
+                    and not linked(directory, d)
+                    and (Path(directory) / d).resolve() != store_root
                 )
                 for name in sorted(names):
-                    if not name.startswith("."):
+                    if not name.startswith(".") and not linked(directory, name):
                         yield from _file(Path(directory) / name, report, fail, explicit=False)
         else:
             yield from _file(root, report, fail, explicit=True)
@@ -287,7 +298,9 @@ def _walk(
 def _file(
     path: Path, report: IngestReport, fail: Callable[[_Failure], None], *, explicit: bool
 ) -> Iterator[_Input]:
-    """One file: an archive walked member by member, or a filing read whole."""
+    """One file: an archive walked member by member, or a filing read whole.
+
+    A file found by walking is read without following a link, should one replace it meanwhile."""
     source = shown_name(str(path))
     archive = _is_archive(path.name)
     if not archive and not explicit and path.suffix.lower() not in FILING_SUFFIXES:
@@ -299,16 +312,17 @@ def _file(
         report.files += 1
     what = "archive" if archive else "file"
     try:
-        status = path.stat()
+        status = path.stat() if explicit else path.lstat()
     except OSError as exc:
         fail(_Failure(source, f"cannot read {what}: {_one_line(exc)}", None, None))
         return
     if not stat.S_ISREG(status.st_mode):
-        fail(_Failure(source, "not a regular file (a pipe, socket or device?)", None, None))
+        fail(_Failure(source, "not a regular file (a pipe, socket, device or link?)", None, None))
         return
+    opener = None if explicit else _open_no_follow
     if archive:
         try:
-            with open(path, "rb") as handle:
+            with open(path, "rb", opener=opener) as handle:
                 yield from _archive(handle, source, path.name, report, fail, depth=1)
         except OSError as exc:
             fail(_Failure(source, f"cannot read archive: {_one_line(exc)}", None, status.st_size))
@@ -318,11 +332,16 @@ def _file(
         fail(_Failure(source, reason, None, status.st_size))
         return
     try:
-        data = path.read_bytes()
+        with open(path, "rb", opener=opener) as handle:
+            data = handle.read()
     except OSError as exc:
         fail(_Failure(source, f"cannot read file: {_one_line(exc)}", None, status.st_size))
         return
     yield _Input(source, data, accession_hint(source))
+
+
+def _open_no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
 
 
 def _archive(

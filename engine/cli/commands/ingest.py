@@ -72,6 +72,8 @@ def format_report(report: IngestReport, store: str) -> str:
     ]
     if report.skipped:
         lines.append(f"  not filings:        {report.skipped} (other file types, ignored)")
+    if report.links:
+        lines.append(f"  links not followed: {report.links} (symbolic links inside a directory)")
     known = len(report.quarantined) - report.rows["quarantine"]
     already = f" ({known} already in quarantine/)" if known > 0 else ""
     lines.append(f"  quarantined:        {len(report.quarantined)}{already}")
