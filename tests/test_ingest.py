@@ -520,3 +520,30 @@ def test_a_file_replaced_by_a_link_during_the_walk_is_not_followed(tmp_path):
     failures = []
     assert list(ingest_module._file(root / "swapped.xml", report, failures.append, explicit=False)) == []
     assert [f.reason for f in failures] == ["not a regular file (a pipe, socket, device or link?)"]
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_an_archive_nested_deeper_than_the_limit_is_quarantined_whole(tmp_path):
+    """outer.zip!level2.zip!level1.zip!level0.zip!f3: f3 is four archives deep, one more than the limit."""
+    assert ingest_module.MAX_ARCHIVE_DEPTH == 3
+    f0, f1, f2, f3 = sample(4, seed=9)
+    level0 = _zip({f3.name: f3.read_bytes()})
+    level1 = _zip({"level0.zip": level0, f2.name: f2.read_bytes()})
+    level2 = _zip({"level1.zip": level1, f1.name: f1.read_bytes()})
+    (tmp_path / "outer.zip").write_bytes(_zip({"level2.zip": level2, f0.name: f0.read_bytes()}))
+    store = Store(tmp_path / "store")
+    report = ingest([tmp_path / "outer.zip"], store, workers=1)
+    assert (report.filings, report.archives, report.skipped) == (3, 3, 0)
+    source = f"{tmp_path / 'outer.zip'}!level2.zip!level1.zip!level0.zip"
+    assert [(q.source, q.reason) for q in report.quarantined] == [
+        (source, "archive nested more than 3 deep: not opened, kept whole")
+    ]
+    kept = store.scan("quarantine").collect()
+    assert kept.select("source", "content").rows() == [(source, level0)]

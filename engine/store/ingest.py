@@ -45,6 +45,7 @@ FILING_SUFFIXES: frozenset[str] = frozenset({".xml", ".txt", ".nc", ".sgml"})
 MAX_FILING_BYTES = 64 * 1024 * 1024
 """A larger file is no ownership filing: quarantined by path without reading it."""
 MAX_ARCHIVE_DEPTH = 3
+"""Archives inside archives are opened this many levels deep; a deeper one is quarantined whole."""
 CHUNK_BYTES = 32 * 1024 * 1024
 """A parse task holds at most ``chunk_size`` files or about this many bytes, whichever comes first."""
 BATCH_BYTES = 256 * 1024 * 1024
@@ -360,11 +361,15 @@ def _archive(
         for member, read in members(handle):
             count += 1
             inner = f"{source}!{shown_name(member)}"
-            if depth < MAX_ARCHIVE_DEPTH and _is_archive(member):
+            if _is_archive(member):
                 try:
                     data = read()
                 except Exception as exc:
                     fail(_Failure(inner, f"cannot read archive member: {_one_line(exc)}", None, None))
+                    continue
+                if depth >= MAX_ARCHIVE_DEPTH:
+                    reason = f"archive nested more than {MAX_ARCHIVE_DEPTH} deep: not opened, kept whole"
+                    fail(_Failure(inner, reason, data, None))
                     continue
                 report.archives += 1
                 yield from _archive(io.BytesIO(data), inner, member, report, fail, depth + 1)
