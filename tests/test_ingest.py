@@ -547,3 +547,25 @@ def test_an_archive_nested_deeper_than_the_limit_is_quarantined_whole(tmp_path):
     ]
     kept = store.scan("quarantine").collect()
     assert kept.select("source", "content").rows() == [(source, level0)]
+
+
+def test_invalid_and_implausible_values_are_stored_flagged_for_a_plain_query(tmp_path):
+    xml = (FIXTURES / "0000320121-23-000040.xml").read_bytes()
+    xml = xml.replace(b"<periodOfReport>2023-05-12<", b"<periodOfReport>2023-02-30<", 1)
+    xml = xml.replace(b"<value>2023-05-12</value>", b"<value>2023-02-30</value>", 1)
+    xml = xml.replace(b"<value>84603</value>", b"<value>1e308</value>", 1)
+    xml = xml.replace(b"<value>2.36</value>", b"<value>1e308</value>", 1)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "0000320121-23-000040.xml").write_bytes(xml)
+    ingest([tmp_path / "in"], Store(tmp_path / "store"), workers=1)
+    trades = pl.scan_parquet(tmp_path / "store" / "transactions" / "**" / "*.parquet", hive_partitioning=True)
+    [flagged] = trades.filter(pl.col("quality").list.len() > 0).collect().iter_rows(named=True)
+    assert flagged["quality"] == [
+        "transaction_date:invalid",
+        "price:implausible",
+        "shares:implausible",
+        "value:implausible",
+    ]
+    assert (flagged["transaction_date"], flagged["shares"], flagged["price"]) == (None, 1e308, 1e308)
+    filings = pl.scan_parquet(tmp_path / "store" / "filings" / "**" / "*.parquet", hive_partitioning=True)
+    assert filings.select("quality").collect().item().to_list() == ["period_of_report:invalid"]
