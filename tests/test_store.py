@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +23,7 @@ from hypothesis import strategies as st
 
 import engine.store.datasets as store_module
 from engine.errors import UserError
-from engine.store.datasets import AccessionIndex, Store
+from engine.store.datasets import CHILD_TABLES, AccessionIndex, Store
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -346,31 +349,81 @@ def _crash_in_subprocess(root: Path, count: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("files_before_crash", [2, CHILD_FILES + 3])
-def test_a_killed_writer_is_repaired_on_next_open(tmp_path, files_before_crash):
-    """A process dies between two renames (no cleanup runs): the next open undoes the batch."""
+def test_a_writer_killed_while_publishing_is_finished_on_next_open(tmp_path, files_before_crash):
+    """A process dies between two renames of the publish step (no cleanup runs): a plain reader sees
+    part of the batch until the next open, which publishes the rest."""
     root = tmp_path / "store"
     Store(root).write(batch([100]))
     _crash_in_subprocess(root, files_before_crash)
     assert (root / store_module.JOURNAL).exists()
-    visible = {
-        name: pl.scan_parquet(root / name / "**" / "*.parquet").collect().height
-        for name in ("owners", "filings")
-    }
-    assert visible["owners"] > batch([100])["owners"].num_rows, "the crash left child rows behind"
-    if files_before_crash > CHILD_FILES:
-        assert visible["filings"] == 1 + files_before_crash - CHILD_FILES, "and some filings rows"
+    visible = pl.scan_parquet(root / "owners" / "**" / "*.parquet").collect().height
+    assert visible > batch([100])["owners"].num_rows, "the crash left part of the batch published"
 
     reopened = Store(root)
-    assert not (root / store_module.JOURNAL).exists()
-    assert reopened.accessions() == {"0000000001-20-000100"}
-    for name in STORE_TABLES:
-        assert set(reopened.scan(name).collect()["accession"].drop_nulls()) <= {"0000000001-20-000100"}, name
-
+    assert not (root / store_module.JOURNAL).exists() and not list(root.rglob("*.tmp"))
     reference = Store(tmp_path / "ref")
     reference.write(batch([100]))
     reference.write(batch(range(8)))
+    assert_same(contents(reopened), contents(reference))
+    assert reopened.write(batch(range(8))).duplicates == 8
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    import engine.store.datasets as store_module
+    from test_store import batch
+    real, written = store_module.write_parquet_temp, []
+    def stall(path, table):
+        temp = real(path, table)
+        written.append(temp)
+        if len(written) == {count}:
+            print("written", flush=True)
+            time.sleep(600)
+        return temp
+    store_module.write_parquet_temp = stall
+    store_module.Store({root!r}).write(batch(range(8)))
+    """
+)
+
+
+def plain_read(root: Path, name: str) -> pl.DataFrame:
+    """A dataset as a reader that knows nothing of the store reads it: the README's glob, and pyarrow's
+    directory discovery."""
+    globbed = pl.scan_parquet(root / name / "**" / "*.parquet", hive_partitioning=True).collect()
+    discovered = pl.from_arrow(ds.dataset(root / name, format="parquet", partitioning="hive").to_table())
+    assert sorted(globbed["accession"]) == sorted(discovered["accession"])
+    return globbed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("files_before_kill", [3, CHILD_FILES + 2])
+def test_a_batch_killed_mid_write_is_never_seen_by_a_plain_reader(tmp_path, files_before_kill):
+    """SIGKILL while the batch's files are written: plain Parquet readers see the store as before it."""
+    root = tmp_path / "store"
+    Store(root).write(batch([100]))
+    before = {name: plain_read(root, name).sort("accession") for name in CHILD_TABLES + ("filings",)}
+    script = KILLED_WRITER.format(
+        repo=str(REPO), tests=str(REPO / "tests"), root=str(root), count=files_before_kill
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "written\n"
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+    assert (root / store_module.JOURNAL).exists(), "killed mid-batch"
+    for name, frame in before.items():
+        assert plain_read(root, name).sort("accession").equals(frame), name
+
+    reopened = Store(root)
+    assert not (root / store_module.JOURNAL).exists() and not list(root.rglob("*.tmp"))
     assert reopened.write(batch(range(8))).filings == 8
-    assert_same(contents(Store(root)), contents(reference))
+    reference = Store(tmp_path / "ref")
+    reference.write(batch([100]))
+    reference.write(batch(range(8)))
+    assert_same(contents(reopened), contents(reference))
 
 
 def test_a_crash_after_the_last_file_keeps_the_complete_batch(tmp_path, monkeypatch):

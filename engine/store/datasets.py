@@ -4,12 +4,15 @@ Layout: ``ROOT/<table>/filing_year=YYYY/filing_month=M/part-<hash>.parquet``; pa
 the directory names, not in the files. Readers only ever match ``*.parquet`` and every file appears by
 ``os.replace`` of a fully written, fsynced temp file, so a reader never sees half a file.
 
-A write is one batch of filings. Its child tables (owners, transactions, footnotes, quarantine) are
-written before ``filings/``: an accession counts as stored only once its filings row is, and the
-filings rows are the last thing a batch writes. Before writing any file, the batch's file list goes to
-a journal (``ROOT/_journal.json``); the journal is removed once the batch is complete. Opening a store
-whose journal survived a crash finishes that batch when all its files made it to disk and otherwise
-removes every file of it, so that a retry stores each row exactly once.
+A write is one batch of filings, published at once. Every file of a batch is first written under a
+hidden staging name next to its place (``.part-<hash>.parquet.tmp``: a leading dot and no
+``.parquet`` suffix, so that no Parquet reader, glob or directory discovery, sees it) and fsynced;
+then the journal (``ROOT/_journal.json``) turns from "staging" to "publish", and the staged files are
+renamed into place, child tables (owners, transactions, footnotes, quarantine) before ``filings/``:
+an accession counts as stored only once its filings row is. Opening a store whose journal survived
+a crash rolls a staging batch back (its staged files are removed: no reader ever saw them) and
+finishes a publishing one (the rest of its files renamed into place, or, should one be missing after
+a power loss, the whole batch removed), so that a retry stores each row exactly once.
 
 One process writes at a time: each write holds an exclusive ``fcntl`` lock on ``ROOT/.lock``, which
 also carries a generation number bumped by every write. An instance keeps the set of stored accessions
@@ -46,6 +49,8 @@ WRITE_ORDER: tuple[str, ...] = (*CHILD_TABLES, QUARANTINE, FILINGS)
 """Child tables first, ``filings/`` last: the filings row is what marks an accession as stored."""
 
 JOURNAL = "_journal.json"
+STAGING, PUBLISH = "staging", "publish"
+"""Journal states: files being written under hidden names; files being renamed into place."""
 LOCK = ".lock"
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
@@ -270,14 +275,16 @@ class Store:
             start = end
 
     def _write_files(self, files: list[tuple[str, Path, pa.Table]]) -> None:
-        """Journal the batch, write the child files, then the filings files, then drop the journal."""
+        """Journal the batch, stage every file, mark the journal publishing, publish, drop the journal."""
         journal = self.root / JOURNAL
-        replace_bytes(journal, json.dumps([str(p.relative_to(self.root)) for _, p, _ in files]).encode())
+        names = [str(path.relative_to(self.root)) for _, path, _ in files]
+        replace_bytes(journal, json.dumps({"state": STAGING, "files": names}).encode())
         with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="store-io") as pool:
-            for stage in (False, True):
-                _write_stage(
-                    [(path, table) for name, path, table in files if (name == FILINGS) is stage], pool
-                )
+            for _, path, _ in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            list(pool.map(lambda item: write_parquet_temp(_hidden(item[1]), item[2]), files))
+            replace_bytes(journal, json.dumps({"state": PUBLISH, "files": names}).encode())
+            _publish([path for _, path, _ in files], pool)
         journal.unlink()
         fsync_directory(self.root)
 
@@ -329,27 +336,22 @@ class Store:
         return (self.root / JOURNAL).exists() or any(self.root.rglob(f"*{TMP_SUFFIX}"))
 
     def _recover(self) -> None:
-        """Remove temp files and finish or undo the batch named by a surviving journal.
+        """Finish or undo the batch named by a surviving journal, then remove leftover temp files.
 
         Temp files outside the root only exist while a journal does, so the tree is swept for them
         once per instance and whenever a journal survived.
         """
         journal = self.root / JOURNAL
         journal.with_name(JOURNAL + TMP_SUFFIX).unlink(missing_ok=True)
-        if journal.exists() or not self._swept:
+        survived = journal.exists()
+        if survived:
+            _finish_or_undo(self.root, json.loads(journal.read_bytes()))
+            journal.unlink()
+            fsync_directory(self.root)
+        if survived or not self._swept:
             for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
                 temp.unlink()
             self._swept = True
-        if not journal.exists():
-            return
-        paths = [self.root / p for p in json.loads(journal.read_bytes())]
-        if not all(p.exists() for p in paths):
-            for path in paths:
-                path.unlink(missing_ok=True)
-            for directory in {path.parent for path in paths if path.parent.exists()}:
-                fsync_directory(directory)
-        journal.unlink()
-        fsync_directory(self.root)
 
 
 def _polars_schema(name: str) -> pl.Schema:
@@ -386,15 +388,38 @@ def _read_lock_file(path: Path) -> tuple[int | None, str]:
         return None, "unknown"
 
 
-def _write_stage(files: list[tuple[Path, pa.Table]], pool: ThreadPoolExecutor) -> None:
-    """Write files durably: temp files written and fsynced concurrently (the file system commits
-    concurrent fsyncs together), then renamed into place, then their directories fsynced."""
-    for path, _ in files:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    temps = list(pool.map(write_parquet_temp, *zip(*files, strict=True))) if files else []
-    for temp, (path, _) in zip(temps, files, strict=True):
-        os.replace(temp, path)
-    directories = {
-        d for path, _ in files for d in (path.parent, path.parent.parent, path.parent.parent.parent)
-    }
+def _hidden(path: Path) -> Path:
+    """The staging name of a store file: hidden from every Parquet reader until it is published."""
+    return path.with_name("." + path.name)
+
+
+def _staged(path: Path) -> Path:
+    return _hidden(path).with_name(_hidden(path).name + TMP_SUFFIX)
+
+
+def _publish(paths: list[Path], pool: ThreadPoolExecutor) -> None:
+    """Rename staged files into place back to back (the only moment a reader can see part of a
+    batch), then make the renames durable."""
+    for path in paths:
+        os.replace(_staged(path), path)
+    directories = {d for path in paths for d in (path.parent, path.parent.parent, path.parent.parent.parent)}
     list(pool.map(fsync_directory, sorted(directories)))
+
+
+def _finish_or_undo(root: Path, journal: dict | list) -> None:
+    """Recovery of one journaled batch: publish it if it got as far as publishing with every file on
+    disk (staged or in place), else remove every file of it (the staged ones only, while staging)."""
+    if isinstance(journal, list):  # written before staging existed: files were renamed in place one by one
+        journal = {"state": PUBLISH, "files": journal}
+    paths = [root / name for name in journal["files"]]
+    publishing = journal["state"] == PUBLISH
+    complete = publishing and all(p.exists() or _staged(p).exists() for p in paths)
+    for path in paths:
+        if complete and _staged(path).exists():
+            os.replace(_staged(path), path)
+        elif not complete:
+            _staged(path).unlink(missing_ok=True)
+            if publishing:
+                path.unlink(missing_ok=True)
+    for directory in {path.parent for path in paths if path.parent.exists()}:
+        fsync_directory(directory)
