@@ -46,12 +46,15 @@ FILINGS_SCHEMA = pa.schema(
         ("recovered", pa.bool_()),
         ("quality", pa.list_(pa.string())),
         ("source", pa.string()),
+        ("xml_sha256", pa.string()),
         *_PARTITION_FIELDS,
     ]
 )
 """One row per filing (accession). ``accession`` is ``sha1-<12 hex>`` of the XML when no accession
 number is known. ``insider_cik`` is the smallest reporting-owner CIK (SCORING.md section 1).
-``quality`` lists the flags of ``parsers.quality`` (``period_of_report:invalid``), empty when clean."""
+``quality`` lists the flags of ``parsers.quality`` (``period_of_report:invalid``), empty when clean.
+``xml_sha256`` identifies the ownership XML whatever the file it came in (``parsers.tables.content_hash``);
+null for rows from the SEC data sets, which have no XML."""
 
 OWNERS_SCHEMA = pa.schema(
     [

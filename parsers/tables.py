@@ -96,6 +96,7 @@ class TableBuilder:
                 document,
                 key,
                 source,
+                content_hash(submission.xml),
                 filing_date or submission.filing_date,
                 _new_york_wall_clock(accepted_at) or submission.accepted_at,
             )
@@ -122,6 +123,7 @@ class TableBuilder:
         doc: OwnershipDocument,
         accession: str,
         source: str,
+        xml_sha256: str,
         filing_date: date | None,
         accepted_at: datetime | None,
     ) -> None:
@@ -204,6 +206,7 @@ class TableBuilder:
                 doc.recovered,
                 tuple(doc.quality),
                 source,
+                xml_sha256,
                 *partition,
             )
         )
@@ -225,6 +228,12 @@ class TableBuilder:
                 self._now.month,
             )
         )
+
+
+def content_hash(xml: bytes) -> str:
+    """The identity of an ownership XML document whatever file or submission it came in: sha256 of its
+    bytes without surrounding white space (a submission's ``<XML>`` body and the bare file differ there)."""
+    return hashlib.sha256(xml.strip()).hexdigest()
 
 
 def _no_xml_reason(submission: Submission) -> str:

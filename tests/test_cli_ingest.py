@@ -137,3 +137,17 @@ def test_links_not_followed_are_counted_in_the_summary(tmp_path, mixed, capsys):
     out = capsys.readouterr().out
     assert re.search(r"links not followed: +1 \(symbolic links inside a directory\)\n", out)
     assert re.search(r"quarantined: +2\n", out)
+
+
+def test_a_copy_replaced_by_its_accession_is_counted_in_the_summary(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    shutil.copy(FIXTURES / "0000320121-23-000040.xml", tmp_path / "a" / "wk-form4_1700000000.xml")
+    assert main(["ingest", str(tmp_path / "a"), "--store", str(tmp_path / "store")]) == 0
+    capsys.readouterr()
+    assert (
+        main(["ingest", str(FIXTURES / "0000320121-23-000040.xml"), "--store", str(tmp_path / "store")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert re.search(r"filings stored: +1\n", out)
+    assert re.search(r"replaced: +1 \(copies stored without an accession, now under it\)\n", out)
+    assert Store(tmp_path / "store").accessions() == {"0000320121-23-000040"}

@@ -569,3 +569,83 @@ def test_invalid_and_implausible_values_are_stored_flagged_for_a_plain_query(tmp
     assert (flagged["transaction_date"], flagged["shares"], flagged["price"]) == (None, 1e308, 1e308)
     filings = pl.scan_parquet(tmp_path / "store" / "filings" / "**" / "*.parquet", hive_partitioning=True)
     assert filings.select("quality").collect().item().to_list() == ["period_of_report:invalid"]
+
+
+# one filing, one row
+
+
+def stored_rows(store: Store) -> dict[str, int]:
+    """Rows per table as a plain Parquet reader sees them."""
+    return {
+        name: pl.scan_parquet(store.root / name / "**" / "*.parquet", hive_partitioning=True)
+        .select(pl.len())
+        .collect()
+        .item()
+        for name in ("filings", "owners", "transactions", "footnotes")
+    }
+
+
+def one_filing_two_names(tmp_path: Path) -> tuple[Path, Path]:
+    """A real bare-XML filing under its accession name and under an EDGAR primary-document name."""
+    data = (FIXTURES / "0000320121-23-000040.xml").read_bytes()
+    named, anonymous = tmp_path / "named", tmp_path / "anonymous"
+    named.mkdir()
+    anonymous.mkdir()
+    (named / "0000320121-23-000040.xml").write_bytes(data)
+    (anonymous / "wk-form4_1700000000.xml").write_bytes(data + b"\n")
+    return named, anonymous
+
+
+def test_the_same_xml_under_a_name_without_accession_is_stored_once(tmp_path):
+    named, anonymous = one_filing_two_names(tmp_path)
+    reference = Store(tmp_path / "reference")
+    ingest([named], reference, workers=1)
+    for order in ([named, anonymous], [anonymous, named]):
+        store = Store(tmp_path / f"store-{order[0].name}")
+        report = ingest(order, store, workers=1)
+        assert (report.filings, report.duplicates, report.replaced) == (1, 1, 0)
+        assert store.accessions() == {"0000320121-23-000040"}
+        assert stored_rows(store) == stored_rows(reference)
+
+
+def test_a_copy_without_accession_stored_first_is_replaced_by_the_one_with_it(tmp_path):
+    named, anonymous = one_filing_two_names(tmp_path)
+    store = Store(tmp_path / "store")
+    first = ingest([anonymous], store, workers=1)
+    assert first.filings == 1 and store.accessions() == {content_key(anonymous / "wk-form4_1700000000.xml")}
+    second = ingest([named], store, workers=1)
+    assert (second.filings, second.duplicates, second.replaced) == (1, 0, 1)
+    assert store.accessions() == {"0000320121-23-000040"}
+    reference = Store(tmp_path / "reference")
+    ingest([named], reference, workers=1)
+    assert stored_rows(store) == stored_rows(reference)
+    assert_same_store(store, reference)
+    again = ingest([anonymous, named], store, workers=1)
+    assert (again.filings, again.duplicates, again.replaced) == (0, 2, 0)
+    assert_same_store(store, reference)
+
+
+def test_a_submission_and_its_bare_xml_are_one_filing(tmp_path):
+    data = (FIXTURES / "0000011544-20-000013.txt").read_bytes()
+    xml = data[data.index(b"<?xml") : data.index(b"</XML>")]
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "form4.xml").write_bytes(xml)
+    store = Store(tmp_path / "store")
+    ingest([tmp_path / "bare"], store, workers=1)
+    report = ingest([FIXTURES / "0000011544-20-000013.txt"], store, workers=1)
+    assert report.replaced == 1 and store.accessions() == {"0000011544-20-000013"}
+    [filing] = store.scan("filings").collect().iter_rows(named=True)
+    assert filing["filing_date"] is not None and filing["source"].endswith(".txt")
+
+
+def test_two_accessions_with_the_same_xml_stay_two_filings(tmp_path):
+    data = (FIXTURES / "0000320121-23-000040.xml").read_bytes()
+    (tmp_path / "in").mkdir()
+    for accession in ("0000320121-23-000040", "0000320121-23-000041"):
+        (tmp_path / "in" / f"{accession}.xml").write_bytes(data)
+    report = ingest([tmp_path / "in"], Store(tmp_path / "store"), workers=1)
+    assert (report.filings, report.duplicates) == (2, 0)
+
+
+def content_key(path: Path) -> str:
+    return "sha1-" + hashlib.sha1(path.read_bytes()).hexdigest()[:12]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -25,8 +26,10 @@ import engine.store.datasets as store_module
 from engine.errors import UserError
 from engine.store.datasets import CHILD_TABLES, AccessionIndex, Store
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
+from parsers.tables import TableBuilder
 
 REPO = Path(__file__).resolve().parents[1]
+FILINGS = REPO / "tests" / "fixtures" / "filings"
 
 
 def filing_rows(number: int) -> dict[str, list[dict]]:
@@ -444,6 +447,99 @@ def test_a_crash_after_the_last_file_keeps_the_complete_batch(tmp_path, monkeypa
     assert not (tmp_path / store_module.JOURNAL).exists()
     assert len(reopened.accessions()) == 4
     assert reopened.write(batch(range(4))).duplicates == 4
+
+
+# one filing, one row: a copy with an accession replaces a stored copy without one
+
+NAMED = "0000320121-23-000040"
+
+
+def replacement_batches() -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """A filing stored without its accession next to another filing of the same partition, then the
+    same XML with its accession."""
+    data = (FILINGS / f"{NAMED}.xml").read_bytes()
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    first = TableBuilder(now)
+    first.add(data, source="wk-form4_1700000000.xml", filing_date=date(2023, 5, 15))
+    other = (FILINGS / "0000002488-24-000005.xml").read_bytes()
+    first.add(other, source="other.xml", accession="0000002488-24-000005", filing_date=date(2023, 5, 16))
+    second = TableBuilder(now)
+    second.add(data, source=f"{NAMED}.xml", accession=NAMED, filing_date=date(2023, 5, 15))
+    return first.build(), second.build()
+
+
+def replaced_reference(root: Path) -> Store:
+    """The store as if the accession had been known from the start."""
+    first, second = replacement_batches()
+    keep = pa.array(["0000002488-24-000005"])
+    reference = Store(root)
+    reference.write({name: t.filter(pc.is_in(t.column("accession"), keep)) for name, t in first.items()})
+    reference.write(second)
+    return reference
+
+
+def test_a_copy_with_an_accession_replaces_the_stored_copy_without(tmp_path):
+    first, second = replacement_batches()
+    store = Store(tmp_path / "store")
+    store.write(first)
+    anonymous = sorted(store.accessions() - {"0000002488-24-000005"})
+    assert anonymous[0].startswith("sha1-")
+    result = store.write(second)
+    assert (result.filings, result.replaced, result.duplicates) == (1, 1, 0)
+    assert store.accessions() == {"0000002488-24-000005", NAMED}
+    for name in ("filings", "owners", "transactions", "footnotes"):
+        plain = pl.scan_parquet(tmp_path / "store" / name / "**" / "*.parquet", hive_partitioning=True)
+        assert anonymous[0] not in set(plain.collect()["accession"]), name
+    assert_same(contents(Store(tmp_path / "store")), contents(replaced_reference(tmp_path / "ref")))
+    assert store.write(first).duplicates == 2, "the copy without accession now counts as a duplicate"
+
+
+@pytest.mark.parametrize("files_before_crash", [0, 3])
+def test_a_failed_replacement_keeps_the_copy_and_a_retry_replaces_it(
+    tmp_path, monkeypatch, files_before_crash
+):
+    first, second = replacement_batches()
+    store = Store(tmp_path / "store")
+    store.write(first)
+    before = contents(store)
+    _crash_after(files_before_crash, monkeypatch)
+    with pytest.raises(OSError, match="disk on fire"):
+        store.write(second)
+    monkeypatch.undo()
+    assert_same(contents(Store(tmp_path / "store")), before)
+    assert store.write(second).replaced == 1
+    assert_same(contents(Store(tmp_path / "store")), contents(replaced_reference(tmp_path / "ref")))
+
+
+REPLACING_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    import engine.store.datasets as store_module
+    from test_store import replacement_batches
+    first, second = replacement_batches()
+    store = store_module.Store({root!r})
+    store.write(first)
+    real = os.unlink
+    def crash(path, *args, **kwargs):
+        if str(path).endswith(".parquet"):
+            os._exit(9)
+        real(path, *args, **kwargs)
+    os.unlink = crash
+    store.write(second)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_writer_killed_before_removing_replaced_rows_is_finished_on_next_open(tmp_path):
+    root = tmp_path / "store"
+    script = REPLACING_WRITER.format(repo=str(REPO), tests=str(REPO / "tests"), root=str(root))
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    assert (root / store_module.JOURNAL).exists()
+    reopened = Store(root)
+    assert not (root / store_module.JOURNAL).exists()
+    assert_same(contents(reopened), contents(replaced_reference(tmp_path / "ref")))
 
 
 # the writer lock

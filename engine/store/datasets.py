@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from engine.errors import UserError
 from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
+from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resolution, resolve
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
 FILINGS = "filings"
@@ -74,49 +75,8 @@ class WriteResult:
     quarantined: int = 0
     quarantine_duplicates: int = 0
     files: int = 0
-
-
-class AccessionIndex:
-    """A set of accessions in little memory: EDGAR numbers (``0000011544-20-000013``) packed into a
-    sorted int64 array, 8 bytes each (millions of filings fit in tens of MB); other keys in a set."""
-
-    def __init__(self, accessions: pl.Series) -> None:
-        packed = _packed(accessions)
-        self._numbers = np.sort(packed.drop_nulls().to_numpy())
-        self._others = set(accessions.filter(packed.is_null()).to_list())
-
-    def __len__(self) -> int:
-        return len(self._numbers) + len(self._others)
-
-    def missing(self, accessions: list[str]) -> list[str]:
-        """The given accessions that are not in the index, in their order."""
-        packed = _packed(pl.Series(accessions, dtype=pl.String))
-        numbers = packed.fill_null(-1).to_numpy()
-        positions = np.searchsorted(self._numbers, numbers)
-        hits = positions < len(self._numbers)
-        hits[hits] = self._numbers[positions[hits]] == numbers[hits]
-        standard = packed.is_not_null().to_numpy()
-        return [
-            accession
-            for accession, is_standard, hit in zip(accessions, standard, hits, strict=True)
-            if not (hit if is_standard else accession in self._others)
-        ]
-
-    def add(self, accessions: list[str]) -> None:
-        """Add accessions that are not in the index yet."""
-        series = pl.Series(accessions, dtype=pl.String)
-        packed = _packed(series)
-        numbers = np.sort(packed.drop_nulls().to_numpy())
-        self._numbers = np.insert(self._numbers, np.searchsorted(self._numbers, numbers), numbers)
-        self._others.update(series.filter(packed.is_null()).to_list())
-
-
-def _packed(accessions: pl.Series) -> pl.Series:
-    """``0000011544-20-000013`` -> 11544200000013 (int64); null for any other form of key."""
-    column = pl.col(accessions.name)
-    number = column.str.replace_all("-", "", literal=True).cast(pl.Int64, strict=False)
-    standard = column.str.contains(r"^\d{10}-\d{2}-\d{6}$")
-    return accessions.to_frame().select(pl.when(standard).then(number)).to_series()
+    replaced: int = 0
+    """Stored filings without an accession that a copy with one replaced (``engine.store.indexes``)."""
 
 
 class Store:
@@ -128,6 +88,7 @@ class Store:
         self._generation: int | None = None
         self._swept = False
         self._accessions: AccessionIndex | None = None
+        self._contents: ContentIndex | None = None
         self._quarantine_keys: set[tuple[str | None, str | None]] | None = None
         if self.root.is_dir() and os.access(self.root, os.W_OK) and self._needs_recovery():
             with contextlib.suppress(UserError), self._locked(timeout=0.0):
@@ -199,6 +160,9 @@ class Store:
     def _write_batch(self, batch: dict[str, pa.Table], accessions: list[str]) -> WriteResult:
         index = self._accession_index()
         fresh = index.missing(accessions)
+        contents = self._content_index()
+        resolution = resolve(_hashes(batch[FILINGS], fresh), contents)
+        fresh = [accession for accession in fresh if accession not in resolution.drop]
         keep = pa.array(fresh, pa.string())
         written = {
             name: batch[name].filter(pc.is_in(batch[name].column("accession"), value_set=keep))
@@ -206,18 +170,22 @@ class Store:
         }
         quarantine, quarantine_duplicates = self._fresh_quarantine(batch[QUARANTINE])
         written[QUARANTINE] = quarantine
+        obsolete, rewritten = self._without(resolution)
         files = [
             (name, path, table)
             for name in WRITE_ORDER
-            for path, table in self._partition_files(name, written[name])
+            for path, table in [*self._partition_files(name, written[name]), *rewritten.get(name, [])]
         ]
-        if files:
+        if files or obsolete:
             try:
-                self._write_files(files)
+                self._write_files(files, obsolete)
             except BaseException:
                 self._recover()
                 raise
         index.add(fresh)
+        index.remove(list(resolution.replace))
+        contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
+        contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
         return WriteResult(
             filings=len(fresh),
@@ -226,6 +194,7 @@ class Store:
             quarantined=quarantine.num_rows,
             quarantine_duplicates=quarantine_duplicates,
             files=len(files),
+            replaced=len(resolution.replace),
         )
 
     # internals
@@ -234,6 +203,33 @@ class Store:
         if self._accessions is None:
             self._accessions = AccessionIndex(self.scan(FILINGS).select("accession").collect().to_series())
         return self._accessions
+
+    def _content_index(self) -> ContentIndex:
+        if self._contents is None:
+            self._contents = ContentIndex(self.scan(FILINGS).select(COLUMNS).collect())
+        return self._contents
+
+    def _without(self, resolution: Resolution) -> tuple[list[Path], dict[str, list[tuple[Path, pa.Table]]]]:
+        """The stored files holding rows of the filings a batch replaces, and their rewrites without them.
+
+        A filing's rows all lie in its own partition, in every table but quarantine."""
+        obsolete: list[Path] = []
+        rewritten: dict[str, list[tuple[Path, pa.Table]]] = {}
+        gone = pa.array(sorted(resolution.replace), pa.string())
+        for name in (*CHILD_TABLES, FILINGS):
+            for year, month in sorted(set(resolution.replace.values())):
+                directory = (
+                    self.root / name / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
+                )
+                for path in sorted(directory.glob("*.parquet")):
+                    held = pq.read_table(path, columns=["accession"]).column("accession")
+                    if not pc.any(pc.is_in(held, value_set=gone)).as_py():
+                        continue
+                    table = _conformed(pq.read_table(path), name, year, month)
+                    kept = table.filter(pc.invert(pc.is_in(table.column("accession"), value_set=gone)))
+                    obsolete.append(path)
+                    rewritten.setdefault(name, []).extend(self._partition_files(name, kept))
+        return obsolete, rewritten
 
     def _quarantine_index(self) -> set[tuple[str | None, str | None]]:
         if self._quarantine_keys is None:
@@ -274,17 +270,21 @@ class Store:
             yield directory / file_name, rows.select(_FILE_SCHEMAS[name].names)
             start = end
 
-    def _write_files(self, files: list[tuple[str, Path, pa.Table]]) -> None:
-        """Journal the batch, stage every file, mark the journal publishing, publish, drop the journal."""
+    def _write_files(self, files: list[tuple[str, Path, pa.Table]], obsolete: list[Path]) -> None:
+        """Journal the batch, stage every file, mark the journal publishing, publish (renames, then the
+        removal of the ``obsolete`` files that replaced rows lived in), drop the journal."""
         journal = self.root / JOURNAL
-        names = [str(path.relative_to(self.root)) for _, path, _ in files]
-        replace_bytes(journal, json.dumps({"state": STAGING, "files": names}).encode())
+        entry = {
+            "files": [str(path.relative_to(self.root)) for _, path, _ in files],
+            "obsolete": [str(path.relative_to(self.root)) for path in obsolete],
+        }
+        replace_bytes(journal, json.dumps({"state": STAGING, **entry}).encode())
         with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="store-io") as pool:
             for _, path, _ in files:
                 path.parent.mkdir(parents=True, exist_ok=True)
             list(pool.map(lambda item: write_parquet_temp(_hidden(item[1]), item[2]), files))
-            replace_bytes(journal, json.dumps({"state": PUBLISH, "files": names}).encode())
-            _publish([path for _, path, _ in files], pool)
+            replace_bytes(journal, json.dumps({"state": PUBLISH, **entry}).encode())
+            _publish([path for _, path, _ in files], obsolete, pool)
         journal.unlink()
         fsync_directory(self.root)
 
@@ -329,6 +329,7 @@ class Store:
         """Drop the in-memory indexes when another writer has changed the store since they were loaded."""
         if generation is None or generation != self._generation:
             self._accessions = None
+            self._contents = None
             self._quarantine_keys = None
             self._generation = generation
 
@@ -388,6 +389,29 @@ def _read_lock_file(path: Path) -> tuple[int | None, str]:
         return None, "unknown"
 
 
+def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str | None]]:
+    """``(accession, xml_sha256)`` of the batch's filings rows whose accession is not stored, in order."""
+    new = set(fresh)
+    pairs = zip(
+        filings.column("accession").to_pylist(), filings.column("xml_sha256").to_pylist(), strict=True
+    )
+    return [pair for pair in pairs if pair[0] in new]
+
+
+def _conformed(table: pa.Table, name: str, year: int, month: int) -> pa.Table:
+    """A stored file's rows as exactly the current schema: columns it lacks null, the partition added."""
+    columns = []
+    for column in STORE_TABLES[name]:
+        if column.name in PARTITION_COLUMNS:
+            value = year if column.name == PARTITION_COLUMNS[0] else month
+            columns.append(pa.array([value] * table.num_rows, column.type))
+        elif column.name in table.column_names:
+            columns.append(table.column(column.name).cast(column.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, column.type))
+    return pa.Table.from_arrays(columns, schema=STORE_TABLES[name])
+
+
 def _hidden(path: Path) -> Path:
     """The staging name of a store file: hidden from every Parquet reader until it is published."""
     return path.with_name("." + path.name)
@@ -397,13 +421,16 @@ def _staged(path: Path) -> Path:
     return _hidden(path).with_name(_hidden(path).name + TMP_SUFFIX)
 
 
-def _publish(paths: list[Path], pool: ThreadPoolExecutor) -> None:
+def _publish(paths: list[Path], obsolete: list[Path], pool: ThreadPoolExecutor) -> None:
     """Rename staged files into place back to back (the only moment a reader can see part of a
-    batch), then make the renames durable."""
+    batch), make the renames durable, then remove the obsolete files."""
     for path in paths:
         os.replace(_staged(path), path)
     directories = {d for path in paths for d in (path.parent, path.parent.parent, path.parent.parent.parent)}
     list(pool.map(fsync_directory, sorted(directories)))
+    for path in obsolete:
+        path.unlink(missing_ok=True)
+    list(pool.map(fsync_directory, sorted({path.parent for path in obsolete})))
 
 
 def _finish_or_undo(root: Path, journal: dict | list) -> None:
@@ -421,5 +448,8 @@ def _finish_or_undo(root: Path, journal: dict | list) -> None:
             _staged(path).unlink(missing_ok=True)
             if publishing:
                 path.unlink(missing_ok=True)
+    if complete:
+        for path in journal.get("obsolete", []):
+            (root / path).unlink(missing_ok=True)
     for directory in {path.parent for path in paths if path.parent.exists()}:
         fsync_directory(directory)

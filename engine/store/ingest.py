@@ -76,6 +76,7 @@ class IngestReport:
     filings: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STORE_TABLES, 0))
     duplicates: int = 0
+    replaced: int = 0
     quarantined: list[Quarantined] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
@@ -255,6 +256,7 @@ class _BatchWriter:
         result = writing.result()
         self.report.filings += result.filings
         self.report.duplicates += result.duplicates
+        self.report.replaced += result.replaced
         for name, count in result.rows.items():
             self.report.rows[name] += count
 

@@ -70,6 +70,9 @@ def format_report(report: IngestReport, store: str) -> str:
         + ", ".join(f"{name} {count}" for name, count in report.rows.items() if name != "quarantine"),
         f"  duplicates skipped: {report.duplicates}",
     ]
+    if report.replaced:
+        note = "copies stored without an accession, now under it"
+        lines.append(f"  replaced:           {report.replaced} ({note})")
     if report.skipped:
         lines.append(f"  not filings:        {report.skipped} (other file types, ignored)")
     if report.links:
