@@ -206,7 +206,7 @@ class Store:
 
     def _content_index(self) -> ContentIndex:
         if self._contents is None:
-            self._contents = ContentIndex(self.scan(FILINGS).select(COLUMNS).collect())
+            self._contents = ContentIndex(lambda: self.scan(FILINGS))
         return self._contents
 
     def _without(self, resolution: Resolution) -> tuple[list[Path], dict[str, list[tuple[Path, pa.Table]]]]:

@@ -18,7 +18,7 @@ Rows without a hash (the SEC data sets carry no XML) are matched by accession on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,21 +95,30 @@ class Resolution:
 
 
 class ContentIndex:
-    """The stored hashes in little memory: their first 60 bits as a sorted int64 array (a false match
-    needs a 60-bit collision of sha256), and the few content-keyed filings in full."""
+    """The stored hashes in little memory: the few content-keyed filings in full, read when the index
+    is made (Parquet statistics skip every file without one: ``sha1-`` sorts after any accession
+    number), and the first 60 bits of every hash as a sorted int64 array (a false match needs a 60-bit
+    collision of sha256), read only when a batch holds a content-keyed filing."""
 
-    def __init__(self, filings: pl.DataFrame) -> None:
-        """``filings``: the ``COLUMNS`` of the stored filings rows."""
-        self._prefixes = np.zeros(0, np.int64)
+    def __init__(self, filings: Callable[[], pl.LazyFrame]) -> None:
+        """``filings``: a scan of the stored filings rows."""
+        self._filings = filings
+        self._prefixes: np.ndarray | None = None
         self._content_keyed: dict[str, tuple[str, int, int]] = {}
-        self.add(filings)
+        keyed = filings().filter(pl.col("accession") >= CONTENT_KEY_PREFIX)
+        self._keep_content_keyed(keyed.select(COLUMNS).collect())
 
     def add(self, filings: pl.DataFrame) -> None:
-        """Index newly stored filings rows (``COLUMNS``); rows without a hash are skipped."""
-        hashed = filings.filter(pl.col("xml_sha256").is_not_null())
-        prefixes = np.sort(_prefixes(hashed["xml_sha256"]))
-        self._prefixes = np.insert(self._prefixes, np.searchsorted(self._prefixes, prefixes), prefixes)
-        keyed = hashed.filter(pl.col("accession").str.starts_with(CONTENT_KEY_PREFIX))
+        """Index newly stored filings rows (``COLUMNS``)."""
+        if self._prefixes is not None:
+            prefixes = np.sort(_prefixes(filings["xml_sha256"].drop_nulls()))
+            self._prefixes = np.insert(self._prefixes, np.searchsorted(self._prefixes, prefixes), prefixes)
+        self._keep_content_keyed(filings)
+
+    def _keep_content_keyed(self, filings: pl.DataFrame) -> None:
+        keyed = filings.filter(
+            pl.col("xml_sha256").is_not_null() & pl.col("accession").str.starts_with(CONTENT_KEY_PREFIX)
+        )
         for accession, digest, year, month in keyed.select(COLUMNS).iter_rows():
             self._content_keyed[digest] = (accession, year, month)
 
@@ -117,6 +126,9 @@ class ContentIndex:
         """Whether each hash is stored under any accession."""
         if not digests:
             return []
+        if self._prefixes is None:
+            stored = self._filings().select(pl.col("xml_sha256").drop_nulls()).collect().to_series()
+            self._prefixes = np.sort(_prefixes(stored))
         prefixes = _prefixes(pl.Series(digests, dtype=pl.String))
         positions = np.searchsorted(self._prefixes, prefixes)
         hits = positions < len(self._prefixes)
