@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import engine.store.datasets as store_module
 from engine.errors import UserError
 from engine.store.datasets import CHILD_TABLES, AccessionIndex, Store
+from engine.store.indexes import ContentIndex, resolve
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 from parsers.tables import TableBuilder
 
@@ -661,3 +662,38 @@ def test_the_accession_index_behaves_as_a_set(stored, added, asked):
     assert len(index) == len(reference)
     probe = asked + stored + added
     assert index.missing(probe) == [a for a in probe if a not in reference]
+
+
+H, G = "a" * 64, "b" * 64
+K, K2 = "sha1-aaaaaaaaaaaa", "sha1-bbbbbbbbbbbb"
+A, B = "0000000001-20-000001", "0000000001-20-000002"
+
+
+@pytest.mark.parametrize(
+    ("stored", "batch", "drop", "replace"),
+    [
+        ([], [(K, H), (A, H)], {K}, {}),
+        ([], [(A, H), (K, H)], {K}, {}),
+        ([], [(K, H), (K2, H)], {K2}, {}),
+        ([], [(A, H), (B, H)], set(), {}),
+        ([], [(K, H), (A, G)], set(), {}),
+        ([(K, H)], [(A, H)], set(), {K: (2023, 5)}),
+        ([(K, H)], [(K2, H), (A, H)], {K2}, {K: (2023, 5)}),
+        ([(A, H)], [(K, H)], {K}, {}),
+        ([(A, H)], [(B, H)], set(), {}),
+    ],
+)
+def test_content_rules(stored, batch, drop, replace):
+    """One filing, one row (engine.store.indexes): what a batch drops and replaces, by content hash."""
+    rows = [{"accession": a, "xml_sha256": h, "filing_year": 2023, "filing_month": 5} for a, h in stored]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "accession": pl.String,
+            "xml_sha256": pl.String,
+            "filing_year": pl.Int16,
+            "filing_month": pl.Int8,
+        },
+    )
+    resolution = resolve(batch, ContentIndex(frame.lazy))
+    assert (resolution.drop, resolution.replace) == (drop, replace)

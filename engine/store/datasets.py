@@ -12,7 +12,9 @@ renamed into place, child tables (owners, transactions, footnotes, quarantine) b
 an accession counts as stored only once its filings row is. Opening a store whose journal survived
 a crash rolls a staging batch back (its staged files are removed: no reader ever saw them) and
 finishes a publishing one (the rest of its files renamed into place, or, should one be missing after
-a power loss, the whole batch removed), so that a retry stores each row exactly once.
+a power loss, the whole batch removed), so that a retry stores each row exactly once. A batch that
+replaces stored filings (one filing, one row: ``engine.store.indexes``) stages rewrites of the files
+that hold their rows and removes those files once the rewrites are published.
 
 One process writes at a time: each write holds an exclusive ``fcntl`` lock on ``ROOT/.lock``, which
 also carries a generation number bumped by every write. An instance keeps the set of stored accessions
@@ -160,8 +162,8 @@ class Store:
     def _write_batch(self, batch: dict[str, pa.Table], accessions: list[str]) -> WriteResult:
         index = self._accession_index()
         fresh = index.missing(accessions)
-        contents = self._content_index()
-        resolution = resolve(_hashes(batch[FILINGS], fresh), contents)
+        hashed = _hashes(batch[FILINGS], fresh)
+        resolution = resolve(hashed, self._content_index()) if hashed else Resolution()
         fresh = [accession for accession in fresh if accession not in resolution.drop]
         keep = pa.array(fresh, pa.string())
         written = {
@@ -183,9 +185,11 @@ class Store:
                 self._recover()
                 raise
         index.add(fresh)
-        index.remove(list(resolution.replace))
-        contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
-        contents.forget(resolution.replace)
+        if resolution.replace:
+            index.remove(list(resolution.replace))
+        if self._contents is not None:
+            self._contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
+            self._contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
         return WriteResult(
             filings=len(fresh),
@@ -389,13 +393,16 @@ def _read_lock_file(path: Path) -> tuple[int | None, str]:
         return None, "unknown"
 
 
-def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str | None]]:
-    """``(accession, xml_sha256)`` of the batch's filings rows whose accession is not stored, in order."""
+def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str]]:
+    """``(accession, xml_sha256)`` of the batch's hashed filings rows whose accession is not stored, in
+    order (rows from the SEC data sets have no hash)."""
+    if filings.column("xml_sha256").null_count == filings.num_rows:
+        return []
     new = set(fresh)
     pairs = zip(
         filings.column("accession").to_pylist(), filings.column("xml_sha256").to_pylist(), strict=True
     )
-    return [pair for pair in pairs if pair[0] in new]
+    return [pair for pair in pairs if pair[0] in new and pair[1] is not None]
 
 
 def _conformed(table: pa.Table, name: str, year: int, month: int) -> pa.Table:

@@ -145,13 +145,11 @@ class ContentIndex:
         self._content_keyed = {d: row for d, row in self._content_keyed.items() if row[0] not in gone}
 
 
-def resolve(batch: Iterable[tuple[str, str | None]], index: ContentIndex) -> Resolution:
+def resolve(batch: Iterable[tuple[str, str]], index: ContentIndex) -> Resolution:
     """Apply the rules of this module to a batch's new ``(accession, xml_sha256)`` pairs, in order."""
     resolution = Resolution()
     first: dict[str, str] = {}
     for accession, digest in batch:
-        if digest is None:
-            continue
         earlier = first.get(digest)
         if keyed_by_content(accession):
             if earlier is None:

@@ -4,8 +4,9 @@ The parent walks the inputs (directories recursively, ``.zip`` and ``.tar.gz``/`
 archives member by member, nested archives too) and reads the bytes; chunks of files are parsed by
 ``parsers.tables.TableBuilder``, in worker processes for large inputs, which send back Arrow IPC bytes;
 the parent deduplicates and writes batches to the store. Nothing here raises on bad input: a file that
-cannot be read or parsed, or an archive that is corrupt, becomes a quarantine row with its source
-(``archive.zip!member/path`` inside archives), its accession when known and a one-line reason.
+cannot be read or parsed, or an archive that is corrupt or nested too deep, becomes a quarantine row
+with its source (``archive.zip!member/path`` inside archives, names escaped by ``shown_name``), its
+accession when known and a one-line reason. Symbolic links inside a directory are not followed.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class Quarantined:
 
 @dataclass
 class IngestReport:
-    """What one ``ingest`` call did."""
+    """What one ``ingest`` call did: ``skipped`` files that are no filings, ``links`` not followed,
+    ``duplicates`` not stored again, ``replaced`` copies without an accession (``engine.store.indexes``)."""
 
     files: int = 0
     archives: int = 0
