@@ -4,8 +4,9 @@ A flag is ``<column>:invalid`` (text was given but is not a value of its type: t
 ``2023-02-30``, the number ``1e999``, ``yes`` for a boolean; the value is stored null) or
 ``<column>:implausible`` (read, but beyond ``PLAUSIBLE_MAX`` or not finite; the value is stored as
 filed, for the user to judge). Flags sit in the ``quality`` list column of ``filings`` and
-``transactions``, empty for a clean row: ``pl.col("quality").list.len() == 0`` keeps the clean rows,
-``pl.col("quality").list.contains("price:implausible")`` finds one kind.
+``transactions``, empty for a clean row (null where nothing was checked):
+``pl.col("quality").list.len() > 0`` finds the flagged rows,
+``pl.col("quality").list.contains("price:implausible")`` one kind.
 """
 
 from __future__ import annotations
