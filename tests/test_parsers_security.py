@@ -284,3 +284,23 @@ def test_quadratic_blowup_entity_is_refused() -> None:
         f"<ownershipDocument>{OWNERSHIP_BODY}<remarks>{'&a;' * 1000}</remarks></ownershipDocument>"
     ).encode()
     assert _quarantined(data)["reason"].startswith("DOCTYPE declares entities")
+
+
+@pytest.mark.parametrize(
+    "remarks",
+    [b"A" * 10_000_001, b"<![CDATA[" + b"A" * 10_000_001 + b"]]>", b"<b>" * 300 + b"</b>" * 300],
+    ids=["text over 10 MB", "CDATA over 10 MB", "nesting 300 deep"],
+)
+def test_a_document_beyond_the_parser_limits_is_quarantined_not_cut(remarks: bytes) -> None:
+    data = (
+        b'<?xml version="1.0"?><ownershipDocument>'
+        + OWNERSHIP_BODY.encode()
+        + b"<remarks>"
+        + remarks
+        + b"</remarks></ownershipDocument>"
+    )
+    row = _quarantined(data)
+    assert row["reason"].startswith(
+        "beyond the XML parser's limits (a text over 10 MB or nesting over 256 deep)"
+    )
+    assert row["content"] == data
