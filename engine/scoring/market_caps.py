@@ -77,11 +77,11 @@ def load_market_caps(source: MarketSource, ticker_map: pl.LazyFrame | None = Non
                 f"{origin}: no issuer_cik or ticker column (columns: {', '.join(frame.columns)})",
                 fix="name the issuer column issuer_cik (the SEC CIK) or ticker",
             )
-        frame, notes = _tickers_to_ciks(frame, ticker_map, origin)
+        frame, notes = tickers_to_ciks(frame, ticker_map, origin)
     if "date" not in frame.columns:
         raise UserError(f"{origin}: no date column", fix="add a date column (YYYY-MM-DD)")
     frame = frame.with_row_index("row", offset=1).with_columns(
-        _as_date(frame.schema["date"], origin), pl.col("issuer_cik").cast(pl.Int64, strict=False)
+        as_date(frame.schema["date"], origin), pl.col("issuer_cik").cast(pl.Int64, strict=False)
     )
     if MARKET_CAP in frame.columns:
         kind, cap = MARKET_CAP, pl.col(MARKET_CAP).cast(pl.Float64, strict=False)
@@ -113,7 +113,8 @@ def load_market_caps(source: MarketSource, ticker_map: pl.LazyFrame | None = Non
     return MarketCaps(_deduplicated(frame, origin), kind, notes)
 
 
-def _as_date(dtype: pl.DataType, origin: str) -> pl.Expr:
+def as_date(dtype: pl.DataType, origin: str) -> pl.Expr:
+    """The ``date`` column (of type ``dtype``, read from ``origin``) as a Date."""
     if dtype == pl.Date:
         return pl.col("date")
     if dtype == pl.Datetime:
@@ -161,7 +162,7 @@ def _from_shares_table(frame: pl.DataFrame) -> MarketCaps:
     return MarketCaps(table, SHARES, notes)
 
 
-def _tickers_to_ciks(
+def tickers_to_ciks(
     frame: pl.DataFrame, ticker_map: pl.LazyFrame | None, origin: str
 ) -> tuple[pl.DataFrame, list[str]]:
     """Map ``ticker`` to the issuer whose latest filing on or before the row's date used it (or, before
@@ -171,7 +172,7 @@ def _tickers_to_ciks(
     if "date" not in frame.columns:
         raise UserError(f"{origin}: no date column", fix="add a date column (YYYY-MM-DD)")
     frame = frame.with_columns(
-        _as_date(frame.schema["date"], origin),
+        as_date(frame.schema["date"], origin),
         pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase(),
     ).sort("date")
     known = (

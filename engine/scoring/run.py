@@ -113,9 +113,11 @@ def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
     return frame.with_columns(missing) if missing else frame
 
 
-def _market_caps(
+def resolve_market_caps(
     market_caps: MarketSource | MarketCaps | str, store: Store | None, ticker_map: pl.LazyFrame
 ) -> MarketCaps:
+    """The market data as ``MarketCaps``: as given, the store's shares outstanding (``"store"``), or a
+    file or frame normalised with ``ticker_map`` (``ticker, available_date, issuer_cik``) for tickers."""
     if isinstance(market_caps, MarketCaps):
         return market_caps
     if isinstance(market_caps, str) and market_caps == "store":
@@ -200,7 +202,7 @@ def score_run(
             "no market caps given: every trade's value / market cap would be unknown",
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
-    caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
+    caps = resolve_market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
     pending_filings = filings.sort("issuer_cik", "available_date").collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = pending_filings.fetch_blocking()
