@@ -139,7 +139,8 @@ costs more than the work (tens of ms on a busy machine)."""
 
 
 @contextmanager
-def _threads(cells: int) -> Iterator[None]:
+def kernel_threads(cells: int) -> Iterator[None]:
+    """Run the kernels inside on one thread when there are fewer than ``PARALLEL_MIN_CELLS`` cells."""
     previous = numba.get_num_threads()
     numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else previous)
     try:
@@ -214,7 +215,7 @@ def score_run(
         explicit["issuer_cik"] if explicit is not None else pl.Series(dtype=pl.Int64),
     )
     issuer_index = _indexer(issuers)
-    with _threads(issuers.size * grid.size):
+    with kernel_threads(issuers.size * grid.size):
         labels, member = kernels.latest_filing(
             _group_offsets(issuer_index(filing_frame["issuer_cik"].to_numpy()), issuers.size),
             filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64),
