@@ -138,8 +138,15 @@ def trades_book() -> tuple[Book, object]:
 
 def test_each_trade_is_listed_with_why_it_counted_or_not():
     book, market = trades_book()
+    book.transactions.append(dict(book.transactions[1]))
     cell = explain(book.tables(), 1, day(25), market_caps=market)
-    by_status = {(r["accession"][-2:], r["row_index"]): r for r in cell.trades.to_dicts()}
+    repeated = cell.trades.filter(pl.col("accession").str.ends_with("02"))["status"].to_list()
+    assert repeated == ["counted", "duplicate row"]
+    by_status = {
+        (r["accession"][-2:], r["row_index"]): r
+        for r in cell.trades.to_dicts()
+        if r["status"] != "duplicate row"
+    }
     amended = by_status[("01", 0)]
     assert amended["status"] == "superseded" and amended["superseded_on"] == day(20)
     assert amended["superseded_by"] == book.filings[2]["accession"]

@@ -257,12 +257,12 @@ def _listed(
         .collect()
     )
     holding = rows["is_holding"].fill_null(False)
-    rows = rows.filter(~holding)
+    rows = rows.filter(~holding).with_row_index("_i")
     derivative = rows["is_derivative"].fill_null(False)
     table = rows.filter(~derivative).lazy()
     flagged = plan_flags(table, mine["filings"], mine["footnotes"], config)
     sources = plan_sources(table.drop("plan"), mine["filings"], mine["footnotes"], config)
-    plans = flagged.join(sources.select(*_ROW, *PLAN_SOURCES), on=_ROW, how="left").collect()
+    plans = flagged.join(sources.select("_i", *PLAN_SOURCES), on="_i", how="left").collect()
     failed = [
         pl.when(~condition.fill_null(False)).then(_label(name))
         for name, condition in eligibility(config).items()
@@ -311,9 +311,8 @@ def _with_reasons(
     counted, or why not (section 2, no date or insider, plan, routine, duplicate, then the window)."""
     repeats = (
         listed.filter(pl.col("ineligible").is_null())
-        .select(*_ROW, "is_derivative", duplicate_row().alias("duplicate"))
-        .filter("duplicate")
-        .unique()
+        .sort("_i")
+        .select("_i", duplicate_row().alias("duplicate"))
     )
     detail = events.select(
         *_ROW,
@@ -331,7 +330,7 @@ def _with_reasons(
     )
     joined = (
         listed.with_columns(pl.col("available_date").dt.year().cast(pl.Int32).alias("year"))
-        .join(repeats, on=[*_ROW, "is_derivative"], how="left")
+        .join(repeats, on="_i", how="left")
         .join(detail, on=[*_ROW, "is_derivative"], how="left")
         .join(_routine(mine, first_day, config), on=["insider_cik", "year"], how="left")
     )
