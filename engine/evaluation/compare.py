@@ -110,14 +110,15 @@ def compare(
     columns: Mapping[str, str] | None = None,
     store: Any = None,
     allow_missing: bool = False,
-    worst: int = 10,
+    worst: int = 1,
 ) -> Comparison:
     """Compare a score panel with a reference panel cell by cell.
 
     ``on``: ``issuer_cik`` or ``ticker`` (the reference's key besides ``date``); ``fields``: the columns to
     compare (default: those of ``FIELDS`` on both sides); ``columns``: the reference's column names by
     engine name (``{"insider": "score", "date": "asof"}``); ``store``: a store (or its directory or
-    tables) whose filings map reference tickers to CIKs. A value is beyond tolerance when
+    tables) whose filings map reference tickers to CIKs; ``worst``: cells kept per field in
+    ``Comparison.worst``. A value is beyond tolerance when
     ``|score - reference| > atol + rtol * |reference|`` or when only one side is null."""
     if on not in ("issuer_cik", "ticker"):
         raise UserError(f"cannot align on {on!r}", fix="use on='issuer_cik' or on='ticker'")
@@ -141,10 +142,7 @@ def compare(
         fields=_field_stats(values, fields),
         coverage=one_sided.group_by("kind", "reason").agg(pl.len().alias("cells")).sort("kind", "cells"),
         correlation=_rank_correlation(both, rank_field),
-        worst=values.filter(pl.col("excess") > 0)
-        .sort("excess", descending=True)
-        .head(worst)
-        .drop("excess", "beyond"),
+        worst=_worst(values, worst),
         mismatches=pl.concat(
             [values.filter("beyond").select(MISMATCH_COLUMNS), one_sided.select(MISMATCH_COLUMNS)],
             how="vertical_relaxed",
@@ -389,6 +387,18 @@ def _differences(both: pl.DataFrame, fields: list[str], rtol: float, atol: float
         .fill_nan(0.0)
         .alias("excess"),
     ).with_columns(pl.when(pl.col("kind") == "null").then("reason").alias("reason"))
+
+
+def _worst(values: pl.DataFrame, per_field: int) -> pl.DataFrame:
+    """The ``per_field`` cells of each field whose two values differ most against the tolerance (nulls
+    on one side are counted in the field statistics, not here), the worst field first."""
+    differing = values.filter((pl.col("kind") == "value") & (pl.col("excess") > 0))
+    return (
+        differing.sort("excess", descending=True)
+        .group_by("field", maintain_order=True)
+        .head(per_field)
+        .drop("excess", "beyond")
+    )
 
 
 def _field_stats(values: pl.DataFrame, fields: list[str]) -> pl.DataFrame:

@@ -32,7 +32,7 @@ def render(result: Comparison) -> str:
             f"min {low['spearman']:.6f} on {low['date']} ({correlation.height:,} dates)"
         )
     if result.worst.height:
-        lines.append("worst cells:")
+        lines.append("worst cell(s) per field:")
         lines.append(
             f"  {'date':<12}{'issuer_cik':>11}  {'ticker':<8}{'field':<9}{'score':>12}{'reference':>12}"
             f"{'abs diff':>11}{'rel diff':>11}"

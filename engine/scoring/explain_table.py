@@ -111,6 +111,13 @@ def _term(row: dict[str, Any]) -> str:
     return f"{term if row['side'] == 'buy' else -term:+.3e}"
 
 
+_SHORT_ROLES = {"director": "dir", "ten_percent": "10%"}
+
+
+def _roles(roles: str | None) -> str:
+    return "+".join(_SHORT_ROLES.get(role, role) for role in (roles or "other").split("+"))
+
+
 def _insider(row: dict[str, Any]) -> str:
     return f"{row['insider_cik']} {row['insider'] or ''}"[:24].rstrip()
 
@@ -119,7 +126,7 @@ _COUNTED: list[tuple[str, Any]] = [
     ("available", lambda r: str(r["available_date"])),
     ("accession", lambda r: r["accession"]),
     ("insider", _insider),
-    ("roles", lambda r: r["roles"] or "other"),
+    ("roles", lambda r: _roles(r["roles"])),
     ("weight", lambda r: f"{r['role_weight'] if r['role_weight'] is not None else math.nan:.2f}"),
     ("code", lambda r: r["transaction_code"]),
     ("shares", lambda r: _count(r["shares"])),

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-missing", action="store_true", help="cells on one side only do not fail the comparison"
     )
-    parser.add_argument("--worst", type=int, default=10, metavar="N", help="worst cells shown (10)")
+    parser.add_argument("--worst", type=int, default=1, metavar="N", help="worst cells shown per field (1)")
     parser.set_defaults(func=run)
 
 
