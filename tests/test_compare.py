@@ -92,6 +92,18 @@ def test_coverage_is_reported_both_ways_with_reasons(panel):
     assert compare(panel, reference, allow_missing=True).passed
 
 
+def test_repeated_keys_are_set_aside_not_compared(panel):
+    reference = pl.concat([panel, panel.head(1).with_columns(pl.col("insider") + 1)]).sort(
+        "date", "issuer_cik"
+    )
+    result = compare(panel, reference)
+    assert sorted(result.coverage.rows()) == [
+        ("only in reference", "several rows for this date and issuer", 2),
+        ("only in scores", "several rows for this date and issuer in the reference", 1),
+    ]
+    assert result.beyond == 0 and result.matched == panel.height - 1
+
+
 def test_a_null_on_one_side_is_a_mismatch_with_the_scores_null_reason(panel):
     null = panel.filter(pl.col("null_reason").is_not_null()).row(0, named=True)
     reference = change(panel, null["date"], null["issuer_cik"], raw=0.5)

@@ -129,24 +129,31 @@ def compare(
     fields = _fields(fields, panel, ref)
     notes: list[str] = []
     ref, unmapped = _keyed(ref, on, panel, store, notes)
+    known = {
+        side: {c: frame.select(pl.col(c).unique(), pl.lit(True).alias(f"_{c}_known")) for c in KEY}
+        for side, frame in ((ONLY_SCORES, panel), (ONLY_REFERENCE, ref))
+    }
     panel, panel_repeats = _first_of_each_key(panel)
     ref, ref_repeats = _first_of_each_key(ref)
+    for side, repeats in ((ONLY_SCORES, panel_repeats), (ONLY_REFERENCE, ref_repeats)):
+        known[side]["repeated"] = repeats.select(*KEY, pl.lit(True).alias("_repeated")).unique()
     joined = _joined(panel, ref, fields)
-    both = joined.filter(pl.col("_scores") & pl.col("_reference"))
+    del panel, ref
     aside = [(panel_repeats, ONLY_SCORES), (ref_repeats, ONLY_REFERENCE), (unmapped, ONLY_REFERENCE)]
-    one_sided = _one_sided(joined, panel, ref, aside)
-    values = _differences(both, fields, rtol, atol)
+    one_sided = _one_sided(joined, known, aside)
+    both = joined if one_sided.is_empty() else joined.filter(pl.col("_scores") & pl.col("_reference"))
+    del joined
+    stats, worst_cells, beyond = _by_field(both, fields, rtol, atol, worst)
     rank_field = "insider" if "insider" in fields else next(iter(fields), None)
     return Comparison(
         matched=both.height,
-        fields=_field_stats(values, fields),
+        fields=stats,
         coverage=one_sided.group_by("kind", "reason").agg(pl.len().alias("cells")).sort("kind", "cells"),
         correlation=_rank_correlation(both, rank_field),
-        worst=_worst(values, worst),
-        mismatches=pl.concat(
-            [values.filter("beyond").select(MISMATCH_COLUMNS), one_sided.select(MISMATCH_COLUMNS)],
-            how="vertical_relaxed",
-        ).sort("date", "issuer_cik", "field", nulls_last=True),
+        worst=worst_cells,
+        mismatches=pl.concat([beyond, one_sided.select(MISMATCH_COLUMNS)], how="vertical_relaxed").sort(
+            "date", "issuer_cik", "field", nulls_last=True
+        ),
         rank_field=rank_field,
         rtol=rtol,
         atol=atol,
@@ -267,13 +274,14 @@ def _keyed(
 
 
 def _first_of_each_key(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The rows whose (date, issuer) is unique, and the others set aside with a reason."""
-    repeated = pl.len().over(KEY) > 1
-    kept = frame.filter(~repeated)
-    aside = frame.filter(repeated).with_columns(
-        pl.lit("several rows for this date and issuer").alias("reason")
-    )
-    return kept, aside
+    """The rows whose (date, issuer) is unique, and the others set aside with a reason. A panel sorted
+    by date and issuer (as ``score`` writes it) is checked without hashing its keys."""
+    reason = pl.lit("several rows for this date and issuer").alias("reason")
+    day, issuer = pl.col("date").cast(pl.Int32).diff(), pl.col("issuer_cik").diff()
+    if frame.select(((day > 0) | ((day == 0) & (issuer > 0))).fill_null(True).all()).item():
+        return frame, frame.clear().with_columns(reason)
+    repeated = frame.select(pl.len().over(KEY) > 1).to_series()
+    return frame.filter(~repeated), frame.filter(repeated).with_columns(reason)
 
 
 def _joined(panel: pl.DataFrame, ref: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
@@ -303,43 +311,52 @@ def _joined(panel: pl.DataFrame, ref: pl.DataFrame, fields: list[str]) -> pl.Dat
 
 
 def _one_sided(
-    joined: pl.DataFrame, panel: pl.DataFrame, ref: pl.DataFrame, aside: list[tuple[pl.DataFrame, str]]
+    joined: pl.DataFrame,
+    known: dict[str, dict[str, pl.DataFrame]],
+    aside: list[tuple[pl.DataFrame, str]],
 ) -> pl.DataFrame:
-    """Cells on one side only, with the reason where it is known, in ``MISMATCH_COLUMNS``."""
-    ref_dates = ref.select("date").unique()
-    ref_issuers = ref.select("issuer_cik").unique()
-    score_dates = panel.select("date").unique()
-    score_issuers = panel.select("issuer_cik").unique()
-    flag = pl.lit(True)
-    only_scores = (
-        joined.filter(~pl.col("_reference"))
-        .join(ref_dates.with_columns(flag.alias("_date_known")), on="date", how="left")
-        .join(ref_issuers.with_columns(flag.alias("_issuer_known")), on="issuer_cik", how="left")
-        .with_columns(
-            pl.lit(ONLY_SCORES).alias("kind"),
-            pl.when(pl.col("_date_known").is_null())
-            .then(pl.lit("date not in the reference"))
-            .when(pl.col("_issuer_known").is_null())
-            .then(pl.lit("issuer not in the reference"))
-            .otherwise(pl.lit("issuer missing from the reference on this date"))
-            .alias("reason"),
+    """Cells on one side only, with the reason where it is known (from ``known``: each side's distinct
+    dates and issuers and its repeated keys), in ``MISMATCH_COLUMNS``."""
+    reasons = {
+        ONLY_SCORES: (
+            "several rows for this date and issuer in the reference",
+            "date not in the reference",
+            "issuer not in the reference",
+            "issuer missing from the reference on this date",
+        ),
+        ONLY_REFERENCE: (
+            "several rows for this date and issuer in the scores",
+            "date not scored",
+            "issuer never scored",
+            "issuer not in the universe on this date",
+        ),
+    }
+    parts = []
+    for kind, absent, other in (
+        (ONLY_SCORES, "_reference", ONLY_REFERENCE),
+        (ONLY_REFERENCE, "_scores", ONLY_SCORES),
+    ):
+        repeated, no_date, no_issuer, neither = reasons[kind]
+        parts.append(
+            joined.filter(~pl.col(absent))
+            .join(known[other]["date"], on="date", how="left")
+            .join(known[other]["issuer_cik"], on="issuer_cik", how="left")
+            .join(known[other]["repeated"], on=KEY, how="left")
+            .select(
+                *KEY,
+                "ticker",
+                pl.lit(kind).alias("kind"),
+                pl.when(pl.col("_repeated").is_not_null())
+                .then(pl.lit(repeated))
+                .when(pl.col("_date_known").is_null())
+                .then(pl.lit(no_date))
+                .when(pl.col("_issuer_cik_known").is_null())
+                .then(pl.lit(no_issuer))
+                .otherwise(pl.lit(neither))
+                .alias("reason"),
+            )
         )
-    )
-    only_ref = (
-        joined.filter(~pl.col("_scores"))
-        .join(score_dates.with_columns(flag.alias("_date_known")), on="date", how="left")
-        .join(score_issuers.with_columns(flag.alias("_issuer_known")), on="issuer_cik", how="left")
-        .with_columns(
-            pl.lit(ONLY_REFERENCE).alias("kind"),
-            pl.when(pl.col("_date_known").is_null())
-            .then(pl.lit("date not scored"))
-            .when(pl.col("_issuer_known").is_null())
-            .then(pl.lit("issuer never scored"))
-            .otherwise(pl.lit("issuer not in the universe on this date"))
-            .alias("reason"),
-        )
-    )
-    set_aside = [
+    parts += [
         frame.select(
             *KEY,
             pl.col("ticker") if "ticker" in frame.columns else pl.lit(None, pl.String).alias("ticker"),
@@ -349,34 +366,53 @@ def _one_sided(
         for frame, kind in aside
         if frame.height
     ]
-    parts = [f.select(*KEY, "ticker", "kind", "reason") for f in (only_scores, only_ref)] + set_aside
     return pl.concat(parts, how="vertical_relaxed").with_columns(
         pl.lit(None, pl.String).alias("field"),
         *(pl.lit(None, pl.Float64).alias(c) for c in ("score", "reference", "abs_diff", "rel_diff")),
     )
 
 
-def _differences(both: pl.DataFrame, fields: list[str], rtol: float, atol: float) -> pl.DataFrame:
-    """One row per (cell, field) compared: both values, absolute and relative difference, whether it
-    is beyond tolerance and by how much (``excess``: difference over the tolerance)."""
-    long = pl.concat(
-        [
-            both.select(
-                *KEY,
-                "ticker",
-                pl.lit(f).alias("field"),
-                pl.col(f).alias("score"),
-                pl.col(f"{f}_ref").alias("reference"),
-                pl.col("null_reason").cast(pl.String).alias("reason"),
+def _by_field(
+    both: pl.DataFrame, fields: list[str], rtol: float, atol: float, per_field: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Per field, one field at a time (a panel of tens of millions of cells stays one column wide): the
+    statistics, the ``per_field`` worst cells and the values beyond tolerance."""
+    stats, worst, beyond = [], [], []
+    for field in fields:
+        values = _differences(both, field, rtol, atol)
+        stats.append(
+            values.select(
+                pl.lit(field).alias("field"),
+                pl.len().alias("cells"),
+                pl.col("abs_diff").max().alias("max_abs_diff"),
+                pl.col("rel_diff").max().alias("max_rel_diff"),
+                pl.col("beyond").sum().alias("beyond"),
+                (pl.col("kind") == "null").sum().alias("null_one_side"),
             )
-            for f in fields
-        ]
+        )
+        differing = values.filter((pl.col("kind") == "value") & (pl.col("excess") > 0))
+        worst.append(differing.top_k(per_field, by="excess"))
+        beyond.append(values.filter("beyond").select(MISMATCH_COLUMNS))
+    worst_cells = pl.concat(worst).sort("excess", descending=True).drop("excess", "beyond")
+    return pl.concat(stats), worst_cells, pl.concat(beyond)
+
+
+def _differences(both: pl.DataFrame, field: str, rtol: float, atol: float) -> pl.DataFrame:
+    """One row per cell compared on ``field``: both values, absolute and relative difference, whether it
+    is beyond tolerance (a null on one side is) and by how much (``excess``: difference over tolerance)."""
+    values = both.select(
+        *KEY,
+        "ticker",
+        pl.lit(field).alias("field"),
+        pl.col(field).alias("score"),
+        pl.col(f"{field}_ref").alias("reference"),
+        pl.col("null_reason").cast(pl.String).alias("reason"),
     )
     diff = (pl.col("score") - pl.col("reference")).abs()
     ref_size = pl.col("reference").abs()
     one_null = pl.col("score").is_null() ^ pl.col("reference").is_null()
     rel = pl.when(ref_size > 0).then(diff / ref_size).when(diff > 0).then(float("inf")).otherwise(diff)
-    return long.with_columns(
+    return values.with_columns(
         diff.alias("abs_diff"),
         rel.alias("rel_diff"),
         pl.when(one_null).then(pl.lit("null")).otherwise(pl.lit("value")).alias("kind"),
@@ -387,32 +423,6 @@ def _differences(both: pl.DataFrame, fields: list[str], rtol: float, atol: float
         .fill_nan(0.0)
         .alias("excess"),
     ).with_columns(pl.when(pl.col("kind") == "null").then("reason").alias("reason"))
-
-
-def _worst(values: pl.DataFrame, per_field: int) -> pl.DataFrame:
-    """The ``per_field`` cells of each field whose two values differ most against the tolerance (nulls
-    on one side are counted in the field statistics, not here), the worst field first."""
-    differing = values.filter((pl.col("kind") == "value") & (pl.col("excess") > 0))
-    return (
-        differing.sort("excess", descending=True)
-        .group_by("field", maintain_order=True)
-        .head(per_field)
-        .drop("excess", "beyond")
-    )
-
-
-def _field_stats(values: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
-    """Per field: cells compared, max absolute and relative difference, values beyond tolerance, and
-    how many of those are a null on one side."""
-    stats = values.group_by("field").agg(
-        pl.len().alias("cells"),
-        pl.col("abs_diff").max().alias("max_abs_diff"),
-        pl.col("rel_diff").max().alias("max_rel_diff"),
-        pl.col("beyond").sum().alias("beyond"),
-        (pl.col("kind") == "null").sum().alias("null_one_side"),
-    )
-    order = pl.DataFrame({"field": fields}).with_row_index("_order")
-    return order.join(stats, on="field", how="left").sort("_order").drop("_order")
 
 
 def _rank_correlation(both: pl.DataFrame, field: str | None) -> pl.DataFrame:
