@@ -193,3 +193,13 @@ def test_cli_compare_and_score_check_against(tmp_path, panel, capsys):
     assert main([*checked, "--check-against", str(moved), "--rtol", "100"]) == 0
     assert main(["compare", "--scores", str(scores), "--reference", str(moved), "--map", "oops"]) == 2
     assert "NAME=COLUMN" in capsys.readouterr().err
+    vendor = tmp_path / "vendor.csv"
+    pl.read_parquet(saved).filter(pl.col("date") < day(20)).select(
+        pl.col("date").alias("asof"), pl.col("ticker").alias("symbol"), pl.col("insider").alias("z")
+    ).write_csv(vendor)
+    mapping = tmp_path / "vendor.toml"
+    mapping.write_text('on = "ticker"\n[columns]\ndate = "asof"\nticker = "symbol"\ninsider = "z"\n')
+    gate = ["compare", "--scores", str(scores), "--reference", str(vendor), "--columns", str(mapping)]
+    assert main([*gate, "--store", str(store)]) == 1
+    assert "only in scores" in capsys.readouterr().out
+    assert main([*gate, "--store", str(store), "--allow-missing"]) == 0
