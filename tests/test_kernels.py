@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.scoring import kernels_reference as twin
 from engine.scoring import kernels
+from engine.scoring import kernels_reference as twin
 
 
 @st.composite
