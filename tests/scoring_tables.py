@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
 from engine.scoring.market_caps import MarketCaps, load_market_caps
+from engine.store.datasets import Store
 from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
 
 D0 = dt.date(2024, 1, 1)
@@ -124,6 +126,20 @@ class Book:
             name: pl.from_arrow(pa.Table.from_pylist(rows, schema=schema)).lazy()
             for name, (rows, schema) in pairs.items()
         }
+
+
+def write_store(book: Book, root: Path) -> Path:
+    """Write the book's filings as one batch into a store at ``root`` (for the CLI tests)."""
+    schemas = {
+        "filings": FILINGS_SCHEMA,
+        "owners": OWNERS_SCHEMA,
+        "transactions": TRANSACTIONS_SCHEMA,
+        "footnotes": FOOTNOTES_SCHEMA,
+    }
+    Store(root).write(
+        {name: pa.Table.from_pylist(getattr(book, name), schema=s) for name, s in schemas.items()}
+    )
+    return root
 
 
 def caps(*rows: tuple[int, dt.date, float], kind: str = "market_cap") -> MarketCaps:

@@ -80,7 +80,7 @@ def load_market_caps(
                 f"{where}: no issuer_cik or ticker column (columns: {', '.join(frame.columns[1:])})",
                 fix="name the issuer column issuer_cik (the SEC CIK) or ticker",
             )
-        frame, notes = _tickers_to_ciks(frame, ticker_map, where)
+        frame, notes = tickers_to_ciks(frame, ticker_map, where)
     frame = frame.with_columns(pl.col("issuer_cik").cast(pl.Int64, strict=False))
     if MARKET_CAP in frame.columns:
         kind, cap = MARKET_CAP, pl.col(MARKET_CAP).cast(pl.Float64, strict=False)
@@ -150,7 +150,7 @@ def _from_shares_table(frame: pl.DataFrame, origin: str) -> MarketCaps:
     return MarketCaps(table, SHARES, notes, origin)
 
 
-def _tickers_to_ciks(
+def tickers_to_ciks(
     frame: pl.DataFrame, ticker_map: pl.LazyFrame | None, origin: str
 ) -> tuple[pl.DataFrame, list[str]]:
     """Map ``ticker`` to the issuer whose latest filing on or before the row's date used it (or, before

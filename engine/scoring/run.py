@@ -156,9 +156,11 @@ def as_config(config: ConfigSource | None) -> ScoreConfig:
     )
 
 
-def _market_caps(
+def resolve_market_caps(
     market_caps: MarketSource | MarketCaps | str, store: Store | None, ticker_map: pl.LazyFrame
 ) -> MarketCaps:
+    """The market data as ``MarketCaps``: as given, the store's shares outstanding (``"store"``), or a
+    file or frame normalised with ``ticker_map`` (``ticker, available_date, issuer_cik``) for tickers."""
     if isinstance(market_caps, MarketCaps):
         return market_caps
     if isinstance(market_caps, str) and market_caps == "store":
@@ -181,7 +183,8 @@ costs more than the work (tens of ms on a busy machine)."""
 
 
 @contextmanager
-def _threads(cells: int) -> Iterator[None]:
+def kernel_threads(cells: int) -> Iterator[None]:
+    """Run the kernels inside on one thread when there are fewer than ``PARALLEL_MIN_CELLS`` cells."""
     previous = numba.get_num_threads()
     numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else previous)
     try:
@@ -246,7 +249,7 @@ def score_run(
             "no market caps given: every trade's value / market cap would be unknown",
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
-    caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
+    caps = resolve_market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
     pending_filings = filings.sort("issuer_cik", "available_date").collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = pending_filings.fetch_blocking()
@@ -258,7 +261,7 @@ def score_run(
         explicit["issuer_cik"] if explicit is not None else pl.Series(dtype=pl.Int64),
     )
     issuer_index = _indexer(issuers)
-    with _threads(issuers.size * grid.size):
+    with kernel_threads(issuers.size * grid.size):
         labels, member = kernels.latest_filing(
             _group_offsets(issuer_index(filing_frame["issuer_cik"].to_numpy()), issuers.size),
             filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64),

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from engine import provenance
+from engine.cli.commands.compare import add_check_options, check_against
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.run import ScoreRun, score_run
@@ -55,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or .csv",
     )
     parser.add_argument("--top", type=int, default=5, help="names shown at each end of the last date (5)")
+    add_check_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
     print(summary(result, args.top, elapsed, out))
+    if args.check_against:
+        return check_against(result.frame, args.check_against, args.rtol, args.store)
     return 0
 
 
