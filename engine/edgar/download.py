@@ -27,6 +27,7 @@ from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from engine.store.indexes import AccessionIndex
 from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
 
@@ -127,13 +128,14 @@ class Downloader:
         self._flush_lock = asyncio.Lock()
         self._queue: asyncio.Queue[Target | None] = asyncio.Queue(maxsize=workers * 4)
         self._tasks: list[asyncio.Task[None]] = []
-        self._seen: set[str] = set()
+        self._queued = AccessionIndex(pl.Series("accession", [], dtype=pl.String))
         self._pending: dict[str, date] = {}
         self._stopped: EdgarBlocked | None = None
 
     async def __aenter__(self) -> Downloader:
         self.manifest.compact()
-        self._seen = self.manifest.done() | self.store.accessions()
+        self._queued = AccessionIndex(self.manifest.quarantined())
+        await asyncio.to_thread(self.store.missing, [])  # loads the store's accession index off the loop
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
         return self
 
@@ -157,10 +159,14 @@ class Downloader:
         return set(self._pending.values())
 
     async def feed(self, targets: Iterable[Target]) -> None:
-        """Queue every target not stored, quarantined or queued before (waits while the queue is full)."""
+        """Queue every target not stored, quarantined or queued before (waits while the queue is full).
+
+        "Stored?" is asked of the store's packed accession index, and what this session queued or the
+        manifest quarantined is kept packed too: memory stays flat however many filings the store holds."""
         targets = list(targets)
-        todo = [t for t in targets if t.accession not in self._seen]
-        self._seen.update(t.accession for t in todo)
+        fresh = set(self.store.missing(self._queued.missing([t.accession for t in targets])))
+        todo = [t for t in targets if t.accession in fresh]
+        self._queued.add([t.accession for t in todo])
         self._pending.update((t.accession, t.filing_date) for t in todo)
         self.report.listed += len(targets)
         self.report.already_done += len(targets) - len(todo)

@@ -80,6 +80,11 @@ class Manifest:
         frame = self.frame().filter(pl.col("status") != "failed")
         return set(frame.get_column("accession").to_list())
 
+    def quarantined(self) -> pl.Series:
+        """Accessions whose latest record is ``quarantined`` (never fetched again), read without loading
+        the whole manifest: only the few accessions ever quarantined are held."""
+        return self._latest_of("quarantined").get_column("accession")
+
     def failures(self) -> dict[str, str]:
         """Accessions whose latest attempt failed, with the reason."""
         frame = self.frame().filter(pl.col("status") == "failed")
@@ -132,6 +137,20 @@ class Manifest:
         for _, path in parts:
             path.unlink()
         return True
+
+    def _latest_of(self, status: str) -> pl.DataFrame:
+        """The latest record of every accession that has one with ``status``, when that latest record has
+        it; streamed, so memory holds only those accessions' records."""
+        parts = self._parts()
+        if not parts:
+            return pl.from_arrow(MANIFEST_SCHEMA.empty_table())  # type: ignore[return-value]
+        records = pl.concat(
+            [pl.scan_parquet(p).with_row_index("_row").with_columns(_part=pl.lit(seq)) for seq, p in parts]
+        )
+        touched = records.filter(pl.col("status") == status).select("accession").unique()
+        mine = records.join(touched, on="accession", how="semi").collect(engine="streaming")
+        latest = mine.sort("_part", "_row").unique("accession", keep="last", maintain_order=True)
+        return latest.filter(pl.col("status") == status).drop("_part", "_row")
 
     def _write_part(self, table: pa.Table) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)

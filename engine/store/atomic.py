@@ -25,11 +25,13 @@ def fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_parquet_temp(path: Path, table: pa.Table, compression: str = "snappy") -> Path:
+def write_parquet_temp(
+    path: Path, table: pa.Table, compression: str = "snappy", row_group_size: int | None = None
+) -> Path:
     """Write ``table`` next to ``path`` under a temp name, fsynced; returns the temp path to rename."""
     temp = path.with_name(path.name + TMP_SUFFIX)
     with open(temp, "wb") as handle:
-        pq.write_table(table, handle, compression=compression)
+        pq.write_table(table, handle, compression=compression, row_group_size=row_group_size)
         handle.flush()
         os.fsync(handle.fileno())
     return temp

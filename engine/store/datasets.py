@@ -123,6 +123,11 @@ class Store:
         """Every stored accession, read from disk (the write path keeps its own index)."""
         return set(self.scan(FILINGS).select("accession").collect().to_series().to_list())
 
+    def missing(self, accessions: list[str]) -> list[str]:
+        """The given accessions not stored yet, in order: answered from the packed index (8 bytes a
+        stored filing) that writes keep current, loaded on first use."""
+        return self._accession_index().missing(accessions)
+
     def last_filing_date(self) -> date | None:
         """The latest ``filing_date`` of any stored filing, or None for an empty store."""
         return self.scan(FILINGS).select(pl.col("filing_date").max()).collect().item()
@@ -205,7 +210,7 @@ class Store:
 
     def _accession_index(self) -> AccessionIndex:
         if self._accessions is None:
-            self._accessions = AccessionIndex(self.scan(FILINGS).select("accession").collect().to_series())
+            self._accessions = AccessionIndex.from_scan(self.scan(FILINGS))
         return self._accessions
 
     def _content_index(self) -> ContentIndex:
