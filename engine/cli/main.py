@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "download",
     "update",
     "backfill",
+    "compact",
     "score",
     "compare",
     "explain",

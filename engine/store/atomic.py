@@ -14,6 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 TMP_SUFFIX = ".tmp"
+ROW_GROUP_ROWS = 128 * 1024
+"""Rows per Parquet row group of every file the store writes: a month of transactions (~45,000 rows)
+is one group, and bigger files split into groups readers can take in parallel and skip by statistics."""
 
 
 def fsync_directory(directory: Path) -> None:
@@ -26,7 +29,7 @@ def fsync_directory(directory: Path) -> None:
 
 
 def write_parquet_temp(
-    path: Path, table: pa.Table, compression: str = "snappy", row_group_size: int | None = None
+    path: Path, table: pa.Table, compression: str = "snappy", row_group_size: int = ROW_GROUP_ROWS
 ) -> Path:
     """Write ``table`` next to ``path`` under a temp name, fsynced; returns the temp path to rename."""
     temp = path.with_name(path.name + TMP_SUFFIX)

@@ -16,6 +16,10 @@ a power loss, the whole batch removed), so that a retry stores each row exactly 
 replaces stored filings (one filing, one row: ``engine.store.indexes``) stages rewrites of the files
 that hold their rows and removes those files once the rewrites are published.
 
+Many daily writes leave many small files in a partition: ``engine.store.compaction`` rewrites a
+partition as one file, on demand (``Store.compact``) and after any write that leaves a partition it
+touched with more files than the threshold.
+
 One process writes at a time: each write holds an exclusive ``fcntl`` lock on ``ROOT/.lock``, which
 also carries a generation number bumped by every write. An instance keeps the set of stored accessions
 in memory and reloads it only when the generation shows that another instance or process wrote since.
@@ -42,6 +46,17 @@ import pyarrow.parquet as pq
 
 from engine.errors import UserError
 from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
+from engine.store.compaction import (
+    STAGING_DIR,
+    CompactionReport,
+    Footprint,
+    compact_partitions,
+    conformed,
+    data_files,
+    footprint,
+    sweep,
+    threshold_from_environment,
+)
 from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resolution, resolve
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
@@ -79,14 +94,27 @@ class WriteResult:
     files: int = 0
     replaced: int = 0
     """Stored filings without an accession that a copy with one replaced (``engine.store.indexes``)."""
+    compacted: int = 0
+    """Partitions the write left with more files than the threshold, compacted after it."""
 
 
 class Store:
     """A directory of hive-partitioned Parquet datasets, read as Polars lazy scans, written in batches."""
 
-    def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 60.0,
+        compact_threshold: int | None = None,
+    ) -> None:
+        """``compact_threshold``: files a partition may hold before a write compacts it (None: the
+        default or ``$INSIDER_COMPACT_THRESHOLD``; 0: never, ``insider compact`` still does)."""
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self.compact_threshold: int = (
+            threshold_from_environment() if compact_threshold is None else compact_threshold
+        )
         self._generation: int | None = None
         self._swept = False
         self._accessions: AccessionIndex | None = None
@@ -136,6 +164,13 @@ class Store:
         """Row count of every dataset."""
         return {name: self.scan(name).select(pl.len()).collect().item() for name in STORE_TABLES}
 
+    def footprint(self) -> dict[str, Footprint]:
+        """Data files and bytes of every dataset."""
+        return {
+            name: footprint(path for d in self._partition_directories(name) for path in data_files(d))
+            for name in STORE_TABLES
+        }
+
     # writing
 
     def write(self, tables: Mapping[str, pa.Table]) -> WriteResult:
@@ -158,6 +193,18 @@ class Store:
                 raise ValueError(f"{name}: rows of accessions with no filings row: {orphans.to_pylist()[:5]}")
         with self._locked(timeout=self.lock_timeout):
             return self._write_batch(batch, accessions)
+
+    def compact(self, table: str | None = None) -> CompactionReport:
+        """Rewrite every partition holding more than one data file as one (of every dataset, or of
+        ``table``): atomic per partition and for readers, idempotent (``engine.store.compaction``)."""
+        names = list(STORE_TABLES) if table is None else [table]
+        for name in names:
+            _polars_schema(name)
+        with self._locked(timeout=self.lock_timeout):
+            before = {name: footprint_ for name, footprint_ in self.footprint().items() if name in names}
+            partitions = self._compact([(n, d) for n in names for d in self._partition_directories(n)])
+            after = {name: footprint_ for name, footprint_ in self.footprint().items() if name in names}
+        return CompactionReport(before, after, partitions)
 
     def check_writable(self) -> None:
         """Raise ``UserError`` now, before any work, if this store cannot be created or locked."""
@@ -196,6 +243,10 @@ class Store:
             self._contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
             self._contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
+        crowded = sorted(
+            {(name, path.parent) for name, path, _ in files if self._crowded(path.parent)}, key=str
+        )
+        compacted = self._compact(crowded)
         return WriteResult(
             filings=len(fresh),
             rows={name: written[name].num_rows for name in STORE_TABLES},
@@ -204,9 +255,24 @@ class Store:
             quarantine_duplicates=quarantine_duplicates,
             files=len(files),
             replaced=len(resolution.replace),
+            compacted=sum(compacted.values()),
         )
 
     # internals
+
+    def _partition_directory(self, name: str, year: int, month: int) -> Path:
+        return self.root / name / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
+
+    def _partition_directories(self, name: str) -> list[Path]:
+        pattern = f"{PARTITION_COLUMNS[0]}=*/{PARTITION_COLUMNS[1]}=*"
+        return sorted(path for path in (self.root / name).glob(pattern) if path.is_dir())
+
+    def _crowded(self, directory: Path) -> bool:
+        return 0 < self.compact_threshold < len(data_files(directory))
+
+    def _compact(self, partitions: list[tuple[str, Path]]) -> dict[str, int]:
+        """Compact each ``(table, directory)`` holding more than one file (writer lock held)."""
+        return compact_partitions(self.root, partitions, self._write_files)
 
     def _accession_index(self) -> AccessionIndex:
         if self._accessions is None:
@@ -227,14 +293,11 @@ class Store:
         gone = pa.array(sorted(resolution.replace), pa.string())
         for name in (*CHILD_TABLES, FILINGS):
             for year, month in sorted(set(resolution.replace.values())):
-                directory = (
-                    self.root / name / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
-                )
-                for path in sorted(directory.glob("*.parquet")):
+                for path in data_files(self._partition_directory(name, year, month)):
                     held = pq.read_table(path, columns=["accession"]).column("accession")
                     if not pc.any(pc.is_in(held, value_set=gone)).as_py():
                         continue
-                    table = _conformed(pq.read_table(path), name, year, month)
+                    table = conformed(pq.read_table(path), name, year, month)
                     kept = table.filter(pc.invert(pc.is_in(table.column("accession"), value_set=gone)))
                     obsolete.append(path)
                     rewritten.setdefault(name, []).extend(self._partition_files(name, kept))
@@ -274,7 +337,7 @@ class Store:
             digest = hashlib.sha1(name.encode())
             for key in zip(*(rows.column(k).to_pylist() for k in keys), strict=True):
                 digest.update(repr(key).encode())
-            directory = self.root / name / f"{year}={parts[start][0]}" / f"{month}={parts[start][1]}"
+            directory = self._partition_directory(name, parts[start][0], parts[start][1])
             file_name = f"part-{digest.hexdigest()[:20]}.parquet"
             yield directory / file_name, rows.select(_FILE_SCHEMAS[name].names)
             start = end
@@ -343,7 +406,8 @@ class Store:
             self._generation = generation
 
     def _needs_recovery(self) -> bool:
-        return (self.root / JOURNAL).exists() or any(self.root.rglob(f"*{TMP_SUFFIX}"))
+        journal = (self.root / JOURNAL).exists() or (self.root / STAGING_DIR).exists()
+        return journal or any(self.root.rglob(f"*{TMP_SUFFIX}"))
 
     def _recover(self) -> None:
         """Finish or undo the batch named by a surviving journal, then remove leftover temp files.
@@ -359,6 +423,7 @@ class Store:
             journal.unlink()
             fsync_directory(self.root)
         if survived or not self._swept:
+            sweep(self.root)
             for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
                 temp.unlink()
             self._swept = True
@@ -408,20 +473,6 @@ def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str]]:
         filings.column("accession").to_pylist(), filings.column("xml_sha256").to_pylist(), strict=True
     )
     return [pair for pair in pairs if pair[0] in new and pair[1] is not None]
-
-
-def _conformed(table: pa.Table, name: str, year: int, month: int) -> pa.Table:
-    """A stored file's rows as exactly the current schema: columns it lacks null, the partition added."""
-    columns = []
-    for column in STORE_TABLES[name]:
-        if column.name in PARTITION_COLUMNS:
-            value = year if column.name == PARTITION_COLUMNS[0] else month
-            columns.append(pa.array([value] * table.num_rows, column.type))
-        elif column.name in table.column_names:
-            columns.append(table.column(column.name).cast(column.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, column.type))
-    return pa.Table.from_arrays(columns, schema=STORE_TABLES[name])
 
 
 def _hidden(path: Path) -> Path:
