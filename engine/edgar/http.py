@@ -1,10 +1,12 @@
-"""The polite HTTP client every EDGAR request goes through.
+"""The polite HTTP client every remote request goes through: EDGAR's, and the price source's.
 
-Declared User-Agent (an e-mail address is required), ``Accept-Encoding: gzip, deflate``, one shared
-:class:`~engine.edgar.rate_limit.RateLimiter`; a 429, or a 403 carrying the SEC's rate-threshold or
-undeclared-tool page, pauses EVERY task (``Retry-After`` honoured, else ``pause_seconds``); 5xx,
-connection resets, timeouts and truncated bodies are retried with exponential backoff and jitter,
-a bounded number of times, then reported as a :class:`FetchError` with the reason.
+:class:`PoliteClient` is the discipline: a declared User-Agent, ``Accept-Encoding: gzip, deflate``, one
+shared :class:`~engine.edgar.rate_limit.RateLimiter`; a refusal (429, or what :meth:`PoliteClient.refused`
+says a server's refusal looks like) pauses EVERY task (``Retry-After`` honoured, else ``pause_seconds``);
+5xx, connection resets, timeouts and truncated bodies are retried with exponential backoff and jitter, a
+bounded number of times, then reported as a :class:`FetchError` with the reason. :class:`EdgarClient` adds
+the SEC's rules: an e-mail address in the User-Agent, 10 requests/s, and its 403 rate-threshold and
+undeclared-tool pages counted as refusals.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
+from typing import Any, Self
 
 import aiohttp
 
@@ -99,14 +102,18 @@ class ClientStats:
     paused_seconds: float = 0.0
 
 
-class EdgarClient:
-    """An aiohttp session with EDGAR's politeness rules built in; use as ``async with``."""
+class PoliteClient:
+    """An aiohttp session with the politeness rules built in; use as ``async with``. ``headers`` are sent
+    with every request (e.g. an API key); ``service`` names the server in log lines."""
+
+    service = "the server"
 
     def __init__(
         self,
         user_agent: str,
         *,
-        rate: float | None = SEC_MAX_RATE,
+        rate: float | None,
+        headers: Mapping[str, str] | None = None,
         pause_seconds: float = DEFAULT_PAUSE_SECONDS,
         retries: int = 5,
         backoff: float = 0.5,
@@ -116,7 +123,8 @@ class EdgarClient:
         max_pauses: int = 6,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.user_agent = check_user_agent(user_agent)
+        self.user_agent = user_agent
+        self.headers = dict(headers or {})
         self.limiter = limiter or RateLimiter(rate)
         self.pause_seconds = pause_seconds
         self.retries = retries
@@ -132,11 +140,15 @@ class EdgarClient:
         # that then waits in the connection pool would be spent late, in a burst with later ones.
         self._slots = asyncio.Semaphore(connections)
 
-    async def __aenter__(self) -> EdgarClient:
+    def refused(self, status: int, body: bytes) -> bool:
+        """True when an answer says "too many requests, wait" (every task then pauses): HTTP 429."""
+        return status == 429
+
+    async def __aenter__(self) -> Self:
         tracing = aiohttp.TraceConfig()
         tracing.on_request_headers_sent.append(self._on_headers_sent)
         self._session = aiohttp.ClientSession(
-            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **self.headers},
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             connector=aiohttp.TCPConnector(limit=self.connections),
             auto_decompress=True,
@@ -171,7 +183,7 @@ class EdgarClient:
         if self._resume_at <= now:
             self.stats.pauses += 1
         self.stats.paused_seconds += until - max(now, self._resume_at)
-        log.warning("EDGAR refused a request (%s): pausing every task for %.3g s", reason, seconds)
+        log.warning("%s refused a request (%s): pausing every task for %.3g s", self.service, reason, seconds)
         self._resume_at = until
 
     async def _turn(self) -> int | None:
@@ -192,7 +204,7 @@ class EdgarClient:
         """The body of ``url``; None for a missing path when ``missing_ok`` (404, or a 403 that is not a
         rate page: EDGAR's answer for an index that does not exist yet). Raises :class:`FetchError`."""
         if self._session is None:
-            raise RuntimeError("EdgarClient must be used inside 'async with'")
+            raise RuntimeError(f"{type(self).__name__} must be used inside 'async with'")
         attempt = 0
         pauses = 0
         while True:
@@ -204,7 +216,7 @@ class EdgarClient:
                 if status == 200:
                     self.stats.bytes += len(body)
                     return body
-                if status == 429 or (status == 403 and is_rate_page(body)):
+                if self.refused(status, body):
                     pauses += 1
                     if pauses > self.max_pauses:
                         raise FetchError(
@@ -254,3 +266,17 @@ class EdgarClient:
             raise _Retryable(f"connection error: {type(exc).__name__}: {exc}") from exc
         except TimeoutError as exc:
             raise _Retryable(f"timed out after {self.timeout:g} s") from exc
+
+
+class EdgarClient(PoliteClient):
+    """The polite client with the SEC's rules: an e-mail address in the User-Agent, at most
+    ``SEC_MAX_RATE`` requests/s, and a 403 carrying the SEC's rate or undeclared-tool page as a refusal."""
+
+    service = "EDGAR"
+
+    def __init__(self, user_agent: str, *, rate: float | None = SEC_MAX_RATE, **options: Any) -> None:
+        super().__init__(check_user_agent(user_agent), rate=rate, **options)
+
+    def refused(self, status: int, body: bytes) -> bool:
+        """429, or a 403 whose body is the SEC's rate-threshold or undeclared-tool page."""
+        return status == 429 or (status == 403 and is_rate_page(body))
