@@ -46,12 +46,14 @@ DEFAULT_PAUSE_SECONDS = 600.0
 
 
 class FetchError(Exception):
-    """A URL that still failed after every retry (or failed permanently); ``reason`` is one line."""
+    """A URL that still failed after every retry (or failed permanently); ``reason`` is one line, ``status``
+    the last HTTP status (None when no answer came)."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+        self.status = status
 
 
 class _Retryable(Exception):
@@ -228,9 +230,9 @@ class PoliteClient:
                 if status in (403, 404, 410):
                     if missing_ok:
                         return None
-                    raise FetchError(url, f"HTTP {status}")
+                    raise FetchError(url, f"HTTP {status}", status)
                 if status < 500 and status != 408:
-                    raise FetchError(url, f"HTTP {status}")
+                    raise FetchError(url, f"HTTP {status}", status)
                 reason = f"HTTP {status}"
             if attempt >= self.retries:
                 raise FetchError(url, f"{reason} (gave up after {attempt + 1} attempts)")
