@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "score",
     "demo",
     "tickers",
+    "prices",
 )
 """Modules of ``engine.cli.commands``; each has ``register(subparsers)`` that adds its parser and sets
 ``func`` (``args -> exit code``) as the parser's default."""
