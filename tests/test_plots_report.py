@@ -32,12 +32,23 @@ def test_charts_with_nothing_to_draw_still_say_why(tmp_path):
     study = heavy_selling_test(transactions([]), prices, bootstrap=0)
     empty_scores = pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String, "insider": pl.Float64})
     sheet = tear_sheet(empty_scores, prices, horizons=[1, 5])
-    empty_curve = pl.DataFrame(schema={"tau": pl.Int64, "mean_return": pl.Float64, "n": pl.Int64})
+    empty_curve = pl.DataFrame(
+        schema={
+            "tau": pl.Int64,
+            "mean_return": pl.Float64,
+            "mean_abnormal": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "n": pl.Int64,
+        }
+    )
     for path in (
         plots.heavy_vs_other_distributions(study, tmp_path / "a.png"),
         plots.event_time({"cluster buys": empty_curve}, tmp_path / "b.png"),
         plots.cumulative_quantile_returns(sheet, tmp_path / "c.png"),
         plots.ic_over_time(sheet, tmp_path / "d.png"),
+        plots.bucket_means(sheet, tmp_path / "e.png"),
+        plots.event_time({"cluster buys": empty_curve}, tmp_path / "f.png", market="SPY"),
     ):
         assert_png(path)
 
@@ -73,9 +84,11 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [
             "report.md",
+            "report.html",
             "heavy_vs_other.png",
             "event_time.png",
             "cumulative_quantile_returns.png",
+            "bucket_mean_returns.png",
             "ic_over_time.png",
             *tables,
         ]
@@ -83,7 +96,7 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
     for name, frame in result.frames().items():
         assert pl.read_parquet(tmp_path / f"{name}.parquet").equals(frame), name
         assert provenance.read_parquet(tmp_path / f"{name}.parquet") == result.provenance
-    for key in ("distributions", "event_time", "cumulative", "ic"):
+    for key in ("distributions", "event_time", "cumulative", "bucket_means", "ic"):
         assert_png(written[key])
     text = written["report"].read_text()
     for heading in (

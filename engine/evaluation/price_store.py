@@ -208,3 +208,22 @@ def _restated(old: pl.DataFrame, new: pl.DataFrame) -> bool:
     both = old.join(new, on="date", suffix="_new").filter(pl.col("adj_close").is_not_null())
     drift = ((both["adj_close_new"] / both["adj_close"]) - 1.0).abs()
     return bool((drift > 1e-9).any())
+
+
+def store_price_table(store: Store) -> pl.DataFrame:
+    """Every stored series as one table for ``load_prices(key="issuer_cik")``: where two series were
+    fetched for one issuer (it changed ticker between runs), each day comes from the one asked last."""
+    files = sorted(store.side_dataset(DATASET).glob("ticker=*.parquet"))
+    parts = []
+    for path in files:
+        frame, meta = read_series(path)
+        parts.append(frame.with_columns(pl.lit(meta.get("through", ""), pl.String).alias("_through")))
+    if not parts:
+        return pl.DataFrame(schema=PRICE_COLUMNS)
+    table = pl.concat(parts).sort("_through", descending=True)
+    issuers = table.filter(pl.col("issuer_cik").is_not_null()).unique(["issuer_cik", "date"], keep="first")
+    return (
+        pl.concat([issuers, table.filter(pl.col("issuer_cik").is_null())])
+        .drop("_through")
+        .sort("ticker", "date")
+    )
