@@ -100,6 +100,7 @@ def normalise(table: pl.DataFrame, where: str) -> pl.DataFrame:
     adjusted = next((c for c in ADJUSTED_NAMES if c in table.columns), None)
     if adjusted is None and "close" not in table.columns:
         raise UserError(f"{where}: no close or adj_close column", fix="add the adjusted close as adj_close")
+    traded = adjusted is not None and "close" in table.columns
     dividend = next((c for c in DIVIDEND_NAMES if c in table.columns), None)
     split = next((c for c in SPLIT_NAMES if c in table.columns), None)
     number = {"strict": False}
@@ -107,7 +108,7 @@ def normalise(table: pl.DataFrame, where: str) -> pl.DataFrame:
         clean_ticker("ticker"),
         pl.lit(None, pl.Int64).alias("issuer_cik"),
         "date",
-        (pl.col("close").cast(pl.Float64, **number) if adjusted else pl.lit(None, pl.Float64)).alias("close"),
+        (pl.col("close").cast(pl.Float64, **number) if traded else pl.lit(None, pl.Float64)).alias("close"),
         pl.col(adjusted or "close").cast(pl.Float64, **number).alias("adj_close"),
         (pl.col(dividend).cast(pl.Float64, **number).fill_null(0.0) if dividend else pl.lit(0.0)).alias(
             "dividend"
@@ -122,7 +123,7 @@ def normalise(table: pl.DataFrame, where: str) -> pl.DataFrame:
     frame = frame.filter(
         pl.col("ticker").is_not_null() & pl.col("date").is_not_null() & (pl.col("adj_close") > 0)
     ).sort("ticker", "date")
-    if adjusted is None and (dividend or split):
+    if not traded and (dividend or split):
         rebuilt = [
             pl.Series(raw_closes(*(part[c].to_numpy() for c in ("adj_close", "dividend", "split_factor"))))
             for part in frame.partition_by("ticker", maintain_order=True)
