@@ -36,8 +36,8 @@ def test_demo_market_caps_are_point_in_time_and_match_the_snapshot():
     assert caps.filter(pl.col("date") < snapshot)["carried_back"].all()
     # the snapshot's own market caps (its Marketcap column), from closes rebuilt out of adjusted ones
     on_the_day = dict(caps.filter(pl.col("date") == snapshot).select("issuer_cik", "market_cap").iter_rows())
-    assert on_the_day[320193] == pytest.approx(3_449_727_746_048, rel=2e-3)  # AAPL
-    assert on_the_day[1045810] == pytest.approx(3_600_022_765_568, rel=2e-3)  # NVDA
+    assert on_the_day[320193] == pytest.approx(3_449_727_746_048, rel=1e-6)  # AAPL
+    assert on_the_day[1045810] == pytest.approx(3_600_022_765_568, rel=1e-6)  # NVDA
     # across NVIDIA's 10-for-1 split (ex 2024-06-10) the cap moves with the return, not tenfold
     nvda = caps.filter(
         (pl.col("issuer_cik") == 1045810)
