@@ -6,6 +6,7 @@ from engine._faces import lazy_face
 _EXPORTS = {
     "EdgarUrls": "engine.edgar.urls",
     "EdgarClient": "engine.edgar.http",
+    "PoliteClient": "engine.edgar.http",
     "FetchError": "engine.edgar.http",
     "RateLimiter": "engine.edgar.rate_limit",
     "download_range": "engine.edgar.download",
