@@ -88,6 +88,10 @@ def test_file_prices_follow_a_renamed_ticker_by_date(store: Store):
     joined = rows.join(pl.concat([fb, yf]).filter(pl.col("date") <= dt.date(2020, 10, 30)), on="date")
     assert joined.height == rows.height > 40
     assert (joined["adj_close"] == joined["close_right"]).all()  # FB's rows before META's file begins
+    without_table = asyncio.run(FilePrices([YF_34]).history(request))  # by symbol only: META's own rows
+    assert without_table["date"].min() == dt.date(2020, 9, 28) and set(without_table["issuer_cik"]) == {META}
+    unknown = PriceRequest("NOPE", 1, request.start, request.end)
+    assert asyncio.run(FilePrices([YF_34]).history(unknown)) is None
 
 
 def fake_prices() -> pl.DataFrame:
@@ -209,7 +213,7 @@ def test_cli_prices_from_files_and_from_the_fake_tiingo(store: Store, tmp_path, 
         == 0
     )
     out = capsys.readouterr().out
-    assert "from files" in out and "fetched" in out
+    assert f"from file {YF_34}" in out and "fetched" in out
     fake = FakeTiingo(fake_prices(), api_key=KEY)
     url = fake.start_in_thread()
     monkeypatch.setenv("TIINGO_API_KEY", KEY)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -38,8 +37,8 @@ TIINGO_FREE_RATE = 50 / 3600
 """Requests per second on Tiingo's free plan (50 an hour; also 1,000 a day and 500 distinct symbols a
 month): the default pace, raised with ``--rate`` on a paid plan."""
 TIINGO_PAUSE_SECONDS = 900.0
-SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
-"""What a price source can be asked for: a filed "WSO; WSOB" or "N/A" cannot."""
+SYMBOL = r"^[A-Z0-9][A-Z0-9.\-]{0,11}$"
+"""What a price source can be asked for (a regular expression): a filed "WSO; WSOB" cannot."""
 
 ADJUSTED_NAMES = ("adj_close", "adjusted_close", "adj close", "adjclose")
 DIVIDEND_NAMES = ("dividend", "dividends", "dividend_amount", "divcash")
@@ -65,11 +64,6 @@ class PriceSource(Protocol):
         """``PRICE_COLUMNS`` rows of ``request`` (its dates inclusive), sorted by date; None when the source
         does not know the symbol. Raises ``UserError`` when the source refuses us (a bad key)."""
         ...
-
-
-def is_symbol(ticker: str | None) -> bool:
-    """True when ``ticker`` can be asked of a price source."""
-    return ticker is not None and bool(SYMBOL.match(ticker))
 
 
 def raw_closes(adjusted: np.ndarray, dividend: np.ndarray, split: np.ndarray) -> np.ndarray:
@@ -137,7 +131,7 @@ class FilePrices:
     """Price tables the user has (Parquet/CSV paths or frames, as ``insider evaluate --prices``), as a
     source: a request for an issuer gets the rows whose ticker meant that issuer on their date (by the
     ``TickerTable``; the requested symbol's row first where two symbols meet on one day), an index
-    series its symbol's rows."""
+    series (or any request, without a ``TickerTable``) its symbol's rows."""
 
     name = "files"
 
@@ -149,12 +143,13 @@ class FilePrices:
         if tickers is not None and frame.height:
             frame = frame.with_columns(tickers.resolve(frame).alias("issuer_cik"))
         self.frame = frame
-        self.name = "files " + ", ".join(frames.origin(t) for t in tables)
+        self.by_issuer = tickers is not None
+        self.name = ", ".join(frames.origin(t) for t in tables)
 
     async def history(self, request: PriceRequest) -> pl.DataFrame | None:
         """The rows of ``request`` between its dates (see the class)."""
         inside = pl.col("date").is_between(request.start, request.end)
-        if request.issuer_cik is None:
+        if request.issuer_cik is None or not self.by_issuer:
             rows = self.frame.filter((pl.col("ticker") == request.ticker) & inside)
         else:
             rows = (
@@ -164,7 +159,8 @@ class FilePrices:
             )
         if rows.is_empty() and not (self.frame["ticker"] == request.ticker).any():
             return None
-        return rows.with_columns(pl.lit(request.ticker).alias("ticker")).sort("date")
+        issuer = pl.lit(request.issuer_cik, pl.Int64).alias("issuer_cik")
+        return rows.with_columns(pl.lit(request.ticker).alias("ticker"), issuer).sort("date")
 
 
 def tiingo_client(

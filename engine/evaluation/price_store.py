@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from engine.edgar.http import FetchError
-from engine.evaluation.price_sources import PRICE_COLUMNS, PriceRequest, PriceSource, is_symbol
+from engine.evaluation.price_sources import PRICE_COLUMNS, SYMBOL, PriceRequest, PriceSource
 from engine.scoring.tickers import TickerTable, stored_current, ticker_table
 from engine.store.atomic import replace_parquet
 from engine.store.datasets import Store
@@ -114,7 +114,7 @@ def plan_requests(
     since = start - dt.timedelta(days=UNIVERSE_LOOKBACK_DAYS)
     active = table.history.filter(pl.col("last_seen") >= since).select("issuer_cik").unique()
     chosen = table.fetch_tickers().join(active, on="issuer_cik", how="inner")
-    symbol = chosen["ticker"].map_elements(is_symbol, return_dtype=pl.Boolean)
+    symbol = chosen["ticker"].str.contains(SYMBOL).fill_null(False)
     left_out = pl.concat(
         [
             chosen.filter(~symbol).select("issuer_cik", "ticker", pl.lit("not a symbol").alias("reason")),

@@ -126,6 +126,14 @@ def point_in_time_caps(
     ].n_unique()
     if without:
         notes.append(f"{without:,} issuers with prices have no share count filed: no market cap from prices")
+    unpriced = facts.join(caps.select("issuer_cik").unique(), on="issuer_cik", how="anti")[
+        "issuer_cik"
+    ].n_unique()
+    if unpriced:
+        notes.append(
+            f"{unpriced:,} issuers with a share count filed have no closes as traded: no market cap (a "
+            "priced trade of theirs nulls their score with no_market_cap)"
+        )
     carried = caps.filter(pl.col("carried_back"))
     if carried.height:
         notes.append(

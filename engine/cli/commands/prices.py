@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
             os.environ.get(args.api_key_env), rate=args.rate, retries=args.retries, connections=args.workers
         )
         report = asyncio.run(_fetch(store, TiingoPrices(client, args.base_url), requests, args.workers))
-    print(f"prices {args.start}..{end} from {source.name if args.files else 'Tiingo'} into {root / 'prices'}")
+    origin = source.name if args.files else "Tiingo"
+    print(f"prices {args.start}..{end} from {origin} into {root / 'prices'}")
     if current is None:
         print(
             "  no SEC ticker map in the store: issuers asked for under their last filed ticker "
