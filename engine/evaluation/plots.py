@@ -59,7 +59,15 @@ def cumulative_quantile_returns(sheet: TearSheet, path: Path) -> Path:
                 part["date"].to_list(), part["cumulative"].to_numpy(), label=bucket, color=colours[bucket]
             )
         spread = data.filter(pl.col("bucket") == LONG_SHORT)
-        if LONG_SHORT in held:
+        if LONG_SHORT not in held:
+            ax.plot(
+                [],
+                [],
+                color="black",
+                linestyle="--",
+                label=f"long-short: no day with names in both {sheet.buckets[-1]} and {sheet.buckets[0]}",
+            )
+        else:
             ax.plot(
                 spread["date"].to_list(),
                 spread["cumulative"].to_numpy(),
