@@ -161,6 +161,13 @@ def test_tiingo_fetch_is_incremental_resumable_and_refetches_after_a_dividend(st
         )
         assert msft["adj_close"].to_list() == served_msft["adj_close"].to_list()
         assert meta["from"] == "2021-01-04" and meta["through"] == "2021-12-31" and meta["source"] == "tiingo"
+
+        fake.hits.clear()
+        earlier = PriceRequest("TSLA", TSLA, dt.date(2020, 10, 1), dt.date(2021, 3, 31))
+        assert run_update(store, url, [earlier]).fetched == ["TSLA"]  # starts before the stored span
+        assert [(h.start, h.end) for h in fake.hits] == [("2020-10-01", "2021-12-31")]  # nothing dropped
+        tsla, meta = read_series(series_path(store, "TSLA"))
+        assert tsla["date"].max() == dt.date(2021, 12, 31) and meta["from"] == "2020-10-01"
     finally:
         fake.stop_thread()
 

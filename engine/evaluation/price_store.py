@@ -166,8 +166,8 @@ async def _update_one(store: Store, source: PriceSource, request: PriceRequest, 
     ):
         report.current.append(request.ticker)
         return
-    if old is None or first is None or first > request.start:
-        ask, outcome = request, report.fetched
+    if old is None or first is None or first > request.start:  # the whole span, keeping what was asked before
+        ask, outcome = replace(request, end=max(request.end, through or request.end)), report.fetched
     else:
         last = old["date"].max()
         ask = replace(request, start=min(last, request.end) if last is not None else first)
