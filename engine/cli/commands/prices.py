@@ -91,7 +91,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--workers", type=int, default=4, metavar="N", help="series fetched at once (4)")
     parser.add_argument("--retries", type=int, default=5, metavar="N", help="retries of a transient failure")
-    parser.add_argument("--quiet", action="store_true", help="accepted for symmetry with the EDGAR commands")
     parser.set_defaults(func=run)
 
 
