@@ -21,6 +21,8 @@ COMMANDS: tuple[str, ...] = (
     "compare",
     "explain",
     "demo",
+    "tickers",
+    "prices",
 )
 """Modules of ``engine.cli.commands``; each has ``register(subparsers)`` that adds its parser and sets
 ``func`` (``args -> exit code``) as the parser's default."""

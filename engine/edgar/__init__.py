@@ -7,6 +7,7 @@ _EXPORTS = {
     "today_in_new_york": "engine.edgar.calendar",
     "EdgarUrls": "engine.edgar.urls",
     "EdgarClient": "engine.edgar.http",
+    "PoliteClient": "engine.edgar.http",
     "FetchError": "engine.edgar.http",
     "RateLimiter": "engine.edgar.rate_limit",
     "download_range": "engine.edgar.download",

@@ -71,3 +71,7 @@ class EdgarUrls:
     def shares_frame(self, year: int, quarter: int) -> str:
         """XBRL frame of cover-page share counts at a quarter's end (instantaneous ``CY{YYYY}Q{q}I``)."""
         return f"{self.data_base}api/xbrl/frames/{FRAME_CONCEPT}/CY{year}Q{quarter}I.json"
+
+    def company_tickers(self) -> str:
+        """The SEC's current ticker map with exchanges: ``files/company_tickers_exchange.json``."""
+        return f"{self.base}files/company_tickers_exchange.json"

@@ -18,6 +18,8 @@ _EXPORTS = {
     "max_in_window": "engine.replay.server",
     "windows_over": "engine.replay.server",
     "ReplayProcess": "engine.replay.process",
+    "FakeTiingo": "engine.replay.tiingo",
+    "LocalServer": "engine.replay.local",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

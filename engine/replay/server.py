@@ -16,7 +16,6 @@ import asyncio
 import bisect
 import gzip as gzip_module
 import re
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from engine.edgar.calendar import FIRST_INDEX_DAY, quarter_bounds, quarter_of, t
 from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
 from engine.replay.filings import ReplayFiling, iso_date, load_filings
 from engine.replay.indexes import form_index, master_index
+from engine.replay.local import LocalServer
 
 RATE_PAGE = (
     b"<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body>"
@@ -93,10 +93,12 @@ class Hit:
 
 
 @dataclass
-class FakeEdgar:
+class FakeEdgar(LocalServer):
     """The fake EDGAR. Every weekday up to ``today`` (default: the last filing day) has a daily index and
     every quarter since 1993 up to it a quarterly one, empty where no filing falls; later ones answer 403
     like EDGAR's not-yet-existing indexes. ``files`` serves other real files at their path (``xbrl.idx``)."""
+
+    thread_name = "fake-edgar"
 
     filings: list[ReplayFiling]
     frames: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -117,10 +119,7 @@ class FakeEdgar:
         self.today = self.today or max(self._by_day, default=today_in_new_york())
         self._faults: list[Fault] = []
         self._cache: dict[str, bytes] = {}
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.base_url = ""
+        self._init_server()
 
     @classmethod
     def from_directory(cls, directory: Path, **options: object) -> FakeEdgar:
@@ -322,53 +321,6 @@ class FakeEdgar:
         application.router.add_get("/_replay/{action}", self._control)
         application.router.add_get("/{tail:.*}", self._handle)
         return application
-
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (an ephemeral port by default); returns the base URL ``http://127.0.0.1:N/``."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        sockets = site._server.sockets  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/"
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Close the listener and every connection."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeEdgar:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def start_in_thread(self, port: int = 0) -> str:
-        """Serve from a background thread with its own event loop (for a client in another loop)."""
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start(port))
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self.stop())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-edgar", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        return self.base_url
-
-    def stop_thread(self) -> None:
-        """Stop a server started by :meth:`start_in_thread`."""
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
-            self._thread = None
 
 
 def max_in_window(hits: Iterable[Hit], period: float = 1.0) -> int:

@@ -15,6 +15,11 @@ _EXPORTS = {
     "reference_score": "engine.scoring.reference",
     "eligible_trades": "engine.scoring.rules",
     "clean_ticker": "engine.scoring.rules",
+    "point_in_time_caps": "engine.scoring.caps_from_prices",
+    "ticker_table": "engine.scoring.tickers",
+    "TickerTable": "engine.scoring.tickers",
+    "resolve_issuers": "engine.scoring.tickers",
+    "read_company_tickers": "engine.scoring.tickers",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -172,6 +172,12 @@ def resolve_market_caps(
                 f"the store {store.root} has no shares_outstanding table",
                 fix="load shares outstanding into the store or pass --market-caps FILE",
             )
+        from engine.evaluation.price_store import has_prices, scan_prices
+        from engine.scoring.caps_from_prices import point_in_time_caps
+
+        if has_prices(store):  # point-in-time caps: shares as filed x closes as traded
+            build = point_in_time_caps(pl.scan_parquet(files), scan_prices(store))
+            return build.market_caps(f"the store's shares_outstanding x its prices ({store.root})")
         label = f"the store's shares_outstanding table ({store.root})"
         return load_market_caps(pl.scan_parquet(files), ticker_map, label=label)
     return load_market_caps(market_caps, ticker_map)

@@ -51,6 +51,9 @@ CHILD_TABLES: tuple[str, ...] = tuple(name for name in STORE_TABLES if name not 
 WRITE_ORDER: tuple[str, ...] = (*CHILD_TABLES, QUARANTINE, FILINGS)
 """Child tables first, ``filings/`` last: the filings row is what marks an accession as stored."""
 
+SIDE_DATASETS: tuple[str, ...] = ("shares_outstanding", "prices", "company_tickers")
+"""Datasets kept beside the filing batches, one Parquet file per key, each replaced atomically."""
+
 JOURNAL = "_journal.json"
 STAGING, PUBLISH = "staging", "publish"
 """Journal states: files being written under hidden names; files being renamed into place."""
@@ -118,6 +121,12 @@ class Store:
             missing_columns="insert",
             extra_columns="ignore",
         )
+
+    def side_dataset(self, name: str) -> Path:
+        """The directory of one of ``SIDE_DATASETS`` (its writer creates it)."""
+        if name not in SIDE_DATASETS:
+            raise ValueError(f"unknown side dataset {name!r}; they are {', '.join(SIDE_DATASETS)}")
+        return self.root / name
 
     def accessions(self) -> set[str]:
         """Every stored accession, read from disk (the write path keeps its own index)."""
