@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     print("8. evaluation (prices by issuer, event-time returns market-adjusted by " + MARKET + "):")
     print(_indent(result.evaluation.summary(max_tickers=args.top)))
     print(f"   report: {written_summary(result.written)}")
-    print(f"   open {result.written['html'].resolve().as_uri()} in a browser: one self-contained page with every chart")
+    page = result.written["html"].resolve().as_uri()
+    print(f"   open {page} in a browser: one self-contained page with every chart")
     print(f"done in {result.seconds:.1f} s")
     return 0 if result.download.complete else 1
 
