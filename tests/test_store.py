@@ -139,6 +139,21 @@ def test_unknown_table_is_an_error(tmp_path):
         Store(tmp_path).scan("trades")
 
 
+def test_the_store_names_the_directory_of_every_dataset(tmp_path):
+    store = Store(tmp_path)
+    for name in (*STORE_TABLES, *store_module.SIDE_DATASETS):
+        assert store.dataset_dir(name) == tmp_path / name
+    with pytest.raises(ValueError, match="unknown store dataset 'trades'"):
+        store.dataset_dir("trades")
+
+
+def test_an_existing_store_needs_its_table(tmp_path):
+    with pytest.raises(UserError, match="no transactions/ directory"):
+        Store.existing(tmp_path, holding="transactions")
+    Store(tmp_path).write(batch(range(2)))
+    assert Store.existing(tmp_path).root == tmp_path
+
+
 def test_write_then_scan_round_trips_every_table_typed_per_schema(tmp_path):
     store = Store(tmp_path)
     written = batch(range(10), quarantined=[("junk.xml", b"<html/>")])

@@ -168,9 +168,7 @@ def _report_dir(path: str) -> Path:
 def _store(root: str) -> Store:
     from engine.store.datasets import Store
 
-    if not (Path(root) / "transactions").is_dir():
-        raise UserError(f"no store at {root} (no transactions/ directory)", fix="run `insider ingest` first")
-    return Store(root)
+    return Store.existing(root, holding="transactions")
 
 
 def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> ScoreRun:
