@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.accessions import content_key
 from parsers.availability import available_date
 from parsers.ownership import OwnershipDocument, OwnershipError, parse_ownership
 from parsers.plan import is_plan, mentions_plan, plan_footnote_ids
@@ -88,7 +89,7 @@ class TableBuilder:
                 return known_accession
             if not submission.xml and is_sgml(data):
                 return self._quarantine_row(data, source, known_accession, _no_xml_reason(submission))
-            key = known_accession or "sha1-" + hashlib.sha1(submission.xml).hexdigest()[:12]
+            key = known_accession or content_key(submission.xml)
             if key in self._accessions:
                 return key
             document = parse_ownership(submission.xml)

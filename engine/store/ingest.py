@@ -16,7 +16,6 @@ import io
 import itertools
 import multiprocessing
 import os
-import re
 import stat
 import tarfile
 import time
@@ -34,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import UserError
+from parsers.accessions import find_accession, from_compact
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
@@ -53,8 +53,6 @@ BATCH_BYTES = 256 * 1024 * 1024
 """A store write happens every ``batch_size`` filings or once the pending tables hold this many bytes
 (quarantined files keep their bytes, and a feed of non-ownership submissions can be large)."""
 
-_ACCESSION = re.compile(r"(\d{10})-(\d{2})-(\d{6})")
-_COMPACT_ACCESSION = re.compile(r"(\d{10})(\d{2})(\d{6})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +109,7 @@ def shown_name(name: str) -> str:
 def accession_hint(name: str) -> str | None:
     """The accession number a file name carries (``0000011544-20-000013.txt``, ``000001154420000013.xml``)."""
     base = name.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1]
-    found = _ACCESSION.search(base)
-    if found:
-        return "-".join(found.groups())
-    compact = _COMPACT_ACCESSION.fullmatch(base.split(".", 1)[0])
-    return "-".join(compact.groups()) if compact else None
+    return find_accession(base) or from_compact(base.split(".", 1)[0])
 
 
 def ingest(
