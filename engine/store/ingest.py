@@ -54,7 +54,6 @@ BATCH_BYTES = 256 * 1024 * 1024
 (quarantined files keep their bytes, and a feed of non-ownership submissions can be large)."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Quarantined:
     """One input that was not stored: where it came from, its accession if known, and why."""
