@@ -14,11 +14,11 @@ from polars.testing import assert_frame_equal
 
 from engine import provenance
 from engine.evaluation.price_sources import normalise
-from engine.evaluation.price_store import series_path, write_series
 from engine.scoring.caps_from_prices import point_in_time_caps
 from engine.scoring.run import score_run
 from engine.store.datasets import Store
 from engine.store.ingest import ingest
+from engine.store.prices import series_path, write_series
 from parsers.schema import SHARES_OUTSTANDING_SCHEMA
 
 FIXTURES = Path(__file__).parent / "fixtures" / "prices"

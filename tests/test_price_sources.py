@@ -21,11 +21,12 @@ from engine.evaluation.price_sources import (
     raw_closes,
     tiingo_client,
 )
-from engine.evaluation.price_store import plan_requests, read_series, scan_prices, series_path, update_prices
+from engine.evaluation.price_store import plan_requests, update_prices
 from engine.replay.tiingo import FakeTiingo
 from engine.scoring.tickers import read_company_tickers, save_current, ticker_table
 from engine.store.datasets import Store
 from engine.store.ingest import ingest
+from engine.store.prices import read_series, scan_prices, series_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AV_ADJUSTED = FIXTURES / "prices" / "av_daily_adjusted_aapl_msft_1999_2020.parquet"

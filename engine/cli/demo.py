@@ -28,18 +28,11 @@ import polars as pl
 
 from engine.edgar.download import DownloadReport, download_range
 from engine.edgar.http import EdgarClient
-from engine.edgar.shares import scan_shares_outstanding, write_frame
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
 from engine.evaluation.event_study import cluster_buy_events, eligible_trades
 from engine.evaluation.price_sources import FilePrices
-from engine.evaluation.price_store import (
-    PriceReport,
-    plan_requests,
-    scan_prices,
-    store_price_table,
-    update_prices,
-)
+from engine.evaluation.price_store import PriceReport, plan_requests, update_prices
 from engine.evaluation.prices import load_prices
 from engine.evaluation.run import EvaluationReport, evaluate
 from engine.replay import FakeEdgar
@@ -47,6 +40,8 @@ from engine.scoring.caps_from_prices import CapsBuild, point_in_time_caps
 from engine.scoring.run import ScoreRun, score_run
 from engine.scoring.tickers import TickerTable, read_company_tickers, save_current, ticker_table
 from engine.store.datasets import Store
+from engine.store.prices import scan_prices, store_price_table
+from engine.store.shares import scan_shares_outstanding, write_frame
 from parsers.schema import SHARES_OUTSTANDING_SCHEMA
 
 DEMO_DATA = Path(__file__).parents[1] / "data" / "demo"
@@ -196,8 +191,8 @@ def run_demo(workdir: Path, *, top: int = 5) -> DemoResult:
     first, last = bundled.frame["date"].min(), bundled.frame["date"].max()
     requests, _ = plan_requests(store, first, last, market=MARKET, tickers=tickers)
     prices = asyncio.run(update_prices(store, bundled, requests, concurrency=1))
-    write_frame(store.root, SNAPSHOT_FRAME, demo_shares().to_arrow())
-    caps = point_in_time_caps(scan_shares_outstanding(store.root), scan_prices(store), carry_back=True)
+    write_frame(store, SNAPSHOT_FRAME, demo_shares().to_arrow())
+    caps = point_in_time_caps(scan_shares_outstanding(store), scan_prices(store), carry_back=True)
     panel = load_prices(store_price_table(store), key="issuer_cik", market=MARKET)
     source = f"demo: snapshot share counts x the store's closes as traded ({store.root})"
     scores = score_run(store, first, last, market_caps=caps.market_caps(source))

@@ -1,5 +1,5 @@
-"""EDGAR access: its calendar, URLs, the shared rate budget, the HTTP client (gateway), discovery, download,
-manifest, data-set backfill and XBRL shares outstanding (orchestration)."""
+"""EDGAR access: its calendar, URLs, the shared rate budget, the HTTP client (gateway), discovery, download
+(recorded in the store's manifest), data-set backfill and XBRL shares outstanding (orchestration)."""
 
 from engine._faces import lazy_face
 
@@ -12,7 +12,6 @@ _EXPORTS = {
     "RateLimiter": "engine.edgar.rate_limit",
     "download_range": "engine.edgar.download",
     "DownloadReport": "engine.edgar.download",
-    "Manifest": "engine.edgar.manifest",
     "ingest_zip_files": "engine.edgar.backfill",
     "fetch_shares_outstanding": "engine.edgar.shares",
 }

@@ -23,10 +23,10 @@ import polars as pl
 from engine.edgar.calendar import quarter_chunks, today_in_new_york
 from engine.edgar.discovery import Target, discover
 from engine.edgar.http import EdgarBlocked, EdgarClient, FetchError, is_html_page
-from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from engine.store.manifest import Manifest, ManifestRecord
 from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
 
@@ -117,7 +117,7 @@ class Downloader:
         self.store = store
         self.client = client
         self.urls = urls
-        self.manifest = Manifest(store.root)
+        self.manifest = Manifest(store)
         self.batch_size = batch_size
         self.workers = workers
         self.progress = progress
@@ -337,7 +337,7 @@ def earlier_failures(manifest: Manifest, start: date, end: date) -> list[Target]
 def update_start(store: Store) -> date | None:
     """Where ``insider update`` resumes: the store's last filing day (again: its index may have grown), or
     the first day of an index file that an earlier run could not read, if earlier."""
-    manifest = Manifest(store.root)
+    manifest = Manifest(store)
     days = [d for d in (store.last_filing_date(), manifest.last_filing_date()) if d is not None]
     starts = [max(days)] if days else []
     starts.extend(manifest.index_gaps().values())

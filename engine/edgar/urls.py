@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from engine.edgar.calendar import quarter_of
 from engine.errors import UserError
+from parsers.xbrl_frames import frame_name
 
 SEC_BASE_URL = "https://www.sec.gov/"
 SEC_DATA_BASE_URL = "https://data.sec.gov/"
@@ -70,7 +71,7 @@ class EdgarUrls:
 
     def shares_frame(self, year: int, quarter: int) -> str:
         """XBRL frame of cover-page share counts at a quarter's end (instantaneous ``CY{YYYY}Q{q}I``)."""
-        return f"{self.data_base}api/xbrl/frames/{FRAME_CONCEPT}/CY{year}Q{quarter}I.json"
+        return f"{self.data_base}api/xbrl/frames/{FRAME_CONCEPT}/{frame_name(year, quarter)}.json"
 
     def company_tickers(self) -> str:
         """The SEC's current ticker map with exchanges: ``files/company_tickers_exchange.json``."""

@@ -27,9 +27,7 @@ from engine.edgar.http import FetchError, PoliteClient
 from engine.errors import UserError
 from engine.scoring.rules import clean_ticker
 from engine.scoring.tickers import TickerTable
-from parsers.schema import PRICES_SCHEMA
-
-PRICE_COLUMNS = pl.Schema(pl.from_arrow(PRICES_SCHEMA.empty_table()).schema)  # type: ignore[union-attr]
+from engine.store.prices import PRICE_COLUMNS
 
 TIINGO_BASE_URL = "https://api.tiingo.com/"
 TIINGO_KEY_ENV = "TIINGO_API_KEY"

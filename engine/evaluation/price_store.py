@@ -13,58 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import polars as pl
 
 from engine.edgar.http import FetchError
-from engine.evaluation.price_sources import PRICE_COLUMNS, SYMBOL, PriceRequest, PriceSource
+from engine.evaluation.price_sources import SYMBOL, PriceRequest, PriceSource
 from engine.scoring.tickers import TickerTable, stored_current, ticker_table
-from engine.store.atomic import replace_parquet
 from engine.store.datasets import Store
+from engine.store.prices import read_series, series_path, write_series
 
-DATASET = "prices"
-META_KEY = b"insider.prices"
 DEFAULT_MARKET = "SPY"
 UNIVERSE_LOOKBACK_DAYS = 365
 """An issuer needs prices from ``--from`` on when it filed in the year before (the score's universe rule)."""
-
-
-def series_path(store: Store, ticker: str) -> Path:
-    """The file of one series."""
-    return store.side_dataset(DATASET) / f"ticker={ticker}.parquet"
-
-
-def read_series(path: Path) -> tuple[pl.DataFrame, dict[str, str]]:
-    """A stored series and its metadata (``source``, ``from``, ``through``)."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    meta = json.loads((table.schema.metadata or {}).get(META_KEY, b"{}"))
-    return pl.from_arrow(table).cast(dict(PRICE_COLUMNS)), meta  # type: ignore[union-attr]
-
-
-def write_series(path: Path, frame: pl.DataFrame, meta: dict[str, str]) -> None:
-    """Replace a series file atomically, its metadata with it."""
-    table = frame.select(PRICE_COLUMNS.names()).cast(dict(PRICE_COLUMNS)).sort("date").to_arrow()
-    table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    replace_parquet(path, table)
-
-
-def scan_prices(store: Store) -> pl.LazyFrame:
-    """Every stored series (``PRICE_COLUMNS``); empty when none was fetched."""
-    files = sorted(store.side_dataset(DATASET).glob("ticker=*.parquet"))
-    if not files:
-        return pl.LazyFrame(schema=PRICE_COLUMNS)
-    return pl.scan_parquet(files, schema=PRICE_COLUMNS)
-
-
-def has_prices(store: Store) -> bool:
-    """True when the store holds at least one price series."""
-    return any(store.side_dataset(DATASET).glob("ticker=*.parquet"))
 
 
 @dataclass
@@ -208,22 +169,3 @@ def _restated(old: pl.DataFrame, new: pl.DataFrame) -> bool:
     both = old.join(new, on="date", suffix="_new").filter(pl.col("adj_close").is_not_null())
     drift = ((both["adj_close_new"] / both["adj_close"]) - 1.0).abs()
     return bool((drift > 1e-9).any())
-
-
-def store_price_table(store: Store) -> pl.DataFrame:
-    """Every stored series as one table for ``load_prices(key="issuer_cik")``: where two series were
-    fetched for one issuer (it changed ticker between runs), each day comes from the one asked last."""
-    files = sorted(store.side_dataset(DATASET).glob("ticker=*.parquet"))
-    parts = []
-    for path in files:
-        frame, meta = read_series(path)
-        parts.append(frame.with_columns(pl.lit(meta.get("through", ""), pl.String).alias("_through")))
-    if not parts:
-        return pl.DataFrame(schema=PRICE_COLUMNS)
-    table = pl.concat(parts).sort("_through", descending=True)
-    issuers = table.filter(pl.col("issuer_cik").is_not_null()).unique(["issuer_cik", "date"], keep="first")
-    return (
-        pl.concat([issuers, table.filter(pl.col("issuer_cik").is_null())])
-        .drop("_through")
-        .sort("ticker", "date")
-    )

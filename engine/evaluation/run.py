@@ -218,26 +218,15 @@ def evaluate(
             supersede_amendments=supersede_amendments,
         )
         inputs.append(f"Transactions: {study.counts['rows']:,} rows.")
-        heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())
-        curves["heavy-selling months"] = event_time_returns(panel, heavy[panel.key], heavy["start_date"])
-        clusters = cluster_buy_events(trades, min_insiders=cluster_min_insiders)
-        curves["cluster buys"] = event_time_returns(panel, clusters[panel.key], clusters["date"])
-        for name, curve in curves.items():
-            events = int(curve.filter(pl.col("tau") == 0)["n"].sum())
-            total = heavy.height if name.startswith("heavy") else clusters.height
-            notes.append(
-                f"Event-time curve '{name}': {events:,} of {total:,} events have a close on the event day."
-            )
+        curves, clusters = _event_time_curves(trades, panel, study, cluster_min_insiders, notes)
     sheet, scores_from, score_provenance = None, None, {}
     if scores is not None:
         frame, scores_from, score_provenance = _scores(scores)
-        if sign_column is None and factor == "insider" and "raw" in frame.columns:
-            sign_column = "raw"
         sheet = tear_sheet(
             frame,
             panel,
             factor=factor,
-            sign_column=sign_column,
+            sign_column=_sign_column(frame, factor, sign_column),
             horizons=horizons,
             quantiles=quantiles,
             nw_lags=nw_lags,
@@ -256,6 +245,32 @@ def evaluate(
         notes=notes,
         provenance=provenance.evaluation_provenance(scores_from, score_provenance, trades_from),
     )
+
+
+def _event_time_curves(
+    trades: pl.LazyFrame, panel: Prices, study: EventStudy, min_insiders: int, notes: list[str]
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """The event-time curves of the heavy-selling months and of cluster buys (those events too), with a
+    note per curve on how many of its events have a close on the event day."""
+    heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())
+    clusters = cluster_buy_events(trades, min_insiders=min_insiders)
+    curves = {
+        "heavy-selling months": event_time_returns(panel, heavy[panel.key], heavy["start_date"]),
+        "cluster buys": event_time_returns(panel, clusters[panel.key], clusters["date"]),
+    }
+    for (name, curve), total in zip(curves.items(), (heavy.height, clusters.height), strict=True):
+        events = int(curve.filter(pl.col("tau") == 0)["n"].sum())
+        notes.append(
+            f"Event-time curve '{name}': {events:,} of {total:,} events have a close on the event day."
+        )
+    return curves, clusters
+
+
+def _sign_column(frame: pl.DataFrame, factor: str, sign_column: str | None) -> str | None:
+    """The column whose sign buckets the factor: as given, else ``raw`` for the engine's ``insider``."""
+    if sign_column is None and factor == "insider" and "raw" in frame.columns:
+        return "raw"
+    return sign_column
 
 
 def _scores(scores: ScoreRun | frames.TableSource) -> tuple[pl.DataFrame, str, dict[str, str]]:

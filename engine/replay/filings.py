@@ -12,6 +12,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from parsers.accessions import is_accession
+
 
 @dataclass(frozen=True)
 class ReplayFiling:
@@ -188,11 +190,7 @@ def load_filing(path: Path) -> ReplayFiling:
     accession = _header_value(header, "<ACCESSION-NUMBER>")
     if not accession:
         stem = path.stem
-        accession = (
-            stem
-            if re.fullmatch(r"\d{10}-\d{2}-\d{6}", stem)
-            else _derived_accession(digest, filing_date.year)
-        )
+        accession = stem if is_accession(stem) else _derived_accession(digest, filing_date.year)
     seconds = int.from_bytes(digest[8:12], "big") % (16 * 3600)
     accepted_at = datetime.combine(filing_date, datetime.min.time()) + timedelta(hours=6, seconds=seconds)
     body = wrap_submission(

@@ -30,6 +30,7 @@ from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
 from engine.replay.filings import ReplayFiling, iso_date, load_filings
 from engine.replay.indexes import form_index, master_index
 from engine.replay.local import LocalServer
+from parsers.accessions import ACCESSION_PATTERN
 
 RATE_PAGE = (
     b"<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body>"
@@ -205,7 +206,7 @@ class FakeEdgar(LocalServer):
     def _resolve(self, path: str) -> bytes | None:
         if path in self.files:
             return self.files[path]
-        if m := re.fullmatch(r"/Archives/edgar/data/(\d+)/(\d{10}-\d{2}-\d{6})\.txt", path):
+        if m := re.fullmatch(rf"/Archives/edgar/data/(\d+)/({ACCESSION_PATTERN})\.txt", path):
             return self._filing_body(int(m.group(1)), m.group(2))
         if m := re.fullmatch(
             r"/Archives/edgar/daily-index/(\d{4})/QTR([1-4])/(form|master)\.(\d{8})\.idx", path

@@ -298,7 +298,7 @@ CURRENT_FILE = "company_tickers.parquet"
 
 def save_current(store: Store, current: pl.DataFrame) -> Path:
     """Keep the SEC's current map in the store (``company_tickers/``) for later runs (``insider prices``)."""
-    directory = store.side_dataset("company_tickers")
+    directory = store.dataset_dir("company_tickers")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CURRENT_FILE
     replace_parquet(path, current.cast(dict(CURRENT_SCHEMA)).to_arrow())
@@ -307,5 +307,5 @@ def save_current(store: Store, current: pl.DataFrame) -> Path:
 
 def stored_current(store: Store) -> pl.DataFrame | None:
     """The SEC's current map last saved in the store, or None."""
-    path = store.side_dataset("company_tickers") / CURRENT_FILE
+    path = store.dataset_dir("company_tickers") / CURRENT_FILE
     return pl.read_parquet(path).cast(dict(CURRENT_SCHEMA)) if path.is_file() else None

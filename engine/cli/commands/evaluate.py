@@ -177,7 +177,8 @@ def _prices(args: argparse.Namespace, load_prices):
     """``--prices`` files, else the store's prices/ dataset keyed by issuer (SPY as the market)."""
     if args.prices:
         return load_prices(args.prices, market=args.market)
-    from engine.evaluation.price_store import DEFAULT_MARKET, has_prices, store_price_table
+    from engine.evaluation.price_store import DEFAULT_MARKET
+    from engine.store.prices import has_prices, store_price_table
 
     store = _store(args.store) if args.store else None
     if store is None or not has_prices(store):
@@ -193,9 +194,7 @@ def _prices(args: argparse.Namespace, load_prices):
 def _store(root: str) -> Store:
     from engine.store.datasets import Store
 
-    if not (Path(root) / "transactions").is_dir():
-        raise UserError(f"no store at {root} (no transactions/ directory)", fix="run `insider ingest` first")
-    return Store(root)
+    return Store.existing(root, holding="transactions")
 
 
 def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> ScoreRun:
