@@ -138,6 +138,16 @@ class Downloader:
         for target in todo:
             await self._queue.put(target)
 
+    def is_known(self, accession: str) -> bool:
+        """Whether ``feed`` would skip an accession: stored, quarantined, or queued in this session."""
+        return accession in self._seen
+
+    async def drain(self) -> None:
+        """Wait until every target fed so far is fetched, then write the partial batch (``insider watch``
+        stores each poll's filings at once instead of waiting for a full batch)."""
+        await self._queue.join()
+        await self._flush()
+
     async def run(self, targets: Iterable[Target]) -> DownloadReport:
         """Fetch a list of targets in one session; returns the session's report."""
         async with self:
@@ -146,9 +156,12 @@ class Downloader:
 
     async def _worker(self) -> None:
         while (target := await self._queue.get()) is not None:
-            await self._fetch(target)
-            if len(self._records) >= self.batch_size:
-                await self._flush()
+            try:
+                await self._fetch(target)
+                if len(self._records) >= self.batch_size:
+                    await self._flush()
+            finally:
+                self._queue.task_done()
 
     async def _fetch(self, target: Target) -> None:
         record = dict(
@@ -162,6 +175,7 @@ class Downloader:
         except FetchError as exc:
             self._records.append(ManifestRecord(**record, status="failed", reason=exc.reason))
             self.report.failed[target.accession] = exc.reason
+            self._seen.discard(target.accession)  # a later feed of this session may try it again
             if self.progress is not None:
                 self.progress.update(failed=1)
             return
