@@ -21,13 +21,16 @@ from engine.edgar.alerts import EventWriter, WebhookSender
 from engine.edgar.download import download_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
-from engine.edgar.watch import NEW_YORK, STATE, WATCH_DIR, Watcher, WatchSettings, poll_interval
+from engine.edgar.watch import NEW_YORK, STATE, WATCH_DIR, Watcher, WatchSettings, WatchState, poll_interval
 from engine.errors import UserError
 from engine.replay import FakeEdgar, load_filings
 from engine.replay.feed import CurrentFeed, FeedFault, Publication, ReplayClock, as_owner, restamp
 from engine.replay.filings import synthetic_copies
+from engine.scoring.config import ScoreConfig
+from engine.scoring.live import live_market_caps, live_scores
 from engine.store.datasets import Store
-from engine.watch_rules import WatchRules
+from engine.watch_rules import WatchRules, evaluate
+from parsers.tables import TableBuilder
 
 AGENT = "Insider Engine tests tests@example.com"
 DAY = date(2030, 1, 2)
@@ -209,9 +212,11 @@ def test_the_ceo_buys_raise_officer_cluster_and_crossing_events(day_run) -> None
     assert cluster["trigger_accessions"] == [tsla[at(10, 30)], tsla[at(10, 45)]]
     assert cluster["values"]["distinct_insiders"] == 3
     assert {i["name"] for i in cluster["insiders"]} == {"Musk Elon", "Doe Jane", "Roe Richard"}
-    crossings = [e for e in events if e["rule"] == "score_crossing" and e["issuer_cik"] == TSLA]
-    assert crossings and crossings[0]["score"]["insider"] >= 2
-    assert crossings[0]["score"]["rank"] == 1
+    (crossing,) = [e for e in events if e["rule"] == "score_crossing" and e["issuer_cik"] == TSLA]
+    previous = crossing["score"]["previous_insider"]  # once, from below: later buys start above 2
+    assert crossing["score"]["insider"] >= 2 and (previous is None or abs(previous) < 2)
+    assert set(crossing["trigger_accessions"]) <= set(tsla.values())
+    assert crossing["score"]["rank"] == 1
     assert all(e["issuer_cik"] == TSLA for e in events if e["rule"] in ("officer_buy", "cluster_buy"))
 
 
@@ -378,3 +383,79 @@ def test_the_command_runs_once_for_cron_and_stops_cleanly_on_signals(filings, tm
     ids = [e["id"] for e in read_events(events)]
     assert len(ids) == len(set(ids))
     assert Store(store).accessions() == {p.filing.accession for p in publications}
+
+
+def store_of(publications: list[Publication], root: Path) -> Store:
+    """The publications parsed and written into a store (what the downloader would store)."""
+    builder = TableBuilder()
+    for publication in publications:
+        builder.add(
+            publication.filing.body,
+            source=publication.filing.accession,
+            accession=publication.filing.accession,
+        )
+    store = Store(root)
+    store.write(builder.build())
+    return store
+
+
+def test_cluster_and_officer_rules_follow_their_thresholds(filings, tmp_path: Path) -> None:
+    publications = [p for p in scripted(filings) if p.at <= at(10, 30)]
+    store = store_of(publications, tmp_path / "store")
+    caps_file = write_caps(tmp_path / "caps.csv", publications)
+    tsla = [p.filing.accession for p in publications if p.filing.ciks[0][0] == TSLA]
+    batch = pl.DataFrame({"accession": tsla, "issuer_cik": [TSLA] * 2, "date": [DAY] * 2})
+    scores, _ = live_scores(store, tsla, [DAY], market_caps=str(caps_file))
+    caps = live_market_caps(store, str(caps_file), DAY)
+
+    def fired(**rules) -> dict[str, list[list[str]]]:
+        alerts = evaluate(store, batch, scores, caps, WatchRules(**rules), ScoreConfig())
+        found: dict[str, list[list[str]]] = {}
+        for alert in alerts:
+            found.setdefault(alert.rule, []).append(alert.triggers)
+        return found
+
+    assert "cluster_buy" not in fired()  # two distinct insiders
+    assert fired(min_insiders=2)["cluster_buy"] == [tsla]
+    assert fired(window_days=1, min_insiders=2)["cluster_buy"] == [tsla]
+    assert fired()["officer_buy"] == [[tsla[0]], [tsla[1]]]
+    assert "officer_buy" not in fired(min_bp=101)
+    assert "officer_buy" not in fired(roles=("cfo",))
+    (crossing,) = fired()["score_crossing"]
+    assert crossing == tsla and "score_crossing" not in fired(threshold=50)
+    assert fired(score_crossing=False, officer_buy=False, cluster_buy=False) == {}
+
+
+def test_events_not_raised_because_scoring_failed_are_raised_by_the_next_poll(
+    filings, tmp_path: Path
+) -> None:
+    publications = [p for p in scripted(filings) if p.at <= at(10, 30)]
+    caps = write_caps(tmp_path / "caps.csv", publications)
+    clock = ReplayClock(at(10, 35), speed=1.0)
+    settings = WatchSettings(market_caps=str(caps), rules=WatchRules(filing=True))
+    events = tmp_path / "events.jsonl"
+
+    async def run() -> tuple[int, int]:
+        async with FakeEdgar([], feed=CurrentFeed(publications, clock), today=DAY) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            async with client() as http:
+                first = Watcher(
+                    Store(tmp_path / "store"), http, urls, settings, EventWriter(events), now=clock.aware
+                )
+                async with first:
+                    caps.rename(tmp_path / "away.csv")  # the market data go missing after the start
+                    await first.cycle()
+                stuck = len(WatchState.load(tmp_path / "store" / WATCH_DIR / STATE).pending)
+                (tmp_path / "away.csv").rename(caps)
+                second = Watcher(
+                    Store(tmp_path / "store"), http, urls, settings, EventWriter(events), now=clock.aware
+                )
+                async with second:
+                    await second.cycle()
+                return stuck, second.report.new_filings
+
+    stuck, refetched = asyncio.run(run())
+    fours = {p.filing.accession for p in publications if p.filing.form_type.startswith("4")}
+    assert stuck == len(fours) and refetched == 0
+    raised = [e["trigger_accessions"][0] for e in read_events(events) if e["rule"] == "filing"]
+    assert sorted(raised) == sorted(fours)

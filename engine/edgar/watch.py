@@ -199,6 +199,7 @@ class Watcher:
         self._downloader: Downloader | None = None
         self._reference_day: date | None = None
         self._index_tries: dict[date, float] = {}
+        self._sources: dict[str, str] = {}
 
     # the session
 
@@ -223,8 +224,6 @@ class Watcher:
         """Poll until ``stop`` is set (or once); a stop mid-poll abandons that poll cleanly."""
         try:
             async with self:
-                if not await self._interruptible(self._resume(), stop):
-                    raise _Stopped
                 while not stop.is_set():
                     if not await self._interruptible(self.cycle(), stop):
                         raise _Stopped
@@ -266,16 +265,11 @@ class Watcher:
         await asyncio.gather(task, return_exceptions=True)
         return False
 
-    async def _resume(self) -> None:
-        """Raise the events of filings a crashed session stored but never evaluated."""
-        if self.state.pending:
-            await self._evaluate(self.state.pending, {})
-            self.state.pending = []
-            self.state.save(self.state_path)
-
     async def cycle(self) -> None:
-        """One poll: read the feed, store and evaluate what is new, settle days whose index is out."""
+        """One poll: raise what an earlier poll (or a crashed session) stored but could not evaluate, read
+        the feed, store and evaluate what is new, settle days whose index is out."""
         self.report.polls += 1
+        await self._raise_pending()
         try:
             found = await self._read_feed()
         except (FetchError, FeedFormatError) as exc:
@@ -394,16 +388,34 @@ class Watcher:
                 self._downloader.report.failed.get(accession),
             )
         self.report.failed += len(failed)
-        await self._evaluate(self.state.pending, {a: source for a in accessions})
+        self._sources.update(dict.fromkeys(accessions, source))
+        await self._raise_pending()
+
+    async def _raise_pending(self) -> None:
+        """Evaluate the stored filings whose events are not raised yet; on failure (market data missing,
+        an unreadable store file) they stay pending and the next poll tries again."""
+        if not self.state.pending:
+            return
+        try:
+            self.report.stored += await self._evaluate(self.state.pending, self._sources)
+        except (UserError, OSError, pl.exceptions.PolarsError) as exc:
+            self.report.last_error = str(exc)
+            log.warning(
+                "events of %d filing(s) not raised yet (%s); trying again next poll",
+                len(self.state.pending),
+                exc,
+            )
+            return
         self.state.pending = []
+        self._sources.clear()
         self.state.save(self.state_path)
 
-    async def _evaluate(self, accessions: Collection[str], sources: dict[str, str]) -> None:
-        """Rescore the batch's score dates and emit the events it raises (each id once)."""
+    async def _evaluate(self, accessions: Collection[str], sources: dict[str, str]) -> int:
+        """Rescore the batch's score dates and emit the events it raises (each id once); returns how
+        many of the accessions the store holds."""
         batch = await asyncio.to_thread(self._batch, list(accessions))
-        self.report.stored += batch.height
         if batch.is_empty():
-            return
+            return 0
         events = await asyncio.to_thread(self._events, batch, sources)
         for keys, event in events:
             self._emit(keys, event)
@@ -411,6 +423,7 @@ class Watcher:
             f"{batch.height} filing(s) stored for {batch['issuer_cik'].n_unique()} issuer(s); "
             f"{len(events)} event(s) raised"
         )
+        return batch.height
 
     def _batch(self, accessions: list[str]) -> pl.DataFrame:
         """The batch's stored filings (quarantined and failed ones are not in the store), with the score
