@@ -1,5 +1,5 @@
 """EDGAR access: URLs, the shared rate budget, the HTTP client (gateway), discovery, download, manifest,
-data-set backfill and XBRL shares outstanding (orchestration)."""
+data-set backfill, XBRL shares outstanding and the live watch with its event outputs (orchestration)."""
 
 from engine._faces import lazy_face
 
@@ -13,6 +13,11 @@ _EXPORTS = {
     "Manifest": "engine.edgar.manifest",
     "ingest_zip_files": "engine.edgar.backfill",
     "fetch_shares_outstanding": "engine.edgar.shares",
+    "Watcher": "engine.edgar.watch",
+    "WatchSettings": "engine.edgar.watch",
+    "WatchReport": "engine.edgar.watch",
+    "EventWriter": "engine.edgar.alerts",
+    "WebhookSender": "engine.edgar.alerts",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)
