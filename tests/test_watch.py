@@ -21,7 +21,8 @@ from engine.edgar.alerts import EventWriter, WebhookSender
 from engine.edgar.download import download_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
-from engine.edgar.watch import NEW_YORK, STATE, WATCH_DIR, Watcher, WatchSettings, WatchState, poll_interval
+from engine.edgar.watch import Watcher
+from engine.edgar.watch_state import NEW_YORK, STATE, WATCH_DIR, WatchSettings, WatchState, poll_interval
 from engine.errors import UserError
 from engine.replay import FakeEdgar, load_filings
 from engine.replay.feed import CurrentFeed, FeedFault, Publication, ReplayClock, as_owner, restamp
@@ -119,6 +120,7 @@ def day_run(filings, tmp_path_factory):
                         clock.move_to(step)
                         before = len(read_events(root / "events.jsonl"))
                         await watcher.cycle()
+                        await watcher.evaluated()
                         out["polls"].append((step, read_events(root / "events.jsonl")[before:]))
                 writer.close()
                 out["report"], out["pauses"] = watcher.report, http.stats.pauses
@@ -349,6 +351,10 @@ def test_the_command_runs_once_for_cron_and_stops_cleanly_on_signals(filings, tm
     feed = CurrentFeed(publications, ReplayClock(now, speed=1.0))
     server = FakeEdgar([], feed=feed, today=now.date())
     base_url = server.start_in_thread()
+
+    def feed_hits() -> list:
+        return [hit for hit in list(server.hits) if "browse-edgar" in hit.path]
+
     events = tmp_path / "events.jsonl"
     store = tmp_path / "store"
     rules = tmp_path / "rules.toml"
@@ -362,12 +368,9 @@ def test_the_command_runs_once_for_cron_and_stops_cleanly_on_signals(filings, tm
         for number in (signal.SIGINT, signal.SIGTERM):
             process = subprocess.Popen(_cli(store, base_url, caps, events), stderr=subprocess.PIPE, text=True,
                                        env=env)  # fmt: skip
-            state, deadline = store / WATCH_DIR / STATE, time.monotonic() + 60
-            saved = state.stat().st_mtime_ns
-            while (
-                process.poll() is None and time.monotonic() < deadline and state.stat().st_mtime_ns == saved
-            ):
-                time.sleep(0.05)  # until this run has finished a poll: its signal handlers are in place
+            polls, deadline = len(feed_hits()), time.monotonic() + 60
+            while process.poll() is None and time.monotonic() < deadline and len(feed_hits()) == polls:
+                time.sleep(0.05)  # until this run polls: its signal handlers are in place
             process.send_signal(number)
             _, stderr = process.communicate(timeout=60)
             assert process.returncode == 0, stderr
@@ -457,5 +460,35 @@ def test_events_not_raised_because_scoring_failed_are_raised_by_the_next_poll(
     stuck, refetched = asyncio.run(run())
     fours = {p.filing.accession for p in publications if p.filing.form_type.startswith("4")}
     assert stuck == len(fours) and refetched == 0
+    raised = [e["trigger_accessions"][0] for e in read_events(events) if e["rule"] == "filing"]
+    assert sorted(raised) == sorted(fours)
+
+
+def test_polls_run_on_while_events_are_raised_and_none_is_lost(filings, tmp_path: Path) -> None:
+    """The events of one poll are raised in the background while the next poll fetches: filings of
+    the next poll, handed to the downloader but not stored yet, are evaluated after they are stored."""
+    publications = [p for p in scripted(filings) if p.at < at(11, 0)]
+    caps = write_caps(tmp_path / "caps.csv", publications)
+    clock = ReplayClock(at(9, 0), speed=1.0)
+    settings = WatchSettings(market_caps=str(caps), rules=WatchRules(filing=True))
+    events = tmp_path / "events.jsonl"
+
+    async def run() -> None:
+        async with FakeEdgar([], feed=CurrentFeed(publications, clock), today=DAY) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            async with client() as http:
+                watcher = Watcher(
+                    Store(tmp_path / "store"), http, urls, settings, EventWriter(events), now=clock.aware
+                )
+                for late in publications:
+                    if late.at > at(9, 50):  # fetched slowly: their poll is still fetching them when
+                        server.inject("slow", match=late.filing.accession, delay=3.0)  # A's events end
+                async with watcher:
+                    for step in (at(9, 50), at(10, 50)):
+                        clock.move_to(step)
+                        await watcher.cycle()  # no waiting for the events in between
+
+    asyncio.run(run())
+    fours = {p.filing.accession for p in publications if p.filing.form_type.startswith("4")}
     raised = [e["trigger_accessions"][0] for e in read_events(events) if e["rule"] == "filing"]
     assert sorted(raised) == sorted(fours)

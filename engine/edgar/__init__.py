@@ -14,8 +14,8 @@ _EXPORTS = {
     "ingest_zip_files": "engine.edgar.backfill",
     "fetch_shares_outstanding": "engine.edgar.shares",
     "Watcher": "engine.edgar.watch",
-    "WatchSettings": "engine.edgar.watch",
-    "WatchReport": "engine.edgar.watch",
+    "WatchSettings": "engine.edgar.watch_state",
+    "WatchReport": "engine.edgar.watch_state",
     "EventWriter": "engine.edgar.alerts",
     "WebhookSender": "engine.edgar.alerts",
 }

@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -38,23 +35,28 @@ from engine.edgar.discovery import Target, targets_from_index
 from engine.edgar.download import Downloader
 from engine.edgar.http import EdgarClient, FetchError
 from engine.edgar.urls import EdgarUrls
+from engine.edgar.watch_state import (
+    NEW_YORK,
+    STATE,
+    WATCH_DIR,
+    WatchReport,
+    WatchSettings,
+    WatchState,
+    poll_interval,
+)
 from engine.errors import UserError
-from engine.scoring.config import ScoreConfig
 from engine.scoring.live import first_score_date, live_market_caps, live_scores, market_caps_source
 from engine.scoring.market_caps import MarketSource
 from engine.store.atomic import replace_bytes
 from engine.store.datasets import Store
-from engine.watch_rules import WatchRules, evaluate
+from engine.watch_rules import evaluate
 from parsers.feed import FeedEntry, FeedFormatError, parse_feed
 from parsers.index import IndexFormatError, parse_index
 from parsers.schema import OWNERSHIP_FORMS
 
 log = logging.getLogger(__name__)
 
-NEW_YORK = ZoneInfo("America/New_York")
 FEED_PAGE = 100
-FILING_HOURS = (clock_time(6, 0), clock_time(22, 0))
-"""EDGAR accepts filings Monday to Friday, 06:00-22:00 New York."""
 INDEX_BUILT = clock_time(22, 0)
 """A day's daily index is built from about 22:00 New York that night."""
 INDEX_GIVE_UP = timedelta(days=4)
@@ -62,100 +64,6 @@ INDEX_GIVE_UP = timedelta(days=4)
 CATCH_UP_DAYS = 7
 """A first run reads back to the store's last filing day only when it is this recent; an older store is
 ``insider update``'s job (the watch then starts from what the feed holds, and says so)."""
-POLL_SHARE = 0.5
-"""Feed polls may use at most this share of the rate budget; the rest is for fetching filings."""
-WATCH_DIR = "_watch"
-STATE = "state.json"
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    """How to watch: forms, intervals (seconds), paging, and what to score and raise."""
-
-    forms: frozenset[str] = frozenset({"4", "4/A"})
-    interval: float = 10.0
-    night_interval: float = 120.0
-    max_pages: int = 20
-    overlap: timedelta = timedelta(seconds=60)
-    index_retry: float = 900.0
-    market_caps: MarketSource | None = None
-    score_config: ScoreConfig = field(default_factory=ScoreConfig)
-    rules: WatchRules = field(default_factory=WatchRules)
-
-    @property
-    def feed_types(self) -> list[str]:
-        """Feed ``type=`` values: EDGAR matches a prefix, so ``4`` lists 4 and 4/A (one request a poll)."""
-        return sorted({form.split("/")[0] for form in self.forms})
-
-
-def poll_interval(now: datetime, settings: WatchSettings, rate: float | None) -> float:
-    """Seconds to the next poll: ``interval`` in filing hours, ``night_interval`` otherwise, never below
-    what keeps the feed polls within ``POLL_SHARE`` of the rate budget."""
-    local = now.astimezone(NEW_YORK)
-    open_now = local.weekday() < 5 and FILING_HOURS[0] <= local.time() < FILING_HOURS[1]
-    base = settings.interval if open_now else settings.night_interval
-    floor = len(settings.feed_types) / (rate * POLL_SHARE) if rate else 0.0
-    return max(base, floor)
-
-
-@dataclass
-class WatchState:
-    """What survives a restart (``_watch/state.json``)."""
-
-    high_water: datetime | None = None
-    days: dict[date, str] = field(default_factory=dict)
-    """Days to settle from their daily index: ``watched`` or ``gap``."""
-    pending: list[str] = field(default_factory=list)
-    """Accessions handed to the downloader whose events are not raised yet."""
-
-    @classmethod
-    def load(cls, path: Path) -> WatchState:
-        """The saved state, or a fresh one; an unreadable file is a clear error, never silently reset."""
-        if not path.exists():
-            return cls()
-        try:
-            data = json.loads(path.read_bytes())
-            return cls(
-                high_water=datetime.fromisoformat(data["high_water"]) if data.get("high_water") else None,
-                days={date.fromisoformat(d): kind for d, kind in data.get("days", {}).items()},
-                pending=list(data.get("pending", [])),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UserError(
-                f"{path} is not a watch state file ({exc})", fix=f"remove {path} to start watching afresh"
-            ) from exc
-
-    def save(self, path: Path) -> None:
-        """Replace the file atomically."""
-        data = {
-            "high_water": self.high_water.isoformat() if self.high_water else None,
-            "days": {d.isoformat(): kind for d, kind in sorted(self.days.items())},
-            "pending": sorted(self.pending),
-        }
-        replace_bytes(path, json.dumps(data, indent=1).encode())
-
-
-@dataclass
-class WatchReport:
-    """Counters of a watch session."""
-
-    polls: int = 0
-    feed_errors: int = 0
-    new_filings: int = 0
-    stored: int = 0
-    failed: int = 0
-    events: int = 0
-    gaps: int = 0
-    days_settled: int = 0
-    last_error: str | None = None
-
-    def summary(self) -> str:
-        """One line."""
-        return (
-            f"{self.polls} polls ({self.feed_errors} failed), {self.new_filings} new filings, {self.stored} "
-            f"stored, {self.failed} failed, {self.events} events, {self.gaps} gaps, "
-            f"{self.days_settled} days settled from the daily index"
-        )
 
 
 @dataclass
@@ -200,6 +108,11 @@ class Watcher:
         self._reference_day: date | None = None
         self._index_tries: dict[date, float] = {}
         self._sources: dict[str, str] = {}
+        self._ready: set[str] = set(self.state.pending)
+        """Pending accessions whose fetch is over (a crashed session's all are), ready to evaluate."""
+        self._evaluator: asyncio.Task[None] | None = None
+        self._save_lock: asyncio.Lock | None = None
+        self._memory_lock: asyncio.Lock | None = None
 
     # the session
 
@@ -207,6 +120,7 @@ class Watcher:
         """Open the session: check the store and the market data, start the downloader's workers."""
         self.store.check_writable()
         self.caps_source = market_caps_source(self.store, self.settings.market_caps)
+        self._save_lock, self._memory_lock = asyncio.Lock(), asyncio.Lock()
         if self.state.high_water is None:
             self._reference_day = self._catch_up_from()
         downloader = Downloader(self.store, self.client, self.urls, workers=self.workers)
@@ -214,8 +128,14 @@ class Watcher:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        """Close the session; after an error or a stop the fetched filings not yet written are dropped
-        (the manifest does not list them, so the next session fetches them again)."""
+        """Close the session once the events of the stored filings are raised; after an error or a stop
+        the fetched filings not yet written are dropped (the manifest does not list them, so the next
+        session fetches them again) and so are events not raised yet (the next session raises them)."""
+        if exc_type is None:
+            await self.evaluated()
+        elif self._evaluator is not None:
+            self._evaluator.cancel()
+            await asyncio.gather(self._evaluator, return_exceptions=True)
         downloader, self._downloader = self._downloader, None
         if downloader is not None:
             await downloader.__aexit__(exc_type, *exc)
@@ -225,13 +145,17 @@ class Watcher:
         try:
             async with self:
                 while not stop.is_set():
+                    began = time.monotonic()
                     if not await self._interruptible(self.cycle(), stop):
                         raise _Stopped
                     if once:
                         break
+                    # polls start an interval apart: a busy poll is not followed by a full interval's wait
                     delay = poll_interval(self.now(), self.settings, self.client.limiter.rate)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                        await asyncio.wait_for(
+                            stop.wait(), timeout=max(0.0, began + delay - time.monotonic())
+                        )
         except _Stopped:
             log.info("watch stopped during a poll; its unwritten filings are fetched again next time")
         return self.report
@@ -266,10 +190,11 @@ class Watcher:
         return False
 
     async def cycle(self) -> None:
-        """One poll: raise what an earlier poll (or a crashed session) stored but could not evaluate, read
-        the feed, store and evaluate what is new, settle days whose index is out."""
+        """One poll: read the feed, store what is new, settle days whose index is out. The events of what
+        is stored (and of what an earlier poll or a crashed session stored but could not evaluate) are
+        raised in the background, so that polls keep their pace: ``evaluated`` waits for them."""
         self.report.polls += 1
-        await self._raise_pending()
+        self._kick()
         try:
             found = await self._read_feed()
         except (FetchError, FeedFormatError) as exc:
@@ -278,8 +203,9 @@ class Watcher:
             log.warning("the current-filings feed could not be read (%s); trying again next poll", exc)
             found = None
         if found is not None:
+            before = (self.state.high_water, dict(self.state.days))
             if found.gap is not None:
-                self._open_gap(*found.gap)
+                await self._open_gap(*found.gap)
             self.report.new_filings += len(found.targets)
             if found.targets:
                 await self._store(found.targets, "feed")
@@ -290,7 +216,8 @@ class Watcher:
             ):
                 self.state.high_water = found.newest
             self._reference_day = None
-            self.state.save(self.state_path)
+            if (self.state.high_water, self.state.days) != before:  # an idle poll writes nothing
+                await self._save()
         await self._settle_days()
 
     # reading the feed
@@ -344,7 +271,7 @@ class Watcher:
             return day is not None and day < self._reference_day
         return False
 
-    def _open_gap(self, since: datetime | date, until: datetime) -> None:
+    async def _open_gap(self, since: datetime | date, until: datetime) -> None:
         """Record the days a gap spans (to fill from their daily index) and report it."""
         first = since.astimezone(NEW_YORK).date() if isinstance(since, datetime) else since
         last = until.astimezone(NEW_YORK).date()
@@ -355,20 +282,18 @@ class Watcher:
         self.report.gaps += 1
         event_id = f"feed_gap:{since.isoformat()}"
         log.warning("the feed scrolled past the last entry seen: gap from %s to %s", since, until)
-        self._emit(
-            [event_id],
-            {
-                "id": event_id,
-                "rule": "feed_gap",
-                "status": "open",
-                "since": since,
-                "until": until,
-                "days": days,
-                "detail": "the feed no longer reaches back to the last entry seen; these days are filled "
-                "from their daily index once EDGAR publishes it (from about 22:00 New York)",
-                "emitted_at": self.now(),
-            },
-        )
+        gap = {
+            "id": event_id,
+            "rule": "feed_gap",
+            "status": "open",
+            "since": since,
+            "until": until,
+            "days": days,
+            "detail": "the feed no longer reaches back to the last entry seen; these days are filled "
+            "from their daily index once EDGAR publishes it (from about 22:00 New York)",
+            "emitted_at": self.now(),
+        }
+        await self._emit_all([([event_id], gap)])
 
     # storing, scoring, raising
 
@@ -377,7 +302,7 @@ class Watcher:
         assert self._downloader is not None
         accessions = [t.accession for t in targets]
         self.state.pending = sorted(set(self.state.pending) | set(accessions))
-        self.state.save(self.state_path)
+        await self._save()
         await self._downloader.feed(targets)
         await self._downloader.drain()
         failed = [a for a in accessions if not self._downloader.is_known(a)]
@@ -389,26 +314,40 @@ class Watcher:
             )
         self.report.failed += len(failed)
         self._sources.update(dict.fromkeys(accessions, source))
-        await self._raise_pending()
+        self._ready.update(accessions)
+        self._kick()
+
+    def _kick(self) -> None:
+        """Start raising the pending filings' events in the background, unless that is under way."""
+        if self._ready and (self._evaluator is None or self._evaluator.done()):
+            self._evaluator = asyncio.create_task(self._raise_pending())
+
+    async def evaluated(self) -> None:
+        """Wait until the events of every filing stored so far are raised (or could not be: then they
+        stay pending for the next poll)."""
+        while self._evaluator is not None and not self._evaluator.done():
+            await self._evaluator
 
     async def _raise_pending(self) -> None:
-        """Evaluate the stored filings whose events are not raised yet; on failure (market data missing,
-        an unreadable store file) they stay pending and the next poll tries again."""
-        if not self.state.pending:
-            return
-        try:
-            self.report.stored += await self._evaluate(self.state.pending, self._sources)
-        except (UserError, OSError, pl.exceptions.PolarsError) as exc:
-            self.report.last_error = str(exc)
-            log.warning(
-                "events of %d filing(s) not raised yet (%s); trying again next poll",
-                len(self.state.pending),
-                exc,
-            )
-            return
-        self.state.pending = []
-        self._sources.clear()
-        self.state.save(self.state_path)
+        """Evaluate the stored filings whose events are not raised yet, batch after batch as polls add
+        them; on failure (market data missing, an unreadable store file) they stay pending and the next
+        poll tries again."""
+        while self._ready:
+            batch = sorted(self._ready)
+            try:
+                self.report.stored += await self._evaluate(batch, dict(self._sources))
+            except (UserError, OSError, pl.exceptions.PolarsError) as exc:
+                self.report.last_error = str(exc)
+                log.warning(
+                    "events of %d filing(s) not raised yet (%s); trying again next poll", len(batch), exc
+                )
+                return
+            done = set(batch)
+            self._ready -= done
+            self.state.pending = [a for a in self.state.pending if a not in done]
+            for accession in done:
+                self._sources.pop(accession, None)
+            await self._save()
 
     async def _evaluate(self, accessions: Collection[str], sources: dict[str, str]) -> int:
         """Rescore the batch's score dates and emit the events it raises (each id once); returns how
@@ -417,8 +356,7 @@ class Watcher:
         if batch.is_empty():
             return 0
         events = await asyncio.to_thread(self._events, batch, sources)
-        for keys, event in events:
-            self._emit(keys, event)
+        await self._emit_all(events)
         self.status(
             f"{batch.height} filing(s) stored for {batch['issuer_cik'].n_unique()} issuer(s); "
             f"{len(events)} event(s) raised"
@@ -467,15 +405,25 @@ class Watcher:
                 events.append((keys, event))
         return events
 
-    def _emit(self, keys: list[str], event: dict[str, Any]) -> None:
-        """Remember, then write and post, an event whose keys are not all remembered yet."""
-        if all(key in self.memory for key in keys):
-            return
-        self.memory.remember(keys)
-        self.writer.write(event)
-        if self.webhook is not None:
-            self.webhook.submit(event)
-        self.report.events += 1
+    async def _emit_all(self, events: list[tuple[list[str], dict[str, Any]]]) -> None:
+        """Remember (one fsync, off the event loop), then write and post, the events whose keys are not
+        all remembered yet."""
+        assert self._memory_lock is not None
+        async with self._memory_lock:
+            fresh = [(keys, event) for keys, event in events if not all(key in self.memory for key in keys)]
+            await asyncio.to_thread(self.memory.remember, [key for keys, _ in fresh for key in keys])
+            for _, event in fresh:
+                self.writer.write(event)
+                if self.webhook is not None:
+                    self.webhook.submit(event)
+                self.report.events += 1
+
+    async def _save(self) -> None:
+        """Save the state as it is now, off the event loop (an fsync takes milliseconds that fetches
+        should not wait for); saves land in the order they were asked for."""
+        assert self._save_lock is not None
+        async with self._save_lock:
+            await asyncio.to_thread(replace_bytes, self.state_path, self.state.encode())
 
     # settling days from the daily index
 
@@ -498,33 +446,32 @@ class Watcher:
                 data = b""
             if targets is None:
                 if data is None and now - built > INDEX_GIVE_UP:
-                    self._close_day(day, kind, None, "no daily index was published (a holiday?)")
+                    await self._close_day(day, kind, None, "no daily index was published (a holiday?)")
                 else:
                     self._index_tries[day] = time.monotonic() + self.settings.index_retry
                 continue
             missing = [t for t in targets if not self._downloader.is_known(t.accession)]
             if missing:
                 await self._store(missing, "daily-index")
-            self._close_day(day, kind, len(missing), None)
+            await self._close_day(day, kind, len(missing), None)
 
-    def _close_day(self, day: date, kind: str, recovered: int | None, problem: str | None) -> None:
+    async def _close_day(self, day: date, kind: str, recovered: int | None, problem: str | None) -> None:
+        """A day settled (or given up): forget it, and report a gap day as filled (or not)."""
         del self.state.days[day]
-        self.state.save(self.state_path)
+        await self._save()
         self.report.days_settled += recovered is not None
         if kind == "gap":
             event_id = f"feed_gap_filled:{day.isoformat()}"
-            self._emit(
-                [event_id],
-                {
-                    "id": event_id,
-                    "rule": "feed_gap",
-                    "status": "filled" if recovered is not None else "unfilled",
-                    "day": day,
-                    "filings_recovered": recovered,
-                    "detail": problem or "filled from the day's daily index",
-                    "emitted_at": self.now(),
-                },
-            )
+            report = {
+                "id": event_id,
+                "rule": "feed_gap",
+                "status": "filled" if recovered is not None else "unfilled",
+                "day": day,
+                "filings_recovered": recovered,
+                "detail": problem or "filled from the day's daily index",
+                "emitted_at": self.now(),
+            }
+            await self._emit_all([([event_id], report)])
 
 
 class _Stopped(Exception):

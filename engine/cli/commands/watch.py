@@ -19,7 +19,8 @@ from engine.cli.commands.download import (
     urls_from_args,
 )
 from engine.edgar.alerts import EventWriter, WebhookSender
-from engine.edgar.watch import Watcher, WatchReport, WatchSettings
+from engine.edgar.watch import Watcher
+from engine.edgar.watch_state import WatchReport, WatchSettings
 from engine.scoring.config import ScoreConfig
 from engine.store.datasets import Store
 from engine.watch_rules import WatchRules
