@@ -492,3 +492,15 @@ def test_polls_run_on_while_events_are_raised_and_none_is_lost(filings, tmp_path
     fours = {p.filing.accession for p in publications if p.filing.form_type.startswith("4")}
     raised = [e["trigger_accessions"][0] for e in read_events(events) if e["rule"] == "filing"]
     assert sorted(raised) == sorted(fours)
+
+
+def test_the_demo_ends_with_a_watch_that_raises_the_scripted_cluster(filings, tmp_path: Path) -> None:
+    from engine.cli.demo import demo_market_caps
+    from engine.cli.demo_watch import watch_demo
+
+    watched = watch_demo(filings, demo_market_caps(), tmp_path, user_agent=AGENT, rate=200)
+    assert watched.report.stored == watched.published == 11 and watched.report.feed_errors == 0
+    (cluster,) = [e for e in watched.events if e["rule"] == "cluster_buy"]
+    assert cluster["ticker"] == "TSLA" and cluster["values"]["distinct_insiders"] == 3
+    assert 0 <= cluster["latency_seconds"] < 60
+    assert Store(tmp_path / "watch" / "store").summary()["filings"] == 11

@@ -2,7 +2,8 @@
 
 A local EDGAR replay (:mod:`engine.replay`) serves the bundled filings under EDGAR's URL layout with
 generated daily and quarterly indexes; the real downloader fetches them into a store; the universe is
-scored with market caps built from bundled real prices and shares outstanding; the score is evaluated.
+scored with market caps built from bundled real prices and shares outstanding; the score is evaluated;
+then ``insider watch`` follows the replay's current-filings feed for a few seconds (``demo_watch``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from engine.cli.demo_watch import WatchDemo, watch_demo
 from engine.edgar.download import DownloadReport, download_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
@@ -48,6 +50,7 @@ class DemoResult:
     market_cap_tickers: list[str]
     evaluation: EvaluationReport
     written: dict[str, Path]
+    watch: WatchDemo
     seconds: float
 
 
@@ -92,6 +95,7 @@ def run_demo(workdir: Path) -> DemoResult:
     scores = score_run(store, prices["date"].min(), prices["date"].max(), market_caps=caps)
     evaluation = evaluate(scores.frame, prices, transactions=store.scan("transactions"))
     written = evaluation.write(workdir / "report")
+    watch = watch_demo(edgar.filings, caps, workdir, user_agent=USER_AGENT, rate=REPLAY_RATE)
     return DemoResult(
         mirror_filings=len(edgar.filings),
         base_url=base_url,
@@ -101,5 +105,6 @@ def run_demo(workdir: Path) -> DemoResult:
         market_cap_tickers=sorted(caps["ticker"].unique()),
         evaluation=evaluation,
         written=written,
+        watch=watch,
         seconds=time.perf_counter() - began,
     )

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from engine.cli.demo_watch import WatchDemo
 
 DECOMPOSITION_COLUMNS = (
     "ticker",
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     print("5. evaluation:")
     print(_indent(result.evaluation.summary(max_tickers=args.top)))
     print(f"   report: {result.written['report']} ({len(result.written) - 1} charts beside it)")
+    print(_watched(result.watch))
     print(f"done in {result.seconds:.1f} s")
     return 0 if result.download.complete else 1
 
@@ -93,6 +98,26 @@ def _decomposition(frame: pl.DataFrame, top: int) -> str:
                 f"{row['buys']:>11.2e}{row['sells']:>11.2e}{row['cluster']:>8}"
                 f"{row['n_buys']:>6}/{row['n_sells']}"
             )
+    return "\n".join(lines)
+
+
+def _watched(watch: WatchDemo) -> str:
+    """The watch's few seconds: what the feed published, what was stored, one line per event."""
+    lines = [
+        f"6. insider watch on the replay's current-filings feed for a few seconds: {watch.published} filings "
+        f"published, {watch.report.stored} stored, {watch.report.events} events -> {watch.path}"
+    ]
+    for event in watch.events:
+        if event["rule"] == "feed_gap":
+            lines.append(f"   feed_gap {event['status']}: {event['detail']}")
+            continue
+        score = event["score"]
+        insider = "-" if score.get("insider") is None else f"{score['insider']:+.2f}"
+        lines.append(
+            f"   {event['rule']:<15}{event.get('ticker') or '-':<6} {event['trigger_accessions'][0]} "
+            f"insider {insider} rank {score.get('rank')}/{score.get('of')} latency "
+            f"{event['latency_seconds']:.1f} s; {event['availability']}"
+        )
     return "\n".join(lines)
 
 
