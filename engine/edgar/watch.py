@@ -108,8 +108,8 @@ class Watcher:
         self._reference_day: date | None = None
         self._index_tries: dict[date, float] = {}
         self._sources: dict[str, str] = {}
+        # pending accessions whose fetch is over (all of a crashed session's are): ready to evaluate
         self._ready: set[str] = set(self.state.pending)
-        """Pending accessions whose fetch is over (a crashed session's all are), ready to evaluate."""
         self._evaluator: asyncio.Task[None] | None = None
         self._save_lock: asyncio.Lock | None = None
         self._memory_lock: asyncio.Lock | None = None
@@ -308,7 +308,7 @@ class Watcher:
         failed = [a for a in accessions if not self._downloader.is_known(a)]
         for accession in failed:
             log.warning(
-                "%s could not be fetched (%s); the next poll or the daily index tries it again",
+                "%s could not be fetched (%s); it is tried again when its day is settled from its index",
                 accession,
                 self._downloader.report.failed.get(accession),
             )
@@ -318,8 +318,13 @@ class Watcher:
         self._kick()
 
     def _kick(self) -> None:
-        """Start raising the pending filings' events in the background, unless that is under way."""
-        if self._ready and (self._evaluator is None or self._evaluator.done()):
+        """Start raising the pending filings' events in the background, unless that is under way; an
+        unexpected error of the previous round (a bug, not bad data) ends the session here."""
+        if self._evaluator is not None and self._evaluator.done():
+            if not self._evaluator.cancelled():
+                self._evaluator.result()
+            self._evaluator = None
+        if self._ready and self._evaluator is None:
             self._evaluator = asyncio.create_task(self._raise_pending())
 
     async def evaluated(self) -> None:
@@ -439,13 +444,15 @@ class Watcher:
             url = self.urls.daily_index(day)
             try:
                 data = await self.client.get(url, missing_ok=True)
-                targets = targets_from_index(parse_index(data, forms=OWNERSHIP_FORMS)) if data else None
+                targets = (
+                    None if data is None else targets_from_index(parse_index(data, forms=OWNERSHIP_FORMS))
+                )
             except (FetchError, IndexFormatError) as exc:
                 log.warning("the daily index %s could not be read (%s); trying again later", url, exc)
-                targets = None
-                data = b""
-            if targets is None:
-                if data is None and now - built > INDEX_GIVE_UP:
+                self._index_tries[day] = time.monotonic() + self.settings.index_retry
+                continue
+            if targets is None:  # not built yet (EDGAR answers 403 or 404)
+                if now - built > INDEX_GIVE_UP:
                     await self._close_day(day, kind, None, "no daily index was published (a holiday?)")
                 else:
                     self._index_tries[day] = time.monotonic() + self.settings.index_retry
