@@ -128,13 +128,16 @@ class Alert:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def _buys(store: Store, config: ScoreConfig, first: dt.date, last: dt.date) -> pl.LazyFrame:
-    """Eligible non-plan open-market buys available in ``[first, last]`` (SCORING.md sections 2, 3, 6)."""
+def _buys(
+    store: Store, config: ScoreConfig, issuers: pl.Series, first: dt.date, last: dt.date
+) -> pl.LazyFrame:
+    """Eligible non-plan open-market buys of ``issuers`` available in ``[first, last]`` (SCORING.md
+    sections 2, 3, 6)."""
     window = partition_window(first, last)
     trades = eligible_trades(store.scan("transactions").filter(window), config).filter(
         pl.col("transaction_code").is_in(config.buy_codes)
         & pl.col("available_date").is_between(first, last)
-        & pl.col("issuer_cik").is_not_null()
+        & pl.col("issuer_cik").is_in(issuers.implode())
     )
     flagged = plan_flags(trades, store.scan("filings").filter(window), store.scan("footnotes"), config)
     priced = pl.col("price").is_finite() & (pl.col("price") > 0)
@@ -162,7 +165,7 @@ def evaluate(
         return []
     alerts: list[Alert] = []
     first = batch["date"].min() - dt.timedelta(days=rules.window_days - 1)
-    buys = _buys(store, config, first, batch["date"].max()).collect()
+    buys = _buys(store, config, batch["issuer_cik"].unique(), first, batch["date"].max()).collect()
     if rules.cluster_buy:
         alerts += _cluster_buys(batch, buys, rules)
     if rules.officer_buy:

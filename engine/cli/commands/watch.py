@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     writer = EventWriter(args.events)
     try:
         report, signalled = asyncio.run(_watch(args, settings, client, urls, store, writer))
+    except asyncio.CancelledError:  # a second Ctrl-C or SIGTERM: stop at once
+        raise KeyboardInterrupt from None
     finally:
         writer.close()
     print(f"watch {args.store}: {report.summary()}", file=sys.stderr)
