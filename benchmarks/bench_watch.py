@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,8 +127,10 @@ def run(args: argparse.Namespace) -> dict:
         if watcher.poll() is None:
             watcher.kill()
         server.stop_thread()
+    lines = events.read_text().splitlines()
+    shutil.rmtree(work, ignore_errors=True)
     emitted = {}
-    for line in events.read_text().splitlines():
+    for line in lines:
         event = json.loads(line)
         if event["rule"] == "filing":
             emitted[event["trigger_accessions"][0]] = datetime.fromisoformat(event["emitted_at"]).timestamp()
