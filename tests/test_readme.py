@@ -38,7 +38,7 @@ NOT_RUN_HERE = {
     INSTALL_AND_DEMO: "CI installs the package; tests/test_demo.py runs `insider demo` end to end",
     INSTALL_AND_TEST: "this is the test command itself: .ci/run runs it",
 }
-EDGAR_COMMANDS = {"download", "update", "backfill", "tickers"}
+EDGAR_COMMANDS = {"download", "update", "backfill", "tickers", "watch"}
 PRICE_COMMANDS = {"prices"}
 TIINGO_KEY = "your-tiingo-api-key"
 """The README's placeholder key: the fake Tiingo accepts exactly it."""

@@ -4,7 +4,8 @@ A local EDGAR replay (:mod:`engine.replay`) serves the bundled filings under EDG
 generated daily and quarterly indexes; the real downloader fetches them into a store; the issuer-to-ticker
 table joins them with the SEC's ticker map; the prices the universe needs go into the store's ``prices/``
 dataset; point-in-time market caps (shares outstanding x closes as traded) score the universe; the score is
-evaluated against those prices, market-adjusted by SPY.
+evaluated against those prices, market-adjusted by SPY; then ``insider watch`` follows the replay's
+current-filings feed for a few seconds (``demo_watch``).
 
 Bundled in ``engine/data/demo/`` (real data, see ``tests/fixtures`` READMEs for the sources): the 608
 filings; ``prices.parquet``, yfinance daily closes of 34 US symbols 2020-09..2025-09 (split- and
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from engine.cli.demo_watch import WatchDemo, watch_demo
 from engine.edgar.download import DownloadReport, download_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
@@ -96,6 +98,7 @@ class DemoResult:
     activity: Activity
     evaluation: EvaluationReport
     written: dict[str, Path]
+    watch: WatchDemo
     seconds: float
 
 
@@ -196,11 +199,13 @@ def run_demo(workdir: Path, *, top: int = 5) -> DemoResult:
     panel = load_prices(store_price_table(store), key="issuer_cik", market=MARKET)
     source = f"demo: snapshot share counts x the store's closes as traded ({store.root})"
     scores = score_run(store, first, last, market_caps=caps.market_caps(source))
-    caps.table.select("date", "issuer_cik", "market_cap").write_parquet(workdir / MARKET_CAPS_FILE)
+    cap_table = caps.table.select("date", "issuer_cik", "market_cap")
+    cap_table.write_parquet(workdir / MARKET_CAPS_FILE)
     scores.frame.write_parquet(workdir / SCORES_FILE)
     activity = latest_activity(scores.frame, store.scan("transactions"), top)
     evaluation = evaluate(scores, panel, transactions=store)
     written = evaluation.write(workdir / "report")
+    watch = watch_demo(edgar.filings, cap_table, workdir, user_agent=USER_AGENT, rate=REPLAY_RATE)
     return DemoResult(
         mirror_filings=len(edgar.filings),
         base_url=base_url,
@@ -213,5 +218,6 @@ def run_demo(workdir: Path, *, top: int = 5) -> DemoResult:
         activity=activity,
         evaluation=evaluation,
         written=written,
+        watch=watch,
         seconds=time.perf_counter() - began,
     )

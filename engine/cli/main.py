@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "update",
     "backfill",
     "score",
+    "watch",
     "compare",
     "explain",
     "demo",

@@ -171,6 +171,16 @@ class Downloader:
                 raise self._stopped
             await self._queue.put(target)
 
+    def is_known(self, accession: str) -> bool:
+        """Whether ``feed`` would skip an accession: stored, quarantined, or queued in this session."""
+        return accession in self._seen
+
+    async def drain(self) -> None:
+        """Wait until every target fed so far is fetched, then write the partial batch (``insider watch``
+        stores each poll's filings at once instead of waiting for a full batch)."""
+        await self._queue.join()
+        await self._flush()
+
     async def run(self, targets: Iterable[Target]) -> DownloadReport:
         """Fetch a list of targets in one session; returns the session's report."""
         async with self:
@@ -179,15 +189,18 @@ class Downloader:
 
     async def _worker(self) -> None:
         while (target := await self._queue.get()) is not None:
-            if self._stopped is not None:
-                continue  # the run is ending: the target stays unfetched, for the next run
             try:
-                await self._fetch(target)
-            except EdgarBlocked as exc:
-                self._stopped = exc
-                continue
-            if len(self._records) >= self.batch_size:
-                await self._flush()
+                if self._stopped is not None:
+                    continue  # the run is ending: the target stays unfetched, for the next run
+                try:
+                    await self._fetch(target)
+                except EdgarBlocked as exc:
+                    self._stopped = exc
+                    continue
+                if len(self._records) >= self.batch_size:
+                    await self._flush()
+            finally:
+                self._queue.task_done()
 
     async def _fetch(self, target: Target) -> None:
         record = dict(
@@ -204,6 +217,7 @@ class Downloader:
             self._records.append(ManifestRecord(**record, status="failed", reason=exc.reason))
             self._pending.pop(target.accession, None)
             self.report.failed[target.accession] = exc.reason
+            self._seen.discard(target.accession)  # a later feed of this session may try it again
             if self.progress is not None:
                 self.progress.update(failed=1)
             return

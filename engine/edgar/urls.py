@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from engine.edgar.calendar import quarter_of
 from engine.errors import UserError
@@ -64,6 +64,23 @@ class EdgarUrls:
     def filing(self, cik: int, accession: str) -> str:
         """The full submission (SGML header + documents): ``Archives/edgar/data/{cik}/{accession}.txt``."""
         return f"{self.base}Archives/edgar/data/{int(cik)}/{accession}.txt"
+
+    def current_feed(self, form_type: str, *, start: int = 0, count: int = 100) -> str:
+        """One page of the current-filings Atom feed of one form type (EDGAR matches it as a prefix: ``4``
+        lists 4 and 4/A), newest first, issuer and reporting-owner entries both: ``cgi-bin/browse-edgar``."""
+        query = urlencode(
+            {
+                "action": "getcurrent",
+                "type": form_type,
+                "company": "",
+                "dateb": "",
+                "owner": "include",
+                "start": start,
+                "count": count,
+                "output": "atom",
+            }
+        )
+        return f"{self.base}cgi-bin/browse-edgar?{query}"
 
     def dataset_zip(self, year: int, quarter: int) -> str:
         """The SEC Insider Transactions Data Set of one quarter: ``{YYYY}q{N}_form345.zip``."""

@@ -20,13 +20,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from aiohttp import web
 
 from engine.edgar.calendar import FIRST_INDEX_DAY, quarter_bounds, quarter_of, today_in_new_york
 from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
+from engine.replay.feed import FEED_PATH, NEW_YORK, CurrentFeed, ReplayClock
 from engine.replay.filings import ReplayFiling, iso_date, load_filings
 from engine.replay.indexes import form_index, master_index
 from engine.replay.local import LocalServer
@@ -97,7 +98,10 @@ class Hit:
 class FakeEdgar(LocalServer):
     """The fake EDGAR. Every weekday up to ``today`` (default: the last filing day) has a daily index and
     every quarter since 1993 up to it a quarterly one, empty where no filing falls; later ones answer 403
-    like EDGAR's not-yet-existing indexes. ``files`` serves other real files at their path (``xbrl.idx``)."""
+    like EDGAR's not-yet-existing indexes. ``files`` serves other real files at their path (``xbrl.idx``).
+    ``feed`` serves the current-filings Atom feed of a scripted day (default: an empty feed); its filings
+    are added to ``filings`` and stay out of the archive and the daily index until the script publishes
+    them."""
 
     thread_name = "fake-edgar"
 
@@ -108,9 +112,14 @@ class FakeEdgar(LocalServer):
     latency: float = 0.0
     gzip: bool = False
     today: date | None = None
+    feed: CurrentFeed | None = None
     hits: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # EDGAR always has a current-filings feed: without a script, an empty one
+        self._feed = self.feed or CurrentFeed([], ReplayClock(datetime.now(NEW_YORK).replace(tzinfo=None)))
+        known = {f.accession for f in self.filings}
+        self.filings = self.filings + [f for f in self._feed.filings if f.accession not in known]
         self._by_accession = {f.accession: f for f in self.filings}
         self._by_day: dict[date, list[ReplayFiling]] = defaultdict(list)
         self._by_quarter: dict[tuple[int, int], list[ReplayFiling]] = defaultdict(list)
@@ -176,11 +185,15 @@ class FakeEdgar(LocalServer):
         filing = self._by_accession.get(accession)
         if filing is None or all(cik != c for c, _ in filing.ciks):
             return None
+        if not self._feed.published(accession):
+            return None
         return filing.body
 
     def _daily_index(self, kind: str, day: date) -> bytes | None:
         assert self.today is not None
         if day > self.today or day.weekday() >= 5:
+            return None
+        if not self._feed.indexed(day):
             return None
         build = form_index if kind == "form" else master_index
         return build(self._by_day.get(day, []), daily=True, last_day=day)
@@ -234,6 +247,10 @@ class FakeEdgar(LocalServer):
             await asyncio.sleep(self.latency)
         if not _EMAIL.search(user_agent.encode("latin-1", "replace")):
             return self._log(arrived, path, user_agent, web.Response(status=403, body=UNDECLARED_PAGE))
+        if fault is None and path == FEED_PATH:
+            response, scripted = await self._feed_response(request)
+            self.hits.append(Hit(arrived, path, response.status, user_agent, scripted))
+            return response
         if fault is not None:
             response = await self._fault_response(fault, request, path)
             status = response.status if response is not None else 0
@@ -249,6 +266,22 @@ class FakeEdgar(LocalServer):
             body = gzip_module.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         return self._log(arrived, path, user_agent, web.Response(body=body, headers=headers))
+
+    async def _feed_response(self, request: web.Request) -> tuple[web.StreamResponse, str | None]:
+        """The feed page asked for, or the scripted fault in force (an outage answers 503), and the
+        scripted fault's kind."""
+        scripted = self._feed.active_fault()
+        if scripted is not None and scripted.kind != "scroll":
+            kind = "503" if scripted.kind == "outage" else scripted.kind
+            fault = Fault(kind, FEED_PATH, scripted.retry_after)
+            response = await self._fault_response(fault, request, FEED_PATH)
+            assert response is not None
+            return response, scripted.kind
+        status, body = self._feed.page(request.query, self.base_url)
+        page = web.Response(
+            status=status, body=body, content_type="application/atom+xml", charset="ISO-8859-1"
+        )
+        return page, scripted.kind if scripted is not None else None
 
     def _log(self, arrived: float, path: str, user_agent: str, response: web.Response) -> web.Response:
         self.hits.append(Hit(arrived, path, response.status, user_agent))

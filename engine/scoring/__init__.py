@@ -1,5 +1,6 @@
 """SCORING.md as code: config, eligibility and amendment rules, the lazy events pipeline, market caps,
-numba kernels with their plain-Python twins, the slow reference and the run."""
+numba kernels with their plain-Python twins, the slow reference, the run and the live cross-section of
+insider watch."""
 
 from engine._faces import lazy_face
 
@@ -20,6 +21,7 @@ _EXPORTS = {
     "TickerTable": "engine.scoring.tickers",
     "resolve_issuers": "engine.scoring.tickers",
     "read_company_tickers": "engine.scoring.tickers",
+    "live_scores": "engine.scoring.live",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

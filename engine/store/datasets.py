@@ -158,6 +158,15 @@ class Store:
         """The latest ``filing_date`` of any stored filing, or None for an empty store."""
         return self.scan(FILINGS).select(pl.col("filing_date").max()).collect().item()
 
+    def side_directory(self, name: str) -> Path:
+        """A directory of the store for state kept beside the datasets (``_watch``), created if missing;
+        its name starts with ``_`` so that no dataset scan ever reads it."""
+        if not name.startswith("_") or "/" in name:
+            raise ValueError(f"a side directory is named _name, got {name!r}")
+        directory = self.root / name
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
     def summary(self) -> dict[str, int]:
         """Row count of every dataset."""
         return {name: self.scan(name).select(pl.len()).collect().item() for name in STORE_TABLES}

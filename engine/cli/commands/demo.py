@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from engine.cli.demo_watch import WatchDemo
 
 DECOMPOSITION_COLUMNS = (
     "ticker",
@@ -93,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"   report: {written_summary(result.written)}")
     page = result.written["html"].resolve().as_uri()
     print(f"   open {page} in a browser: one self-contained page with every chart")
+    print(_watched(result.watch))
     print(f"done in {result.seconds:.1f} s")
     return 0 if result.download.complete else 1
 
@@ -152,6 +157,26 @@ def _activity(activity, days: int) -> str:
             f"  {r['date']} {r['ticker'] or r['issuer_cik']}: {r['insiders']} insiders"
             for r in clusters.iter_rows(named=True)
         ]
+    return "\n".join(lines)
+
+
+def _watched(watch: WatchDemo) -> str:
+    """The watch's few seconds: what the feed published, what was stored, one line per event."""
+    lines = [
+        f"6. insider watch on the replay's current-filings feed for a few seconds: {watch.published} filings "
+        f"published, {watch.report.stored} stored, {watch.report.events} events -> {watch.path}"
+    ]
+    for event in watch.events:
+        if event["rule"] == "feed_gap":
+            lines.append(f"   feed_gap {event['status']}: {event['detail']}")
+            continue
+        score = event["score"]
+        insider = "-" if score.get("insider") is None else f"{score['insider']:+.2f}"
+        lines.append(
+            f"   {event['rule']:<15}{event.get('ticker') or '-':<6} {event['trigger_accessions'][0]} "
+            f"insider {insider} rank {score.get('rank')}/{score.get('of')} latency "
+            f"{event['latency_seconds']:.1f} s; {event['availability']}"
+        )
     return "\n".join(lines)
 
 
