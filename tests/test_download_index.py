@@ -14,9 +14,9 @@ import pytest
 from engine.edgar.discovery import Target
 from engine.edgar.download import Downloader
 from engine.edgar.http import EdgarClient
-from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from engine.store.manifest import Manifest, ManifestRecord
 from parsers.schema import FILINGS_SCHEMA
 
 AGENT = "Insider Engine tests tests@example.com"
@@ -77,7 +77,7 @@ def test_stored_accessions_are_skipped_without_reading_them_as_strings(tmp_path,
 
 def test_quarantined_and_queued_accessions_are_not_fetched_again(tmp_path):
     store = filled_store(tmp_path, 10)
-    Manifest(tmp_path).append(
+    Manifest(store).append(
         [ManifestRecord(accession(10), 1, "4", DAY, "quarantined", "not XML")]
         + [ManifestRecord(accession(11), 1, "4", DAY, "failed", "HTTP 500")]
     )

@@ -19,9 +19,12 @@ COMMANDS: tuple[str, ...] = (
     "backfill",
     "compact",
     "score",
+    "watch",
     "compare",
     "explain",
     "demo",
+    "tickers",
+    "prices",
 )
 """Modules of ``engine.cli.commands``; each has ``register(subparsers)`` that adds its parser and sets
 ``func`` (``args -> exit code``) as the parser's default."""

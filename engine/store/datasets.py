@@ -1,7 +1,10 @@
 """The Parquet store: one hive-partitioned dataset per table of ``parsers.schema.STORE_TABLES``.
 
 Layout: ``ROOT/<table>/filing_year=YYYY/filing_month=M/part-<hash>.parquet``; partition columns live in
-the directory names, not in the files. Readers only ever match ``*.parquet`` and every file appears by
+the directory names, not in the files. Beside the tables live the side datasets, each in its own
+directory with its own layout: ``_manifest`` (``engine.store.manifest``) and ``shares_outstanding``
+(``engine.store.shares``). Every path inside a store is built in ``engine.store``: others ask a
+``Store`` for a dataset's directory or scan. Readers only ever match ``*.parquet`` and every file appears by
 ``os.replace`` of a fully written, fsynced temp file, so a reader never sees half a file.
 
 A write is one batch of filings, published at once. Every file of a batch is first written under a
@@ -66,6 +69,17 @@ CHILD_TABLES: tuple[str, ...] = tuple(name for name in STORE_TABLES if name not 
 WRITE_ORDER: tuple[str, ...] = (*CHILD_TABLES, QUARANTINE, FILINGS)
 """Child tables first, ``filings/`` last: the filings row is what marks an accession as stored."""
 
+MANIFEST = "_manifest"
+"""The downloader's record of every accession it dealt with (``engine.store.manifest``)."""
+SHARES_OUTSTANDING = "shares_outstanding"
+"""Cover-page shares outstanding, one file per XBRL frame (``engine.store.shares``)."""
+PRICES = "prices"
+"""Daily prices, one file per series (``engine.evaluation.price_store``)."""
+COMPANY_TICKERS = "company_tickers"
+"""The SEC's current ticker map, as last fetched (``engine.scoring.tickers``)."""
+SIDE_DATASETS: tuple[str, ...] = (MANIFEST, SHARES_OUTSTANDING, PRICES, COMPANY_TICKERS)
+"""Datasets kept beside the filing batches (each written by the module named)."""
+
 JOURNAL = "_journal.json"
 STAGING, PUBLISH = "staging", "publish"
 """Journal states: files being written under hidden names; files being renamed into place."""
@@ -124,8 +138,25 @@ class Store:
             with contextlib.suppress(UserError), self._locked(timeout=0.0):
                 pass
 
+    @classmethod
+    def existing(cls, root: str | os.PathLike[str], *, holding: str = FILINGS) -> Store:
+        """The store at ``root``, refused with a ``UserError`` when it has no ``holding`` table yet."""
+        store = cls(root)
+        if not store.dataset_dir(holding).is_dir():
+            raise UserError(
+                f"no store at {store.root} (no {holding}/ directory)", fix="run `insider ingest` first"
+            )
+        return store
+
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    def dataset_dir(self, name: str) -> Path:
+        """The directory of one dataset: a table of ``STORE_TABLES`` or one of ``SIDE_DATASETS``."""
+        if name not in STORE_TABLES and name not in SIDE_DATASETS:
+            known = ", ".join((*STORE_TABLES, *SIDE_DATASETS))
+            raise ValueError(f"unknown store dataset {name!r}; the datasets are {known}")
+        return self.root / name
 
     # reading
 
@@ -135,7 +166,7 @@ class Store:
         Files written before a column was added to the schema scan with that column null, and columns
         a file has beyond the schema are ignored, so that a store outlives schema changes."""
         schema = _polars_schema(name)
-        directory = self.root / name
+        directory = self.dataset_dir(name)
         if not any(directory.glob("filing_year=*/filing_month=*/*.parquet")):
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(
@@ -159,6 +190,15 @@ class Store:
     def last_filing_date(self) -> date | None:
         """The latest ``filing_date`` of any stored filing, or None for an empty store."""
         return self.scan(FILINGS).select(pl.col("filing_date").max()).collect().item()
+
+    def side_directory(self, name: str) -> Path:
+        """A directory of the store for state kept beside the datasets (``_watch``), created if missing;
+        its name starts with ``_`` so that no dataset scan ever reads it."""
+        if not name.startswith("_") or "/" in name:
+            raise ValueError(f"a side directory is named _name, got {name!r}")
+        directory = self.root / name
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def summary(self) -> dict[str, int]:
         """Row count of every dataset."""
@@ -260,12 +300,9 @@ class Store:
 
     # internals
 
-    def _partition_directory(self, name: str, year: int, month: int) -> Path:
-        return self.root / name / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
-
     def _partition_directories(self, name: str) -> list[Path]:
         pattern = f"{PARTITION_COLUMNS[0]}=*/{PARTITION_COLUMNS[1]}=*"
-        return sorted(path for path in (self.root / name).glob(pattern) if path.is_dir())
+        return sorted(path for path in self.dataset_dir(name).glob(pattern) if path.is_dir())
 
     def _crowded(self, directory: Path) -> bool:
         return 0 < self.compact_threshold < len(data_files(directory))
@@ -293,7 +330,7 @@ class Store:
         gone = pa.array(sorted(resolution.replace), pa.string())
         for name in (*CHILD_TABLES, FILINGS):
             for year, month in sorted(set(resolution.replace.values())):
-                for path in data_files(self._partition_directory(name, year, month)):
+                for path in data_files(self._partition_dir(name, year, month)):
                     held = pq.read_table(path, columns=["accession"]).column("accession")
                     if not pc.any(pc.is_in(held, value_set=gone)).as_py():
                         continue
@@ -337,10 +374,13 @@ class Store:
             digest = hashlib.sha1(name.encode())
             for key in zip(*(rows.column(k).to_pylist() for k in keys), strict=True):
                 digest.update(repr(key).encode())
-            directory = self._partition_directory(name, parts[start][0], parts[start][1])
+            directory = self._partition_dir(name, *parts[start])
             file_name = f"part-{digest.hexdigest()[:20]}.parquet"
             yield directory / file_name, rows.select(_FILE_SCHEMAS[name].names)
             start = end
+
+    def _partition_dir(self, name: str, year: int, month: int) -> Path:
+        return self.dataset_dir(name) / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
 
     def _write_files(self, files: list[tuple[str, Path, pa.Table]], obsolete: list[Path]) -> None:
         """Journal the batch, stage every file, mark the journal publishing, publish (renames, then the

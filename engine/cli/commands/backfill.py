@@ -114,5 +114,5 @@ async def _download(
         shares = None
         if shares_outstanding:
             frames = [q for q in quarters if q >= FIRST_FRAME]
-            shares = await fetch_shares_outstanding(store.root, client, urls, frames)
+            shares = await fetch_shares_outstanding(store, client, urls, frames)
         return report, shares

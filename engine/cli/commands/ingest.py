@@ -9,7 +9,8 @@ from tqdm import tqdm
 
 from engine.errors import UserError
 from engine.store.datasets import Store
-from engine.store.ingest import FILING_SUFFIXES, IngestReport, ingest
+from engine.store.ingest import IngestReport, ingest
+from engine.store.inputs import FILING_SUFFIXES
 
 MAX_LISTED = 50
 """Quarantined files listed one per line; the rest are counted (all of them are in ``quarantine/``)."""

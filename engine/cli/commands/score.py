@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--market-caps",
         metavar="FILE",
         help="Parquet/CSV of date, issuer_cik (or ticker) and market_cap, or close and shares_outstanding, "
-        "or shares_outstanding alone; default: the store's shares_outstanding table",
+        "or shares_outstanding alone; default: the store's shares_outstanding table, times the closes of "
+        "its prices/ dataset when `insider prices` has filled it (point-in-time market caps)",
     )
     parser.add_argument(
         "--universe",
