@@ -61,6 +61,7 @@ from engine.store.compaction import (
     threshold_from_environment,
 )
 from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resolution, resolve
+from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, publish
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
 FILINGS = "filings"
@@ -80,9 +81,6 @@ COMPANY_TICKERS = "company_tickers"
 SIDE_DATASETS: tuple[str, ...] = (MANIFEST, SHARES_OUTSTANDING, PRICES, COMPANY_TICKERS)
 """Datasets kept beside the filing batches (each written by the module named)."""
 
-JOURNAL = "_journal.json"
-STAGING, PUBLISH = "staging", "publish"
-"""Journal states: files being written under hidden names; files being renamed into place."""
 LOCK = ".lock"
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
@@ -394,9 +392,9 @@ class Store:
         with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="store-io") as pool:
             for _, path, _ in files:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            list(pool.map(lambda item: write_parquet_temp(_hidden(item[1]), item[2]), files))
+            list(pool.map(lambda item: write_parquet_temp(hidden(item[1]), item[2]), files))
             replace_bytes(journal, json.dumps({"state": PUBLISH, **entry}).encode())
-            _publish([path for _, path, _ in files], obsolete, pool)
+            publish([path for _, path, _ in files], obsolete, pool)
         journal.unlink()
         fsync_directory(self.root)
 
@@ -459,7 +457,7 @@ class Store:
         journal.with_name(JOURNAL + TMP_SUFFIX).unlink(missing_ok=True)
         survived = journal.exists()
         if survived:
-            _finish_or_undo(self.root, json.loads(journal.read_bytes()))
+            finish_or_undo(self.root, json.loads(journal.read_bytes()))
             journal.unlink()
             fsync_directory(self.root)
         if survived or not self._swept:
@@ -513,46 +511,3 @@ def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str]]:
         filings.column("accession").to_pylist(), filings.column("xml_sha256").to_pylist(), strict=True
     )
     return [pair for pair in pairs if pair[0] in new and pair[1] is not None]
-
-
-def _hidden(path: Path) -> Path:
-    """The staging name of a store file: hidden from every Parquet reader until it is published."""
-    return path.with_name("." + path.name)
-
-
-def _staged(path: Path) -> Path:
-    return _hidden(path).with_name(_hidden(path).name + TMP_SUFFIX)
-
-
-def _publish(paths: list[Path], obsolete: list[Path], pool: ThreadPoolExecutor) -> None:
-    """Rename staged files into place back to back (the only moment a reader can see part of a
-    batch), make the renames durable, then remove the obsolete files."""
-    for path in paths:
-        os.replace(_staged(path), path)
-    directories = {d for path in paths for d in (path.parent, path.parent.parent, path.parent.parent.parent)}
-    list(pool.map(fsync_directory, sorted(directories)))
-    for path in obsolete:
-        path.unlink(missing_ok=True)
-    list(pool.map(fsync_directory, sorted({path.parent for path in obsolete})))
-
-
-def _finish_or_undo(root: Path, journal: dict | list) -> None:
-    """Recovery of one journaled batch: publish it if it got as far as publishing with every file on
-    disk (staged or in place), else remove every file of it (the staged ones only, while staging)."""
-    if isinstance(journal, list):  # written before staging existed: files were renamed in place one by one
-        journal = {"state": PUBLISH, "files": journal}
-    paths = [root / name for name in journal["files"]]
-    publishing = journal["state"] == PUBLISH
-    complete = publishing and all(p.exists() or _staged(p).exists() for p in paths)
-    for path in paths:
-        if complete and _staged(path).exists():
-            os.replace(_staged(path), path)
-        elif not complete:
-            _staged(path).unlink(missing_ok=True)
-            if publishing:
-                path.unlink(missing_ok=True)
-    if complete:
-        for path in journal.get("obsolete", []):
-            (root / path).unlink(missing_ok=True)
-    for directory in {path.parent for path in paths if path.parent.exists()}:
-        fsync_directory(directory)
