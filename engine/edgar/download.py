@@ -343,9 +343,7 @@ async def download_range(
 def earlier_failures(manifest: Manifest, start: date, end: date) -> list[Target]:
     """Filings whose latest attempt failed and that were filed outside ``start..end`` (discovery lists
     those inside it again)."""
-    frame = manifest.frame().filter(
-        (pl.col("status") == "failed") & ~pl.col("filing_date").is_between(start, end)
-    )
+    frame = manifest.latest_with("failed").filter(~pl.col("filing_date").is_between(start, end))
     return sorted(
         Target(filed, accession, cik, form)
         for accession, cik, form, filed in frame.select(

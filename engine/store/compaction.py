@@ -108,6 +108,12 @@ def data_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.parquet"))
 
 
+def partition_of(directory: Path) -> tuple[int, int]:
+    """``(year, month)`` of a partition directory (``.../filing_year=2024/filing_month=3``)."""
+    year, month = (int(part.split("=", 1)[1]) for part in directory.parts[-2:])
+    return year, month
+
+
 def footprint(files: Iterable[Path]) -> Footprint:
     """Files and bytes of a list of data files."""
     sizes = [path.stat().st_size for path in files]
@@ -154,7 +160,7 @@ def compact_partitions(root: Path, partitions: list[tuple[str, Path]], publish: 
         files = data_files(directory)
         if len(files) < 2:
             continue
-        year, month = (int(part.split("=", 1)[1]) for part in directory.parts[-2:])
+        year, month = partition_of(directory)
         table, target = merged(name, files, year, month), directory / compacted_name(name, files)
         exchange = can_exchange(root) if exchange is None else exchange
         try:

@@ -36,11 +36,12 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -57,6 +58,7 @@ from engine.store.compaction import (
     conformed,
     data_files,
     footprint,
+    partition_of,
     sweep,
     threshold_from_environment,
 )
@@ -64,6 +66,7 @@ from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resoluti
 from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, publish
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
+T = TypeVar("T")
 FILINGS = "filings"
 QUARANTINE = "quarantine"
 CHILD_TABLES: tuple[str, ...] = tuple(name for name in STORE_TABLES if name not in (FILINGS, QUARANTINE))
@@ -186,8 +189,15 @@ class Store:
         return self._accession_index().missing(accessions)
 
     def last_filing_date(self) -> date | None:
-        """The latest ``filing_date`` of any stored filing, or None for an empty store."""
-        return self.scan(FILINGS).select(pl.col("filing_date").max()).collect().item()
+        """The latest ``filing_date`` of any stored filing, or None for an empty store: read from the newest
+        partition holding one (a filing lies in the month of its filing date, when it has one)."""
+        for directory in reversed(self._partition_directories(FILINGS)):
+            files = data_files(directory)
+            newest = pl.scan_parquet(files).select(pl.col("filing_date").max()) if files else None
+            latest = _with_retries(newest.collect).item() if newest is not None else None
+            if latest is not None:
+                return latest
+        return None
 
     def side_directory(self, name: str) -> Path:
         """A directory of the store for state kept beside the datasets (``_watch``), created if missing;
@@ -204,10 +214,7 @@ class Store:
 
     def footprint(self) -> dict[str, Footprint]:
         """Data files and bytes of every dataset."""
-        return {
-            name: footprint(path for d in self._partition_directories(name) for path in data_files(d))
-            for name in STORE_TABLES
-        }
+        return {name: footprint(self._data_files(name)) for name in STORE_TABLES}
 
     # writing
 
@@ -299,8 +306,13 @@ class Store:
     # internals
 
     def _partition_directories(self, name: str) -> list[Path]:
+        """A dataset's partition directories, oldest month first."""
         pattern = f"{PARTITION_COLUMNS[0]}=*/{PARTITION_COLUMNS[1]}=*"
-        return sorted(path for path in self.dataset_dir(name).glob(pattern) if path.is_dir())
+        found = [path for path in self.dataset_dir(name).glob(pattern) if path.is_dir()]
+        return sorted(found, key=partition_of)
+
+    def _data_files(self, name: str) -> list[Path]:
+        return [path for directory in self._partition_directories(name) for path in data_files(directory)]
 
     def _crowded(self, directory: Path) -> bool:
         return 0 < self.compact_threshold < len(data_files(directory))
@@ -311,7 +323,7 @@ class Store:
 
     def _accession_index(self) -> AccessionIndex:
         if self._accessions is None:
-            self._accessions = AccessionIndex.from_scan(self.scan(FILINGS))
+            self._accessions = _with_retries(lambda: AccessionIndex.from_files(self._data_files(FILINGS)))
         return self._accessions
 
     def _content_index(self) -> ContentIndex:
@@ -465,6 +477,15 @@ class Store:
             for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
                 temp.unlink()
             self._swept = True
+
+
+def _with_retries(read: Callable[[], T], attempts: int = 3) -> T:
+    """Run a read of the store's files again when one vanished under it: a reader outside the writer
+    lock can list a partition just before another process compacts or rewrites it."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(FileNotFoundError):
+            return read()
+    return read()
 
 
 def _polars_schema(name: str) -> pl.Schema:

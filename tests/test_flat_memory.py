@@ -1,5 +1,6 @@
-"""The downloader's "already stored?" check: answered from the store's packed accession index, so that its
-memory does not grow with the store (8 bytes a stored filing, not a Python string each)."""
+"""Flat memory at EDGAR scale: the downloader's "already stored?" check is answered from the store's packed
+accession index (8 bytes a stored filing, not a Python string each), and the manifest is read and folded
+part by part (memory holds one part and the few failed or quarantined accessions)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import tracemalloc
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.edgar.discovery import Target
 from engine.edgar.download import Downloader
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
+from engine.store import indexes
 from engine.store.datasets import Store
+from engine.store.indexes import AccessionIndex
 from engine.store.manifest import Manifest, ManifestRecord
 from parsers.schema import FILINGS_SCHEMA
 
@@ -108,3 +114,62 @@ def test_memory_of_the_known_check_does_not_grow_with_the_store(tmp_path):
         _, peaks[count] = asyncio.run(known_check(store, day))
     per_filing = (peaks[large] - peaks[small]) / (large - small)
     assert per_filing < 24, f"{per_filing:.0f} bytes of Python memory per stored filing ({peaks})"
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+keys = st.tuples(st.integers(0, 30), st.integers(0, 3)).map(lambda t: f"{t[0]:010d}-24-{t[1]:06d}")
+operations = st.lists(
+    st.tuples(st.sampled_from(["add", "remove", "ask"]), st.lists(keys | st.sampled_from(["sha1-ab", "x"]))),
+    max_size=30,
+)
+
+
+@given(stored=st.lists(keys, unique=True), steps=operations)
+def test_the_index_stays_a_set_while_recent_keys_fold_into_the_main_array(stored, steps, monkeypatch_module):
+    """The index's two arrays (stored keys, and keys added since, folded in once numerous: here after 2)
+    answer like a set through any sequence of adds and removals."""
+    monkeypatch_module.setattr(indexes, "RECENT_KEYS", 2)
+    index, reference = AccessionIndex(pl.Series(stored, dtype=pl.String)), set(stored)
+    for operation, accessions in steps:
+        if operation == "add":
+            new = index.missing(list(dict.fromkeys(accessions)))
+            index.add(new)
+            reference.update(new)
+        elif operation == "remove":
+            index.remove(accessions)
+            reference.difference_update(accessions)
+        assert index.missing(accessions) == [a for a in accessions if a not in reference]
+        assert len(index) == len(reference)
+
+
+statuses = st.sampled_from(["stored", "quarantined", "failed"])
+records = st.lists(st.tuples(st.integers(0, 12), statuses), min_size=1, max_size=60)
+
+
+@settings(max_examples=40, deadline=None)
+@given(history=st.lists(records, min_size=1, max_size=8))
+def test_the_manifest_read_part_by_part_and_folded_keeps_the_latest_record(tmp_path_factory, history):
+    """Parts of records (accession, status) appended in order, an accession again in the same part too:
+    every query equals the latest-record-wins reading of the whole history, before and after the fold."""
+    manifest = Manifest(Store(tmp_path_factory.mktemp("manifest")))
+    latest: dict[str, tuple[str, date]] = {}
+    for part in history:
+        rows = [
+            ManifestRecord(accession(n), 1, "4", date(2024, 1, 1 + n), status, status) for n, status in part
+        ]
+        manifest.append(rows)
+        latest.update((r.accession, (r.status, r.filing_date)) for r in rows)
+    for fold in (False, True):
+        if fold:
+            assert manifest.compact(threshold=0)
+        with_status = {s: {a for a, (t, _) in latest.items() if t == s} for s in ("quarantined", "failed")}
+        assert set(manifest.quarantined().to_list()) == with_status["quarantined"]
+        assert manifest.failures() == dict.fromkeys(with_status["failed"], "failed")
+        assert manifest.done() == {a for a, (t, _) in latest.items() if t != "failed"}
+        assert manifest.last_filing_date() == max(day for _, day in latest.values())
+        assert manifest.frame().height == len(latest)
