@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from test_store import assert_same, batch, contents, plain_read
@@ -102,16 +103,44 @@ def test_files_of_an_older_schema_are_compacted_to_the_current_one(tmp_path):
     assert_same(contents(Store(tmp_path)), before)
 
 
-def test_writes_compact_the_partitions_they_leave_past_the_threshold(tmp_path):
+def in_month(numbers: range, year: int, month: int) -> dict[str, pa.Table]:
+    """``batch(numbers)`` with every row in one partition."""
+    tables = {}
+    for name, table in batch(numbers).items():
+        for column, value in (("filing_year", year), ("filing_month", month)):
+            at = table.schema.get_field_index(column)
+            values = pa.array([value] * table.num_rows, table.schema.field(column).type)
+            table = table.set_column(at, column, values)
+        tables[name] = table
+    return tables
+
+
+def test_a_write_compacts_a_partition_it_leaves_with_more_files_than_the_threshold(tmp_path):
+    store = Store(tmp_path, compact_threshold=3)
+    results = [store.write(in_month(range(10 * i, 10 * i + 10), 2024, 5)) for i in range(5)]
+    assert [result.compacted for result in results] == [0, 0, 0, 4, 0]  # one partition in 4 tables
+    assert set(files_per_partition(tmp_path, "owners").values()) == {2}
+
+
+@pytest.mark.parametrize(("month", "after"), [((2024, 5), (2024, 6)), ((2023, 12), (2024, 1))])
+def test_the_first_write_into_a_month_compacts_the_month_before(tmp_path, month, after):
+    """Daily writes move on: the month they left is compacted to one file, whatever the threshold."""
+    store = Store(tmp_path, compact_threshold=8)
+    for i in range(3):
+        store.write(in_month(range(10 * i, 10 * i + 10), *month))
+    result = store.write(in_month(range(30, 40), *after))
+    assert result.compacted == 4
+    assert sorted(files_per_partition(tmp_path, "transactions").values()) == [1, 1]
+    assert store.write(in_month(range(40, 50), *after)).compacted == 0
+
+
+def test_daily_writes_keep_the_rows_of_writes_never_compacted(tmp_path):
     reference = filled(tmp_path / "reference")
     store = Store(tmp_path / "auto", compact_threshold=3)
-    compacted = []
     for i in range(WRITES + 2):
-        result = store.write(batch(range(12 * i, 12 * i + 12)))
-        compacted.append(result.compacted)
+        store.write(batch(range(12 * i, 12 * i + 12)))
         for name in DATA_TABLES:
             assert max(files_per_partition(store.root, name).values()) <= 3
-    assert compacted == [0, 0, 0, 48, 0, 0, 48, 0]
     reference.write(batch(range(12 * WRITES, 12 * WRITES + 24)))
     ours, theirs = contents(store), contents(reference)
     for name in DATA_TABLES:

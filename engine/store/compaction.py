@@ -4,10 +4,13 @@ Every store write adds one file per partition it touches to each table: a daily 
 about 21 a month, 250 a year, to every table. :meth:`engine.store.datasets.Store.compact` (``insider
 compact``) rewrites each partition holding more than one data file as a single file, rows sorted for the
 engine's reads (``SORT_KEYS``: issuer, then available date, where the table has them) in the store's
-row groups (``engine.store.atomic.ROW_GROUP_ROWS``). Every write also compacts the partitions it touched
-that then hold more than ``threshold`` files (``DEFAULT_THRESHOLD``, or ``$INSIDER_COMPACT_THRESHOLD``;
-0 turns it off), so the files of a table stay bounded by its partitions, not by the days it was written
-on. Compacting twice changes nothing: a partition of one file is left alone.
+row groups (``engine.store.atomic.ROW_GROUP_ROWS``). Every write also compacts, after it, the partitions
+it touched that then hold more than ``threshold`` files (``DEFAULT_THRESHOLD``, or
+``$INSIDER_COMPACT_THRESHOLD``; 0 turns automatic compaction off), and the month before each of them
+once that holds more than one file: daily writes move on month by month, so every month they have left
+is one file and the current one holds at most ``threshold``. The files of a table stay bounded by its
+partitions, not by the days it was written on. Compacting twice changes nothing: a partition of one
+file is left alone.
 
 Atomic per partition, for crashes and for readers. The new file is written into a directory of its own
 under ``ROOT/.compact/`` (outside every table: no glob or directory discovery of a table reaches it) and
@@ -53,7 +56,8 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
 """Row order of a compacted file: issuer, then available date, where the table has them (the engine reads
 per issuer through time); owners and footnotes by the accession they join on."""
 DEFAULT_THRESHOLD = 8
-"""A write compacts each partition it touched that then holds more than this many data files."""
+"""A write compacts each partition it touched that then holds more than this many data files (and the
+month before it, once that holds more than one)."""
 THRESHOLD_ENV = "INSIDER_COMPACT_THRESHOLD"
 STAGING_DIR = ".compact"
 """``ROOT/.compact/``: compacted files before they are exchanged in, old files after."""
@@ -63,10 +67,12 @@ _AT_FDCWD = -100
 
 @dataclass(frozen=True)
 class Footprint:
-    """Data files and their bytes in one table."""
+    """Data files and their bytes in one table, its partitions and the most files one of them holds."""
 
     files: int = 0
     bytes: int = 0
+    partitions: int = 0
+    most: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,10 +120,14 @@ def partition_of(directory: Path) -> tuple[int, int]:
     return year, month
 
 
-def footprint(files: Iterable[Path]) -> Footprint:
-    """Files and bytes of a list of data files."""
-    sizes = [path.stat().st_size for path in files]
-    return Footprint(len(sizes), sum(sizes))
+def footprint(directories: Iterable[Path]) -> Footprint:
+    """Files, bytes and partitions of a table, from its partition directories."""
+    counts, size = [], 0
+    for directory in directories:
+        files = data_files(directory)
+        counts.append(len(files))
+        size += sum(path.stat().st_size for path in files)
+    return Footprint(sum(counts), size, sum(1 for count in counts if count), max(counts, default=0))
 
 
 def conformed(table: pa.Table, name: str, year: int, month: int) -> pa.Table:

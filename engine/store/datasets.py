@@ -214,7 +214,7 @@ class Store:
 
     def footprint(self) -> dict[str, Footprint]:
         """Data files and bytes of every dataset."""
-        return {name: footprint(self._data_files(name)) for name in STORE_TABLES}
+        return {name: footprint(self._partition_directories(name)) for name in STORE_TABLES}
 
     # writing
 
@@ -288,10 +288,7 @@ class Store:
             self._contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
             self._contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
-        crowded = sorted(
-            {(name, path.parent) for name, path, _ in files if self._crowded(path.parent)}, key=str
-        )
-        compacted = self._compact(crowded)
+        compacted = self._compact(self._due({(name, path.parent) for name, path, _ in files}))
         return WriteResult(
             filings=len(fresh),
             rows={name: written[name].num_rows for name in STORE_TABLES},
@@ -314,8 +311,18 @@ class Store:
     def _data_files(self, name: str) -> list[Path]:
         return [path for directory in self._partition_directories(name) for path in data_files(directory)]
 
-    def _crowded(self, directory: Path) -> bool:
-        return 0 < self.compact_threshold < len(data_files(directory))
+    def _due(self, touched: set[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        """The partitions a write compacts after it (``engine.store.compaction``): those it touched that
+        hold more than the threshold's files, and the month before each, once it holds more than one."""
+        if self.compact_threshold <= 0:
+            return []
+        due = {(name, d) for name, d in touched if len(data_files(d)) > self.compact_threshold}
+        for name, directory in touched:
+            year, month = partition_of(directory)
+            before = self._partition_dir(name, *((year, month - 1) if month > 1 else (year - 1, 12)))
+            if len(data_files(before)) > 1:
+                due.add((name, before))
+        return sorted(due, key=str)
 
     def _compact(self, partitions: list[tuple[str, Path]]) -> dict[str, int]:
         """Compact each ``(table, directory)`` holding more than one file (writer lock held)."""
