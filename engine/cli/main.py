@@ -30,6 +30,12 @@ COMMANDS: tuple[str, ...] = (
 ``func`` (``args -> exit code``) as the parser's default."""
 
 
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+"""Read by pyarrow when it loads (with a command's module): the commands take Arrow's buffers from the
+system allocator, which hands freed memory back, unless the user chose another; pyarrow's default
+(mimalloc) kept 50-60 MB more at the peak of ``insider update`` (benchmarks/bench_update_memory.py)."""
+
+
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     """The argument parser with ``commands`` registered (all of them by default)."""
     parser = argparse.ArgumentParser(
@@ -49,6 +55,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``insider`` and ``python -m engine``."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    os.environ.setdefault(ARROW_POOL_ENV, "system")
     parser = build_parser(_invoked(argv))
     args = parser.parse_args(argv)
     if args.command is None:

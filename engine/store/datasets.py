@@ -88,8 +88,8 @@ LOCK = ".lock"
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
 
-_POLARS_SCHEMAS: dict[str, pl.Schema] = {
-    name: pl.from_arrow(schema.empty_table()).schema for name, schema in STORE_TABLES.items()
+_POLARS_SCHEMAS: dict[str, pl.Schema] = {  # (schema.empty_table() would import pandas: 48 MB)
+    name: pl.from_arrow(pa.Table.from_batches([], schema)).schema for name, schema in STORE_TABLES.items()
 }
 _FILE_SCHEMAS: dict[str, pa.Schema] = {
     name: pa.schema([f for f in schema if f.name not in PARTITION_COLUMNS])
