@@ -140,6 +140,28 @@ def test_group_order_is_a_stable_sort_by_group_then_day(rows):
 
 
 @settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 4), st.one_of(st.floats(-5, 5), st.just(np.nan))),
+        max_size=60,
+    )
+)
+def test_sort_runs_orders_each_groups_same_day_rows_by_value(rows):
+    group = np.array([g for g, _, _ in rows], dtype=np.int64)
+    day = np.array([d for _, d, _ in rows], dtype=np.int64)
+    value = np.array([v for _, _, v in rows], dtype=float)
+    order, ptr = kernels.group_order(group, day, 6)
+    slow = order.copy()
+    kernels.sort_runs(order, ptr, day, value)
+    twin.sort_runs(slow, ptr, day, value)
+    np.testing.assert_array_equal(order, slow)
+    shuffled = np.random.default_rng(len(rows)).permutation(len(rows))
+    again, _ = kernels.group_order(group[shuffled], day[shuffled], 6)
+    kernels.sort_runs(again, ptr, day[shuffled], value[shuffled])
+    np.testing.assert_array_equal(value[shuffled][again], value[order])
+
+
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 1e3), st.floats(0, 1e3), st.integers(0, 40), st.integers(0, 2))))
 def test_raw_scores_match_twin(cells):
     buys = np.array([c[0] for c in cells], dtype=float)

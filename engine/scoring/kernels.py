@@ -49,6 +49,28 @@ def group_order(group: np.ndarray, day: np.ndarray, n_groups: int) -> tuple[np.n
 
 
 @njit(cache=True, parallel=True)
+def sort_runs(order: np.ndarray, ptr: np.ndarray, day: np.ndarray, value: np.ndarray) -> None:
+    """Within each group of ``order`` (``group_order``'s output), sort every run of rows of one day by
+    ``value`` (NaN last), in place: a fixed order for same-day rows whatever order they came in. Runs are
+    a few rows, so an insertion sort."""
+    for g in prange(ptr.shape[0] - 1):
+        k = ptr[g]
+        while k < ptr[g + 1]:
+            end = k + 1
+            while end < ptr[g + 1] and day[order[end]] == day[order[k]]:
+                end += 1
+            for j in range(k + 1, end):
+                row = order[j]
+                v = value[row]
+                i = j - 1
+                while i >= k and (np.isnan(value[order[i]]) and not np.isnan(v) or value[order[i]] > v):
+                    order[i + 1] = order[i]
+                    i -= 1
+                order[i + 1] = row
+            k = end
+
+
+@njit(cache=True, parallel=True)
 def latest_filing(
     ptr: np.ndarray,
     day: np.ndarray,

@@ -19,6 +19,14 @@ def group_order(group, day, n_groups):
     return order, np.cumsum(ptr)
 
 
+def sort_runs(order, ptr, day, value):
+    """Twin of ``kernels.sort_runs``: a stable sort of each group by (day, value), NaN values last."""
+    for g in range(len(ptr) - 1):
+        rows = list(order[ptr[g] : ptr[g + 1]])
+        rows.sort(key=lambda r: (day[r], math.isnan(value[r]), 0.0 if math.isnan(value[r]) else value[r]))
+        order[ptr[g] : ptr[g + 1]] = rows
+
+
 def latest_filing(ptr, day, accepted, tiebreak, label, grid, lookback):
     """Twin of ``kernels.latest_filing``: scan every filing of the issuer for every date."""
     n_issuers = len(ptr) - 1

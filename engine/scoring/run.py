@@ -19,7 +19,7 @@ import polars as pl
 from engine.errors import UserError
 from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
-from engine.scoring.events import partition_window, trade_events
+from engine.scoring.events import TradeEvents, partition_window, trade_events
 from engine.scoring.market_caps import MarketCaps, MarketSource, load_market_caps
 from engine.scoring.rules import clean_ticker
 from engine.scoring.universe import (
@@ -165,11 +165,6 @@ def _distinct_issuers(*ciks: pl.Series) -> np.ndarray:
     return np.unique(np.concatenate([c.unique().to_numpy() for c in ciks]).astype(np.int64))
 
 
-def _group_offsets(group: np.ndarray, n_groups: int) -> np.ndarray:
-    """CSR offsets of rows already sorted by group: group ``g`` is ``ptr[g]:ptr[g + 1]``."""
-    return np.concatenate([[0], np.cumsum(np.bincount(group, minlength=n_groups))])
-
-
 def score_run(
     source: Source,
     start: dt.date | str | None = None,
@@ -202,10 +197,10 @@ def score_run(
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
     caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
-    pending_filings = filings.sort("issuer_cik", "available_date").collect(background=True)
+    pending_filings = filings.collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = pending_filings.fetch_blocking()
-    tickers, filing_label = ticker_labels(filing_frame["ticker"])
+    del pending_filings
     notes = caps.notes + events.notes
     issuers = _distinct_issuers(
         filing_frame["issuer_cik"],
@@ -214,44 +209,19 @@ def score_run(
     )
     issuer_index = _indexer(issuers)
     with _threads(issuers.size * grid.size):
-        labels, member = kernels.latest_filing(
-            _group_offsets(issuer_index(filing_frame["issuer_cik"].to_numpy()), issuers.size),
-            filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64),
-            filing_frame["accepted"].to_numpy(),
-            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy(),
-            filing_label,
-            grid,
-            config.universe_lookback,
-        )
+        tickers, labels, member = _latest_filings(filing_frame, issuer_index, issuers.size, grid, config)
+        del filing_frame
         if explicit is not None:
             member = explicit_membership(explicit, issuers, grid)
         pos, date_ptr, row_issuer = kernels.row_positions(member)
         n_rows = int(date_ptr[-1])
-        order, e_ptr = kernels.group_order(issuer_index(events.issuer_cik), events.start, issuers.size)
-        start_day = events.start[order]
-        superseded = events.superseded[order]
-        buys, sells, n_buys, n_sells, missing = kernels.window_sums(
-            e_ptr,
-            start_day,
-            superseded,
-            events.term[order],
-            events.is_buy[order],
-            grid,
-            config.flow_window,
-            pos,
-            n_rows,
+        buys, sells, n_buys, n_sells, missing, cluster = _window_columns(
+            events, issuer_index(events.issuer_cik), issuers.size, grid, pos, n_rows, config
         )
-        cluster = kernels.distinct_counts(
-            e_ptr,
-            start_day,
-            np.minimum(superseded, start_day + config.cluster_window),
-            events.insider_cik[order],
-            grid,
-            pos,
-            n_rows,
-        )
+        del events
         raw = kernels.raw_scores(buys, sells, cluster, missing)
         no_cap = missing > 0
+        del missing
         non_finite = ~no_cap & ~np.isfinite(raw)
         raw[non_finite] = np.nan
         buys[no_cap | non_finite] = np.nan
@@ -261,26 +231,28 @@ def score_run(
         )
         row_label = kernels.row_values(labels, date_ptr, row_issuer)
     del labels, member, pos
-    n_null = int(no_cap.sum())
-    if n_null:
-        n_issuers_null = np.unique(row_issuer[no_cap]).size
-        notes.append(
-            f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the "
-            f"{config.flow_window}-day window "
-            "has no market cap on or before its available date (null_reason = no_market_cap)"
-        )
-    if non_finite.any():
-        notes.append(
-            f"raw is null in {int(non_finite.sum())} cell(s) of {np.unique(row_issuer[non_finite]).size} "
-            "issuer(s) whose window holds a non-finite or overflowing term (null_reason = non_finite_term)"
-        )
+    notes += _null_notes(no_cap, non_finite, row_issuer, config)
     if n_rows == 0:
         notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
-    cells = pl.DataFrame(
+    null_reason = pl.DataFrame({"no_cap": no_cap, "non_finite": non_finite}).select(
+        pl.when(pl.col("no_cap"))
+        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
+        .when(pl.col("non_finite"))
+        .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
+        .alias("null_reason")
+    )["null_reason"]
+    del no_cap, non_finite
+    # The panel is the largest object of a run: each intermediate is freed before the next column is made.
+    issuer_cik = pl.Series("issuer_cik", issuers[row_issuer])
+    del row_issuer
+    row_label[row_label < 0] = tickers.len()
+    ticker = pl.concat([tickers, pl.Series([None], dtype=pl.String)]).gather(row_label).alias("ticker")
+    del row_label
+    frame = pl.DataFrame(
         {
             "date": pl.Series(np.repeat(grid.astype(np.int32), np.diff(date_ptr))).cast(pl.Date),
-            "issuer": row_issuer,
-            "label": row_label,
+            "issuer_cik": issuer_cik,
+            "ticker": ticker,
             "buys": pl.Series(buys, nan_to_null=True),
             "sells": pl.Series(sells, nan_to_null=True),
             "cluster": cluster,
@@ -289,22 +261,92 @@ def score_run(
             "n_buys": n_buys,
             "n_sells": n_sells,
             "pct": pl.Series(pct, nan_to_null=True),
-            "no_cap": no_cap,
-            "non_finite": non_finite,
+            "null_reason": null_reason,
         }
     )
-    frame = cells.select(
-        "date",
-        pl.lit(pl.Series(issuers)).gather(pl.col("issuer")).alias("issuer_cik"),
-        pl.lit(tickers).gather(pl.when(pl.col("label") >= 0).then(pl.col("label"))).alias("ticker"),
-        *SCORE_COLUMNS[3:-1],
-        pl.when(pl.col("no_cap"))
-        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
-        .when(pl.col("non_finite"))
-        .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
-        .alias("null_reason"),
-    )
     return ScoreRun(frame, notes)
+
+
+def _latest_filings(
+    filings: pl.DataFrame,
+    issuer_index: Callable[[np.ndarray], np.ndarray],
+    n_issuers: int,
+    grid: np.ndarray,
+    config: ScoreConfig,
+) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """The ticker labels, and per date and issuer the label of the latest filing and universe membership
+    (``kernels.latest_filing`` on the filings grouped by issuer, by a counting sort rather than a sort)."""
+    tickers, label = ticker_labels(filings["ticker"])
+    day = filings["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
+    order, ptr = kernels.group_order(issuer_index(filings["issuer_cik"].to_numpy()), day, n_issuers)
+    labels, member = kernels.latest_filing(
+        ptr,
+        day[order],
+        filings["accepted"].to_numpy()[order],
+        filings["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy()[order],
+        label[order],
+        grid,
+        config.universe_lookback,
+    )
+    return tickers, labels, member
+
+
+def _window_columns(
+    events: TradeEvents,
+    issuer: np.ndarray,
+    n_issuers: int,
+    grid: np.ndarray,
+    pos: np.ndarray,
+    n_rows: int,
+    config: ScoreConfig,
+) -> tuple[np.ndarray, ...]:
+    """``buys, sells, n_buys, n_sells, missing, cluster`` per row: the events grouped by issuer and day,
+    and within a day by term, so that a window's sum adds the same terms in the same order whatever
+    other events a run loaded (an append equals a full rescore bit for bit)."""
+    order, ptr = kernels.group_order(issuer, events.start, n_issuers)
+    kernels.sort_runs(order, ptr, events.start, events.term)
+    start = events.start[order]
+    superseded = events.superseded[order]
+    sums = kernels.window_sums(
+        ptr,
+        start,
+        superseded,
+        events.term[order],
+        events.is_buy[order],
+        grid,
+        config.flow_window,
+        pos,
+        n_rows,
+    )
+    cluster = kernels.distinct_counts(
+        ptr,
+        start,
+        np.minimum(superseded, start + config.cluster_window),
+        events.insider_cik[order],
+        grid,
+        pos,
+        n_rows,
+    )
+    return (*sums, cluster)
+
+
+def _null_notes(
+    no_cap: np.ndarray, non_finite: np.ndarray, row_issuer: np.ndarray, config: ScoreConfig
+) -> list[str]:
+    """The notes on null ``raw`` cells: how many, of how many issuers, and why."""
+    notes = []
+    if no_cap.any():
+        notes.append(
+            f"raw is null in {int(no_cap.sum())} cell(s) of {np.unique(row_issuer[no_cap]).size} issuer(s): "
+            f"a trade in the {config.flow_window}-day window "
+            "has no market cap on or before its available date (null_reason = no_market_cap)"
+        )
+    if non_finite.any():
+        notes.append(
+            f"raw is null in {int(non_finite.sum())} cell(s) of {np.unique(row_issuer[non_finite]).size} "
+            "issuer(s) whose window holds a non-finite or overflowing term (null_reason = non_finite_term)"
+        )
+    return notes
 
 
 def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
