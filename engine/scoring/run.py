@@ -114,9 +114,11 @@ def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
     return frame.with_columns(missing) if missing else frame
 
 
-def _market_caps(
+def resolve_market_caps(
     market_caps: MarketSource | MarketCaps | str, store: Store | None, ticker_map: pl.LazyFrame
 ) -> MarketCaps:
+    """The market data as ``MarketCaps``: as given, the store's shares outstanding (``"store"``), or a
+    file or frame normalised with ``ticker_map`` (``ticker, available_date, issuer_cik``) for tickers."""
     if isinstance(market_caps, MarketCaps):
         return market_caps
     if isinstance(market_caps, str) and market_caps == "store":
@@ -138,7 +140,8 @@ costs more than the work (tens of ms on a busy machine)."""
 
 
 @contextmanager
-def _threads(cells: int) -> Iterator[None]:
+def kernel_threads(cells: int) -> Iterator[None]:
+    """Run the kernels inside on one thread when there are fewer than ``PARALLEL_MIN_CELLS`` cells."""
     previous = numba.get_num_threads()
     numba.set_num_threads(1 if cells < PARALLEL_MIN_CELLS else previous)
     try:
@@ -196,7 +199,7 @@ def score_run(
             "no market caps given: every trade's value / market cap would be unknown",
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
-    caps = _market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
+    caps = resolve_market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
     pending_filings = filings.collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = pending_filings.fetch_blocking()
@@ -208,7 +211,7 @@ def score_run(
         explicit["issuer_cik"] if explicit is not None else pl.Series(dtype=pl.Int64),
     )
     issuer_index = _indexer(issuers)
-    with _threads(issuers.size * grid.size):
+    with kernel_threads(issuers.size * grid.size):
         tickers, labels, member = _latest_filings(filing_frame, issuer_index, issuers.size, grid, config)
         del filing_frame
         if explicit is not None:

@@ -1,0 +1,319 @@
+"""Score files that grow by day: ``score_file`` writes a panel with a record of its inputs, and with
+``append=True`` extends it to a later end, recomputing only the dates that new inputs can change.
+
+The record (Parquet key-value metadata ``insider_engine.inputs``, JSON) holds the score range, what must
+be the same for an append (engine version, config, market-data and universe sources) and fingerprints of
+the inputs by the day they take effect: for each partition directory of the store's filings, its files and,
+per ``available_date``, the count and the XOR of hashes of the accessions stored; per date of the market
+data (as resolved, tickers mapped), the count and XOR of hashes of (issuer, value); the same per date of
+an explicit universe. The store records no ingest time, so "stored since" is a change of those
+fingerprints: only partitions whose files changed are read again.
+
+The dates recomputed are the new weekdays after the recorded end, plus every earlier score date that a
+changed fingerprint can reach (SCORING.md: a date's cells depend only on filings available in its
+365-day lookback, trades in its 90-day window and the market data as of those trades' days):
+
+- a filing available on day ``a`` (any table row of its accession): ``[a, a + H]``, ``H`` the longest of
+  the universe lookback and the flow and cluster windows; every later date under ``exclude_routine``
+  (a trade moves routine status up to three years on);
+- a market-data value dated ``c``: every date from ``c`` (it prices later trades until replaced);
+- an explicit universe's row dated ``u``: ``u``; an undated universe that changed: every date.
+
+Those dates' rows are replaced and the file is rewritten under a temporary name and renamed over the old
+one. Rows of a stored filing that change in place (a re-parse under a new engine) are not seen: the
+engine version is part of what must match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from engine import __version__
+from engine.errors import UserError
+from engine.scoring.config import ScoreConfig
+from engine.scoring.market_caps import MarketCaps, MarketSource
+from engine.scoring.rules import clean_ticker
+from engine.scoring.run import ScoreRun, Source, open_tables, resolve_market_caps, score_run
+from engine.scoring.universe import EPOCH, UniverseSource, filing_events, load_universe, score_dates
+from engine.store.atomic import TMP_SUFFIX, fsync_directory
+from engine.store.datasets import Store
+
+INPUTS = "insider_engine.inputs"
+"""The Parquet metadata key of a score file's record of its inputs."""
+
+HASH_SEED = 12
+"""Seed of the fingerprints' hashes (Polars' hash is stable within one Polars version; another version
+sees every day as changed and recomputes the whole file once)."""
+
+DayPrints = dict[str, list[int]]
+"""Day (days since 1970-01-01, as JSON text; ``"*"`` for an undated universe) -> [count, XOR of hashes]."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a score file was computed from (see the module docstring)."""
+
+    start: str
+    end: str
+    identity: dict[str, str]
+    filings: dict[str, dict]
+    caps: DayPrints
+    universe: DayPrints
+
+    def to_json(self) -> str:
+        """The record as compact JSON."""
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+
+@dataclass
+class ScoreFile:
+    """What ``score_file`` did: the run over the dates it scored (None when none needed it), how many of
+    those were new dates after the file's previous end, and the file's rows and dates now."""
+
+    path: Path
+    run: ScoreRun | None
+    scored_dates: int
+    new_dates: int
+    rows: int
+    dates: int
+
+
+def score_file(
+    path: str | os.PathLike[str],
+    source: Source,
+    start: dt.date | str,
+    end: dt.date | str,
+    *,
+    market_caps: MarketSource | MarketCaps | str,
+    universe: UniverseSource | None = None,
+    config: ScoreConfig | None = None,
+    append: bool = False,
+) -> ScoreFile:
+    """Score every weekday of ``[start, end]`` into the Parquet file ``path``, recording its inputs; with
+    ``append`` and an existing file, score only the new dates and those new inputs touch, and replace
+    them in the file. The file then equals a full rescore of ``[start, end]``."""
+    path = Path(path)
+    if path.suffix.lower() != ".parquet":
+        raise UserError(
+            f"{path.name}: score files with a record of their inputs are Parquet", fix="use .parquet"
+        )
+    config = config or ScoreConfig()
+    grid = score_dates(start, end)
+    tables, store = open_tables(source)
+    last_day = EPOCH + dt.timedelta(days=int(grid[-1]))
+    caps = resolve_market_caps(
+        market_caps, store, filing_events(tables["filings"], last_day).with_columns(clean_ticker())
+    )
+    explicit = load_universe(universe) if universe is not None else None
+    identity = {
+        "engine_version": __version__,
+        "config": _config_text(config),
+        "market_caps": _label(market_caps),
+        "universe": "default" if universe is None else _label(universe),
+    }
+    previous = read_inputs(path) if append and path.exists() else None
+    if previous is not None:
+        _check_same(path, previous, identity, grid)
+    inputs = Inputs(
+        start=_iso(grid[0]),
+        end=_iso(grid[-1]),
+        identity=identity,
+        filings=_filing_prints(tables, store, None if previous is None else previous.filings),
+        caps=_day_prints(caps.table.lazy(), "date", pl.struct("issuer_cik", "cap")),
+        universe=_universe_prints(explicit),
+    )
+    dates = grid if previous is None else dates_to_score(previous, inputs, grid, config)
+    run = None
+    if dates.size:
+        days = [_iso(d) for d in dates]
+        run = score_run(source, market_caps=caps, universe=explicit, config=config, dates=days)
+    if previous is None:
+        frame = run.frame
+    else:
+        kept = pl.scan_parquet(path).filter(~pl.col("date").is_in(_as_dates(dates).implode())).collect()
+        frame = kept if run is None else kept.merge_sorted(run.frame, "date")
+    _write(path, frame, inputs)
+    old_end = -1 if previous is None else int(score_dates(previous.start, previous.end)[-1])
+    return ScoreFile(
+        path, run, int(dates.size), int((dates > old_end).sum()), frame.height, frame["date"].n_unique()
+    )
+
+
+def read_inputs(path: Path) -> Inputs:
+    """The record of a score file's inputs, or a ``UserError`` saying why it cannot be appended to."""
+    try:
+        metadata = pl.read_parquet_metadata(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UserError(f"cannot read {path} as Parquet: {exc}", fix="pass the score file to extend") from exc
+    if INPUTS not in metadata:
+        raise UserError(
+            f"{path} has no record of what it was computed from (written by another tool or an older engine)",
+            fix="rescore it once without --append",
+        )
+    return Inputs(**json.loads(metadata[INPUTS]))
+
+
+def _check_same(path: Path, previous: Inputs, identity: dict[str, str], grid: np.ndarray) -> None:
+    """Refuse an append that would mix two different scores in one file."""
+    for key, value in identity.items():
+        if previous.identity.get(key) != value:
+            what = key.replace("_", " ")
+            shown = "" if key == "config" else f" ({previous.identity.get(key)!r}, now {value!r})"
+            raise UserError(
+                f"{path} was scored with another {what}{shown}: appending would mix two scores",
+                fix=f"rescore without --append, or pass the {what} it was scored with",
+            )
+    first, last = score_dates(previous.start, previous.end)[[0, -1]]
+    if grid[0] != first:
+        raise UserError(
+            f"{path} starts on {previous.start}, not {_iso(grid[0])}", fix=f"pass --start {previous.start}"
+        )
+    if grid[-1] < last:
+        raise UserError(
+            f"{path} already ends on {previous.end}, after {_iso(grid[-1])}",
+            fix=f"pass an --end on or after {previous.end}",
+        )
+
+
+def dates_to_score(previous: Inputs, inputs: Inputs, grid: np.ndarray, config: ScoreConfig) -> np.ndarray:
+    """The score dates (days since epoch, a subset of ``grid``) an append recomputes: those after the
+    previous end, and those a changed fingerprint reaches (the module docstring's rules)."""
+    old_end = int(score_dates(previous.start, previous.end)[-1])
+    touched = grid > old_end
+    horizon = max(config.universe_lookback, config.flow_window, config.cluster_window)
+    for day in _changed(_flatten(previous.filings), _flatten(inputs.filings)):
+        stop = grid[-1] if config.exclude_routine else int(day) + horizon
+        touched |= (grid >= int(day)) & (grid <= stop)
+    for day in _changed(previous.caps, inputs.caps):
+        touched |= grid >= int(day)
+    for day in _changed(previous.universe, inputs.universe):
+        touched |= True if day == "*" else grid == int(day)
+    return grid[touched]
+
+
+def _changed(old: DayPrints, new: DayPrints) -> list[str]:
+    """The days whose fingerprint differs."""
+    return [key for key in old.keys() | new.keys() if old.get(key) != new.get(key)]
+
+
+def _flatten(partitions: Mapping[str, dict]) -> DayPrints:
+    """Per-day fingerprints over all partitions (a day can span two: counts add, hashes XOR)."""
+    out: dict[str, list[int]] = {}
+    for part in partitions.values():
+        for key, (count, xor) in part["days"].items():
+            prior = out.get(key, [0, 0])
+            out[key] = [prior[0] + count, prior[1] ^ xor]
+    return out
+
+
+def _filing_prints(
+    tables: dict[str, pl.LazyFrame], store: Store | None, previous: Mapping[str, dict] | None
+) -> dict[str, dict]:
+    """Per partition directory: its files (name, size, mtime) and per-day fingerprints of its filings,
+    read again only for partitions whose files changed. A source of frames is one partition, always read."""
+    if store is None:
+        return {
+            "": {"files": None, "days": _day_prints(tables["filings"], "available_date", pl.col("accession"))}
+        }
+    root = store.root / "filings"
+    files: dict[str, list[list]] = {}
+    for file in sorted(root.glob("*/*/*.parquet")):
+        stat = file.stat()
+        files.setdefault(file.parent.relative_to(root).as_posix(), []).append(
+            [file.name, stat.st_size, stat.st_mtime_ns]
+        )
+    previous = previous or {}
+    out = {part: previous[part] for part, sig in files.items() if previous.get(part, {}).get("files") == sig}
+    stale = [part for part in files if part not in out]
+    if stale:
+        paths = [str(root / part / name) for part in stale for name, _, _ in files[part]]
+        parts = [part for part in stale for _ in files[part]]
+        scan = pl.scan_parquet(
+            paths,
+            schema={"accession": pl.String, "available_date": pl.Date},
+            missing_columns="insert",
+            extra_columns="ignore",
+            include_file_paths="file",
+        ).with_columns(pl.col("file").replace_strict(dict(zip(paths, parts, strict=True))).alias("part"))
+        prints = _grouped_prints(scan, "part", "available_date", pl.col("accession"))
+        for part in stale:
+            out[part] = {"files": files[part], "days": prints.get(part, {})}
+    return out
+
+
+def _grouped_prints(frame: pl.LazyFrame, group: str, day: str, value: pl.Expr) -> dict[str, DayPrints]:
+    """``_day_prints`` per value of the ``group`` column."""
+    rows = (
+        frame.filter(pl.col(day).is_not_null())
+        .group_by(group, day)
+        .agg(pl.len().alias("n"), value.hash(HASH_SEED).bitwise_xor().alias("x"))
+        .with_columns(pl.col(day).cast(pl.Int32))
+        .collect()
+    )
+    out: dict[str, DayPrints] = {}
+    for key, when, count, xor in rows.iter_rows():
+        out.setdefault(key, {})[str(when)] = [count, xor]
+    return out
+
+
+def _day_prints(frame: pl.LazyFrame, day: str, value: pl.Expr) -> DayPrints:
+    """Per day of the ``day`` column: the row count and the XOR of the hashes of ``value``."""
+    return _grouped_prints(frame.with_columns(pl.lit("").alias("_all")), "_all", day, value).get("", {})
+
+
+def _universe_prints(explicit: pl.DataFrame | None) -> DayPrints:
+    """Fingerprints of an explicit universe per date, or one (``"*"``) for an undated one."""
+    if explicit is None:
+        return {}
+    if "date" in explicit.columns:
+        return _day_prints(explicit.lazy(), "date", pl.col("issuer_cik"))
+    row = explicit.select(pl.len(), pl.col("issuer_cik").hash(HASH_SEED).bitwise_xor()).row(0)
+    return {"*": list(row)}
+
+
+def _config_text(config: ScoreConfig) -> str:
+    """The config as canonical JSON: two configs score alike exactly when their texts are equal."""
+    values = {
+        item.name: dict(value) if isinstance(value, Mapping) else value
+        for item in dataclasses.fields(config)
+        for value in [getattr(config, item.name)]
+    }
+    return json.dumps(values, sort_keys=True)
+
+
+def _label(source: object) -> str:
+    """How a market-data or universe source is named in the record: a path or name, else its kind."""
+    if isinstance(source, str | Path):
+        return str(source)
+    return type(source).__name__
+
+
+def _iso(day: int | np.integer) -> str:
+    return (EPOCH + dt.timedelta(days=int(day))).isoformat()
+
+
+def _as_dates(days: np.ndarray) -> pl.Series:
+    return pl.Series(days.astype(np.int32)).cast(pl.Date)
+
+
+def _write(path: Path, frame: pl.DataFrame, inputs: Inputs) -> None:
+    """Write ``frame`` with the record of its inputs under a temporary name, then rename it over ``path``."""
+    temp = path.with_name(path.name + TMP_SUFFIX)
+    try:
+        frame.write_parquet(temp, metadata={INPUTS: inputs.to_json()})
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc}", fix="pass an --out file you can write") from exc
+    fsync_directory(path.parent)
