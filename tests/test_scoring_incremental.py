@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scoring_tables import Book, caps, day
 
+from engine.cli.main import main
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.incremental import read_inputs, score_file
@@ -233,3 +234,22 @@ def test_append_to_a_missing_file_scores_the_whole_range(tmp_path):
     assert_same_panel(
         pl.read_parquet(path), score(book.tables(), day(0), day(30), market_caps=caps((1, day(0), 1e6)))
     )
+
+
+def test_score_command_appends_a_day(tmp_path, capsys):
+    book = Book()
+    first = [book.filing(1, 10, day(n), [("P", 100.0 + n, 10.0)]) for n in (3, 40)]
+    store = Store(tmp_path / "store")
+    store.write(arrow_batch(book.tables(), first))
+    market_file = tmp_path / "caps.parquet"
+    pl.DataFrame({"date": [day(0)], "issuer_cik": [1], "market_cap": [1e6]}).write_parquet(market_file)
+    out = tmp_path / "scores.parquet"
+    argv = ["score", "--store", str(store.root), "--market-caps", str(market_file), "--start", "2024-01-01"]
+    assert main([*argv, "--end", "2024-03-01", "--out", str(out)]) == 0
+    store.write(arrow_batch(book.tables(), [book.filing(1, 11, day(61), [("S", 5.0, 10.0)])]))
+    assert main([*argv, "--end", "2024-03-04", "--out", str(out), "--append"]) == 0
+    assert "this run scored 1 date(s), 1 of them new" in capsys.readouterr().out
+    full = score(store, day(0), day(63), market_caps=str(market_file))
+    assert_same_panel(pl.read_parquet(out), full)
+    assert main([*argv, "--end", "2024-03-04", "--out", str(tmp_path / "scores.csv"), "--append"]) == 2
+    assert "--append needs a Parquet --out" in capsys.readouterr().err

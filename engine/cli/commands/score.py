@@ -11,6 +11,7 @@ import polars as pl
 
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
+from engine.scoring.incremental import score_file
 from engine.scoring.run import ScoreRun, score_run
 
 OUTPUT_SUFFIXES = (".parquet", ".csv")
@@ -47,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--config", metavar="FILE.toml", help="score configuration overriding SCORING.md defaults"
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="output file, .parquet or .csv")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="extend the Parquet --out scored earlier (same --start, config and market caps) to --end, "
+        "rescoring only the new dates and those that filings or market data stored since can change; "
+        "a missing --out is scored in full",
+    )
     parser.add_argument("--top", type=int, default=5, help="names shown at each end of the last date (5)")
     parser.set_defaults(func=run)
 
@@ -65,6 +73,27 @@ def run(args: argparse.Namespace) -> int:
             fix="pass an --out inside a writable directory",
         ) from exc
     began = time.perf_counter()
+    if out.suffix.lower() == ".parquet":
+        written = score_file(
+            out,
+            args.store,
+            args.start,
+            args.end,
+            market_caps=args.market_caps or "store",
+            universe=args.universe,
+            config=config,
+            append=args.append,
+        )
+        elapsed = time.perf_counter() - began
+        if written.run is not None:
+            print(summary(written.run, args.top, elapsed, out))
+        print(
+            f"{out}: {written.rows:,} rows over {written.dates:,} dates; this run scored "
+            f"{written.scored_dates:,} date(s), {written.new_dates:,} of them new"
+        )
+        return 0
+    if args.append:
+        raise UserError(f"--append needs a Parquet --out, not {out.name}", fix="name the output .parquet")
     result = score_run(
         args.store,
         args.start,
@@ -75,10 +104,7 @@ def run(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - began
     try:
-        if out.suffix.lower() == ".csv":
-            result.frame.write_csv(out)
-        else:
-            result.frame.write_parquet(out)
+        result.frame.write_csv(out)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
     print(summary(result, args.top, elapsed, out))
