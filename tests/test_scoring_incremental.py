@@ -4,6 +4,7 @@ since (late filings included), and refuses to mix two different scores in one fi
 from __future__ import annotations
 
 import datetime as dt
+from unittest.mock import patch
 
 import numpy as np
 import polars as pl
@@ -15,6 +16,7 @@ from scoring_tables import Book, caps, day
 
 from engine.cli.main import main
 from engine.errors import UserError
+from engine.scoring import incremental
 from engine.scoring.config import ScoreConfig
 from engine.scoring.incremental import read_inputs, score_file
 from engine.scoring.run import score
@@ -82,7 +84,8 @@ def histories(draw):
     late_caps = [n > 0 and draw(st.booleans()) for (_, n) in cap_values]
     end1 = draw(st.integers(20, 200))
     end2 = draw(st.integers(end1, 265))
-    return book, early, cap_rows, late_caps, end1, end2, draw(st.sampled_from(CONFIGS))
+    group_rows = draw(st.sampled_from([3, 20, incremental.ROW_GROUP_ROWS]))
+    return book, early, cap_rows, late_caps, end1, end2, draw(st.sampled_from(CONFIGS)), group_rows
 
 
 def market(rows: list[tuple]):
@@ -92,14 +95,15 @@ def market(rows: list[tuple]):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_append_equals_a_full_rescore(tmp_path_factory, history):
-    book, early, cap_rows, late_caps, end1, end2, config = history
+    book, early, cap_rows, late_caps, end1, end2, config, group_rows = history
     tables = book.tables()
     path = tmp_path_factory.mktemp("scores") / "scores.parquet"
     first_caps = market([row for row, late in zip(cap_rows, late_caps, strict=True) if not late])
-    score_file(path, subset(tables, early), day(0), day(end1), market_caps=first_caps, config=config)
-    appended = score_file(
-        path, tables, day(0), day(end2), market_caps=market(cap_rows), config=config, append=True
-    )
+    with patch.object(incremental, "ROW_GROUP_ROWS", group_rows):
+        score_file(path, subset(tables, early), day(0), day(end1), market_caps=first_caps, config=config)
+        appended = score_file(
+            path, tables, day(0), day(end2), market_caps=market(cap_rows), config=config, append=True
+        )
     full = score(tables, day(0), day(end2), market_caps=market(cap_rows), config=config)
     assert_same_panel(pl.read_parquet(path), full)
     assert appended.rows == full.height

@@ -36,11 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from engine import __version__
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.market_caps import MarketCaps, MarketSource
+from engine.scoring.parquet_tail import replace_tail
 from engine.scoring.rules import clean_ticker
 from engine.scoring.run import ScoreRun, Source, open_tables, resolve_market_caps, score_run
 from engine.scoring.universe import EPOCH, UniverseSource, filing_events, load_universe, score_dates
@@ -49,6 +51,10 @@ from engine.store.datasets import Store
 
 INPUTS = "insider_engine.inputs"
 """The Parquet metadata key of a score file's record of its inputs."""
+
+ROW_GROUP_ROWS = 250_000
+"""Rows per row group of a score file (about 35 dates of 7,000 issuers): an append re-encodes at most
+the last one plus the new rows."""
 
 HASH_SEED = 12
 """Seed of the fingerprints' hashes (Polars' hash is stable within one Polars version; another version
@@ -77,14 +83,13 @@ class Inputs:
 @dataclass
 class ScoreFile:
     """What ``score_file`` did: the run over the dates it scored (None when none needed it), how many of
-    those were new dates after the file's previous end, and the file's rows and dates now."""
+    those were new dates after the file's previous end, and the file's rows now."""
 
     path: Path
     run: ScoreRun | None
     scored_dates: int
     new_dates: int
     rows: int
-    dates: int
 
 
 def score_file(
@@ -137,15 +142,12 @@ def score_file(
         days = [_iso(d) for d in dates]
         run = score_run(source, market_caps=caps, universe=explicit, config=config, dates=days)
     if previous is None:
-        frame = run.frame
+        _write_whole(path, run.frame, inputs)
+        rows = run.frame.height
     else:
-        kept = pl.scan_parquet(path).filter(~pl.col("date").is_in(_as_dates(dates).implode())).collect()
-        frame = kept if run is None else kept.merge_sorted(run.frame, "date")
-    _write(path, frame, inputs)
+        rows = _replace_dates(path, None if run is None else run.frame, dates, inputs)
     old_end = -1 if previous is None else int(score_dates(previous.start, previous.end)[-1])
-    return ScoreFile(
-        path, run, int(dates.size), int((dates > old_end).sum()), frame.height, frame["date"].n_unique()
-    )
+    return ScoreFile(path, run, int(dates.size), int((dates > old_end).sum()), rows)
 
 
 def read_inputs(path: Path) -> Inputs:
@@ -305,15 +307,54 @@ def _as_dates(days: np.ndarray) -> pl.Series:
     return pl.Series(days.astype(np.int32)).cast(pl.Date)
 
 
-def _write(path: Path, frame: pl.DataFrame, inputs: Inputs) -> None:
-    """Write ``frame`` with the record of its inputs under a temporary name, then rename it over ``path``."""
+def _replace_dates(path: Path, new: pl.DataFrame | None, dates: np.ndarray, inputs: Inputs) -> int:
+    """Replace the rows of ``dates`` in the file by ``new`` (sorted by date): the row groups before the
+    first such date stay as they are on disk (``parquet_tail``), except a last one not yet full, which is
+    rewritten with the new rows so that daily appends do not leave a file of tiny row groups. Returns
+    the file's row count."""
+    metadata = pq.ParquetFile(path).metadata
+    column = metadata.schema.names.index("date")
+    first = dt.date.max if dates.size == 0 else EPOCH + dt.timedelta(days=int(dates[0]))
+    keep = kept_rows = 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        stats = group.column(column).statistics
+        last_and_small = index == metadata.num_row_groups - 1 and group.num_rows < ROW_GROUP_ROWS
+        if stats is None or not stats.has_min_max or stats.max >= first or last_and_small:
+            break
+        keep, kept_rows = keep + 1, kept_rows + group.num_rows
+    tail = pl.scan_parquet(path).slice(kept_rows).filter(~pl.col("date").is_in(_as_dates(dates).implode()))
+    tail = tail.collect() if new is None else tail.collect().merge_sorted(new, "date")
     temp = path.with_name(path.name + TMP_SUFFIX)
+    options = {"row_group_size": ROW_GROUP_ROWS, "metadata": {INPUTS: inputs.to_json()}}
     try:
-        frame.write_parquet(temp, metadata={INPUTS: inputs.to_json()})
-        with open(temp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        if not replace_tail(path, keep, tail, temp, **options):
+            whole = pl.concat([pl.scan_parquet(path).head(kept_rows).collect(), tail])
+            _write_temp(temp, whole, inputs)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}: {exc}", fix="pass an --out file you can write") from exc
+    _replace(temp, path)
+    return kept_rows + tail.height
+
+
+def _write_whole(path: Path, frame: pl.DataFrame, inputs: Inputs) -> None:
+    """Write ``frame`` with the record of its inputs under a temporary name, then rename it over ``path``."""
+    temp = path.with_name(path.name + TMP_SUFFIX)
+    try:
+        _write_temp(temp, frame, inputs)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc}", fix="pass an --out file you can write") from exc
+    _replace(temp, path)
+
+
+def _write_temp(temp: Path, frame: pl.DataFrame, inputs: Inputs) -> None:
+    frame.write_parquet(temp, row_group_size=ROW_GROUP_ROWS, metadata={INPUTS: inputs.to_json()})
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _replace(temp: Path, path: Path) -> None:
+    os.replace(temp, path)
     fsync_directory(path.parent)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if written.run is not None:
             print(summary(written.run, args.top, elapsed, out))
         print(
-            f"{out}: {written.rows:,} rows over {written.dates:,} dates; this run scored "
+            f"{out}: {written.rows:,} rows; this run scored "
             f"{written.scored_dates:,} date(s), {written.new_dates:,} of them new"
         )
         return 0
