@@ -77,7 +77,7 @@ class Inputs:
 
     def to_json(self) -> str:
         """The record as compact JSON."""
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+        return json.dumps(vars(self), separators=(",", ":"))
 
 
 @dataclass

@@ -182,7 +182,8 @@ def _group_start(group: list[Field]) -> int:
 
 def _edit(fields: list[Field], shifted: tuple[int, ...], shift: int, dropped=(), cut: int = 0) -> list[Field]:
     """Fields with the ``shifted`` offsets moved by ``shift``, and ``dropped`` pairs past ``cut`` removed."""
-    gone = {fid for pair in dropped for fid in pair if (_get(fields, pair[0]) or 0) >= cut > 0}
+    values = {fid: value for fid, _, value in fields}
+    gone = {fid for pair in dropped if cut and values.get(pair[0], -1) >= cut for fid in pair}
     return [(f, k, v + shift if f in shifted else v) for f, k, v in fields if f not in gone]
 
 
