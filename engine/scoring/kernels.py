@@ -166,7 +166,11 @@ def window_sums(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Flow-window sums per cell: an event counts on ``t`` when ``t - window < start <= t < end``
     (``end`` is exclusive: the day an amendment supersedes it, or later). A NaN ``term`` (no market cap)
-    is counted in ``missing`` instead of the sums. Returns buys, sells, n_buys, n_sells, missing."""
+    is counted in ``missing`` instead of the sums. Returns buys, sells, n_buys, n_sells, missing.
+
+    An issuer's sums are kept from the last date they were added up and reused while no event has
+    entered or left its window since (most dates: an issuer trades on few days), so a window is summed
+    again only when it changed, always in the same order."""
     buys = np.zeros(n_rows, dtype=np.float64)
     sells = np.zeros(n_rows, dtype=np.float64)
     n_buys = np.zeros(n_rows, dtype=np.int32)
@@ -178,43 +182,62 @@ def window_sums(
         last = min(first + BLOCK, n_issuers)
         los = ptr[first:last].copy()
         his = ptr[first:last].copy()
+        size = last - first
+        kept_lo = np.full(size, -1, dtype=np.int64)
+        kept_hi = np.full(size, -1, dtype=np.int64)
+        kept_until = np.zeros(size, dtype=np.int64)
+        kept_b = np.zeros(size, dtype=np.float64)
+        kept_s = np.zeros(size, dtype=np.float64)
+        kept_counts = np.zeros((size, 3), dtype=np.int32)
         for d in range(grid.shape[0]):
             t = grid[d]
             for i in range(first, last):
-                hi = his[i - first]
+                j = i - first
+                hi = his[j]
                 while hi < ptr[i + 1] and start[hi] <= t:
                     hi += 1
-                lo = los[i - first]
+                lo = los[j]
                 while lo < hi and start[lo] <= t - window:
                     lo += 1
-                his[i - first] = hi
-                los[i - first] = lo
+                his[j] = hi
+                los[j] = lo
                 row = pos[d, i]
                 if row < 0 or lo == hi:
                     continue
-                b = 0.0
-                s = 0.0
-                nb = 0
-                ns = 0
-                m = 0
-                for e in range(lo, hi):
-                    if t >= end[e]:
-                        continue
-                    if is_buy[e]:
-                        nb += 1
-                    else:
-                        ns += 1
-                    if np.isnan(term[e]):
-                        m += 1
-                    elif is_buy[e]:
-                        b += term[e]
-                    else:
-                        s += term[e]
-                buys[row] = b
-                sells[row] = s
-                n_buys[row] = nb
-                n_sells[row] = ns
-                missing[row] = m
+                if lo != kept_lo[j] or hi != kept_hi[j] or t >= kept_until[j]:
+                    b = 0.0
+                    s = 0.0
+                    nb = 0
+                    ns = 0
+                    m = 0
+                    until = np.iinfo(np.int64).max
+                    for e in range(lo, hi):
+                        if t >= end[e]:
+                            continue
+                        until = min(until, end[e])
+                        if is_buy[e]:
+                            nb += 1
+                        else:
+                            ns += 1
+                        if np.isnan(term[e]):
+                            m += 1
+                        elif is_buy[e]:
+                            b += term[e]
+                        else:
+                            s += term[e]
+                    kept_lo[j] = lo
+                    kept_hi[j] = hi
+                    kept_until[j] = until
+                    kept_b[j] = b
+                    kept_s[j] = s
+                    kept_counts[j, 0] = nb
+                    kept_counts[j, 1] = ns
+                    kept_counts[j, 2] = m
+                buys[row] = kept_b[j]
+                sells[row] = kept_s[j]
+                n_buys[row] = kept_counts[j, 0]
+                n_sells[row] = kept_counts[j, 1]
+                missing[row] = kept_counts[j, 2]
     return buys, sells, n_buys, n_sells, missing
 
 
