@@ -8,6 +8,8 @@ _EXPORTS = {
     "score": "engine.scoring.run",
     "score_asof": "engine.scoring.run",
     "ScoreConfig": "engine.scoring.config",
+    "explain": "engine.scoring.explain",
+    "compare": "engine.evaluation.compare",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from lxml import etree
 
+from parsers.quality import flag_invalid
 from parsers.schema import OWNERSHIP_FORMS
 from parsers.values import parse_bool, parse_cik, parse_date, parse_number, text_or_none
 from parsers.xml_safety import parse_xml
@@ -70,6 +71,7 @@ class Row(NamedTuple):
     underlying_shares: float | None
     underlying_value: float | None
     footnote_ids: tuple[str, ...]
+    quality: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -96,6 +98,8 @@ class OwnershipDocument:
     footnotes: dict[str, str] = field(default_factory=dict)
     signatures: list[tuple[str | None, date | None]] = field(default_factory=list)
     recovered: bool = False
+    quality: list[str] = field(default_factory=list)
+    """``parsers.quality`` flags of the document's own fields (``signature_date:invalid``)."""
 
 
 def parse_ownership(xml: bytes) -> OwnershipDocument:
@@ -118,7 +122,7 @@ def parse_ownership(xml: bytes) -> OwnershipDocument:
         if handler is not None:
             handler(doc, child)
         elif isinstance(child.tag, str) and child.tag.lower() == "aff10b5one":
-            doc.aff10b5one = parse_bool(child.text)
+            doc.aff10b5one = _decoded(doc, "aff10b5one", parse_bool, child.text)
     _check_required(doc)
     return doc
 
@@ -130,6 +134,13 @@ def _check_required(doc: OwnershipDocument) -> None:
         raise OwnershipError("no issuer CIK (<issuer><issuerCik>)")
     if not any(owner.cik is not None for owner in doc.owners):
         raise OwnershipError("no reporting-owner CIK (<reportingOwnerId><rptOwnerCik>)")
+
+
+def _decoded(doc: OwnershipDocument, column: str, decode: Callable[[str | None], object], text: str | None):
+    """``decode(text)``, flagging ``column:invalid`` on the document when the text is no such value."""
+    value = decode(text)
+    flag_invalid(doc.quality, column, text, value)
+    return value
 
 
 def _tag_name(element: etree._Element) -> str:
@@ -157,11 +168,11 @@ def _issuer(doc: OwnershipDocument, element: etree._Element) -> None:
     for child in element:
         spec = _ISSUER.get(child.tag)
         if spec is not None:
-            setattr(doc, spec[0], spec[1](child.text))
+            setattr(doc, spec[0], _decoded(doc, spec[0], spec[1], child.text))
 
 
-_OWNER: dict[str, tuple[int, Callable[[str | None], object]]] = {
-    tag: (Owner._fields.index(name), decode)
+_OWNER: dict[str, tuple[int, Callable[[str | None], object], str]] = {
+    tag: (Owner._fields.index(name), decode, name)
     for tag, name, decode in [
         ("rptOwnerCik", "cik", parse_cik),
         ("rptOwnerName", "name", text_or_none),
@@ -187,7 +198,7 @@ def _owner(doc: OwnershipDocument, element: etree._Element) -> None:
         for child in group:
             spec = _OWNER.get(child.tag)
             if spec is not None:
-                values[spec[0]] = spec[1](child.text)
+                values[spec[0]] = _decoded(doc, spec[2], spec[1], child.text)
     doc.owners.append(Owner._make(values))
 
 
@@ -205,7 +216,7 @@ def _signature(doc: OwnershipDocument, element: etree._Element) -> None:
         if child.tag == "signatureName":
             name = text_or_none(child.text)
         elif child.tag == "signatureDate":
-            signed = parse_date(child.text)
+            signed = _decoded(doc, "signature_date", parse_date, child.text)
     doc.signatures.append((name, signed))
 
 
@@ -221,7 +232,7 @@ def _table(is_derivative: bool) -> Callable[[OwnershipDocument, etree._Element],
 
 def _scalar(attribute: str, decode: Callable[[str | None], object]):
     def set_scalar(doc: OwnershipDocument, element: etree._Element) -> None:
-        setattr(doc, attribute, decode(element.text))
+        setattr(doc, attribute, _decoded(doc, attribute, decode, element.text))
 
     return set_scalar
 
@@ -282,25 +293,31 @@ _ROW_FIELDS: dict[str, tuple[str, Callable[[str | None], object], bool]] = {
     "transactionCode": ("transaction_code", text_or_none, False),
     "equitySwapInvolved": ("equity_swap_involved", parse_bool, False),
 }
-_ROW_SPECS: dict[str, tuple[int, Callable[[str | None], object], bool]] = {
-    tag: (Row._fields.index(name), decode, wrapped) for tag, (name, decode, wrapped) in _ROW_FIELDS.items()
+_ROW_SPECS: dict[str, tuple[int, Callable[[str | None], object], bool, str]] = {
+    tag: (Row._fields.index(name), decode, wrapped, name)
+    for tag, (name, decode, wrapped) in _ROW_FIELDS.items()
 }
 _EMPTY_ROW: list[object] = [None] * len(Row._fields)
 
 
 def _row(element: etree._Element, is_derivative: bool, is_holding: bool) -> Row:
     """One pass over the row's descendants in document order: a field element is followed by its
-    ``<value>`` child, so the value is credited to the field seen last."""
+    ``<value>`` child, so the value is credited to the field seen last. Text that is no value of its
+    field's type is flagged ``<field>:invalid`` (``parsers.quality``)."""
     values = _EMPTY_ROW.copy()
     values[0] = is_derivative
     values[1] = is_holding
     footnote_ids: list[str] = []
+    quality: list[str] = []
     pending = None
     for child in element.iter():
         tag = child.tag
         if tag == "value":
             if pending is not None:
-                values[pending[0]] = pending[1](child.text)
+                text = child.text
+                value = values[pending[0]] = pending[1](text)
+                if value is None:
+                    flag_invalid(quality, pending[3], text, value)
                 pending = None
         elif tag == "footnoteId":
             footnote_id = (child.get("id") or "").strip()
@@ -313,7 +330,10 @@ def _row(element: etree._Element, is_derivative: bool, is_holding: bool) -> Row:
                 continue
             text = child.text
             if text is not None:
-                values[spec[0]] = spec[1](text)
+                value = values[spec[0]] = spec[1](text)
+                if value is None:
+                    flag_invalid(quality, spec[3], text, value)
             pending = spec if spec[2] else None
-    values[-1] = tuple(footnote_ids)
+    values[-2] = tuple(footnote_ids)
+    values[-1] = tuple(quality)
     return Row._make(values)

@@ -44,12 +44,17 @@ FILINGS_SCHEMA = pa.schema(
         ("accepted_at", pa.timestamp("s", tz=NEW_YORK)),
         ("available_date", pa.date32()),
         ("recovered", pa.bool_()),
+        ("quality", pa.list_(pa.string())),
         ("source", pa.string()),
+        ("xml_sha256", pa.string()),
         *_PARTITION_FIELDS,
     ]
 )
 """One row per filing (accession). ``accession`` is ``sha1-<12 hex>`` of the XML when no accession
-number is known. ``insider_cik`` is the smallest reporting-owner CIK (SCORING.md section 1)."""
+number is known. ``insider_cik`` is the smallest reporting-owner CIK (SCORING.md section 1).
+``quality`` lists the flags of ``parsers.quality`` (``period_of_report:invalid``), empty when clean.
+``xml_sha256`` identifies the ownership XML whatever the file it came in (``parsers.tables.content_hash``);
+null for rows from the SEC data sets, which have no XML."""
 
 OWNERS_SCHEMA = pa.schema(
     [
@@ -109,6 +114,7 @@ TRANSACTIONS_SCHEMA = pa.schema(
         ("underlying_shares", pa.float64()),
         ("underlying_value", pa.float64()),
         ("footnote_ids", pa.list_(pa.string())),
+        ("quality", pa.list_(pa.string())),
         ("plan", pa.bool_()),
         ("period_of_report", pa.date32()),
         ("filing_date", pa.date32()),
@@ -120,7 +126,8 @@ TRANSACTIONS_SCHEMA = pa.schema(
 """One row per row of either table of a filing: transactions and holdings (``is_holding``), of the
 non-derivative and derivative tables (``is_derivative``). ``row_index`` is the row's position within
 its table in document order. A value given only as a footnote is null, never 0. ``plan`` is the
-Rule 10b5-1 flag of SCORING.md section 6."""
+Rule 10b5-1 flag of SCORING.md section 6. ``quality`` lists the flags of ``parsers.quality``
+(``transaction_date:invalid``, ``price:implausible``), empty when clean."""
 
 FOOTNOTES_SCHEMA = pa.schema(
     [

@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers.availability import available_date
 from parsers.ownership import OwnershipDocument, OwnershipError, parse_ownership
 from parsers.plan import is_plan, mentions_plan, plan_footnote_ids
+from parsers.quality import PLAUSIBLE_MAX, VALUE, with_plausibility
 from parsers.roles import ROLE_WEIGHTS, owner_roles, primary_role, role_title
 from parsers.schema import (
     FILINGS_SCHEMA,
@@ -94,6 +96,7 @@ class TableBuilder:
                 document,
                 key,
                 source,
+                content_hash(submission.xml),
                 filing_date or submission.filing_date,
                 _new_york_wall_clock(accepted_at) or submission.accepted_at,
             )
@@ -110,7 +113,7 @@ class TableBuilder:
         return {
             "filings": _to_table(self._filings, FILINGS_SCHEMA),
             "owners": _to_table(self._owners, OWNERS_SCHEMA),
-            "transactions": _to_table(self._transactions, TRANSACTIONS_SCHEMA),
+            "transactions": _with_plausibility(_to_table(self._transactions, TRANSACTIONS_SCHEMA)),
             "footnotes": _to_table(self._footnotes, FOOTNOTES_SCHEMA),
             "quarantine": _to_table(self._quarantine, QUARANTINE_SCHEMA),
         }
@@ -120,6 +123,7 @@ class TableBuilder:
         doc: OwnershipDocument,
         accession: str,
         source: str,
+        xml_sha256: str,
         filing_date: date | None,
         accepted_at: datetime | None,
     ) -> None:
@@ -200,7 +204,9 @@ class TableBuilder:
                 accepted_at,
                 available,
                 doc.recovered,
+                tuple(doc.quality),
                 source,
+                xml_sha256,
                 *partition,
             )
         )
@@ -224,6 +230,12 @@ class TableBuilder:
         )
 
 
+def content_hash(xml: bytes) -> str:
+    """The identity of an ownership XML document whatever file or submission it came in: sha256 of its
+    bytes without surrounding white space (a submission's ``<XML>`` body and the bare file differ there)."""
+    return hashlib.sha256(xml.strip()).hexdigest()
+
+
 def _no_xml_reason(submission: Submission) -> str:
     if submission.document_type in OWNERSHIP_FORMS:
         kind = submission.document_type
@@ -236,6 +248,16 @@ def _new_york_wall_clock(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(_NEW_YORK_ZONE).replace(tzinfo=None)
+
+
+def _with_plausibility(table: pa.Table) -> pa.Table:
+    """Transactions with ``parsers.quality``'s implausible-value flags added to their ``quality`` lists."""
+    if table.num_rows == 0:
+        return table
+    checked = table.select(["quality", *(column for column in PLAUSIBLE_MAX if column != VALUE)])
+    quality = pl.from_arrow(checked).select(with_plausibility()).to_series().to_arrow()
+    position = table.schema.get_field_index("quality")
+    return table.set_column(position, table.schema.field(position), quality.cast(pa.list_(pa.string())))
 
 
 def _to_table(rows: list[tuple], schema: pa.Schema) -> pa.Table:

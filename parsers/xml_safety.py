@@ -1,7 +1,9 @@
 """Hardened XML parsing: never resolve entities, never touch the network, refuse entity declarations.
 
 Strict parse first; a document that is not well-formed is read again as Windows-1252 (when its bytes
-are not valid in the declared encoding) or in libxml2's recover mode, and the caller is told so.
+are not valid in the declared encoding) or in libxml2's recover mode, and the caller is told so. A
+document beyond libxml2's safety limits (a text node over 10 MB, nesting over 256 deep) is refused:
+recover mode would cut it silently.
 The parsers never resolve entities, load a DTD or reach the network, so an external entity is never
 read and an entity bomb is never expanded; a document whose DOCTYPE declares entities at all (XXE or
 an entity-expansion attack) is then refused rather than stored.
@@ -28,6 +30,7 @@ _STRICT = etree.XMLParser(**_OPTIONS)
 _RECOVER = etree.XMLParser(recover=True, **_OPTIONS)
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _UNSAFE = "DOCTYPE declares entities (external-entity or entity-expansion attack)"
+_LIMITS = "beyond the XML parser's limits (a text over 10 MB or nesting over 256 deep), not cut to fit"
 
 
 class UnsafeXMLError(ValueError):
@@ -42,15 +45,19 @@ def parse_xml(xml: bytes) -> tuple[etree._Element, bool]:
     """The root element and whether a fallback was needed; raises UnsafeXMLError or MalformedXMLError.
 
     Fallbacks, in order: bytes that are not valid in the declared encoding are read as Windows-1252
-    (old filings pasted from word processors); then libxml2's recover mode.
+    (old filings pasted from word processors); then libxml2's recover mode, unless that hit one of
+    libxml2's resource limits (the document would come back cut).
     """
     try:
-        root, recovered = etree.fromstring(xml, _STRICT), False
+        return _checked(etree.fromstring(xml, _STRICT)), False
     except etree.XMLSyntaxError as exc:
-        root, recovered = _fallback(xml, exc), True
+        return _checked(_fallback(xml, exc)), True
+
+
+def _checked(root: etree._Element) -> etree._Element:
     if _declares_entities(root):
         raise UnsafeXMLError(_UNSAFE)
-    return root, recovered
+    return root
 
 
 def _fallback(xml: bytes, strict_error: etree.XMLSyntaxError) -> etree._Element:
@@ -63,6 +70,9 @@ def _fallback(xml: bytes, strict_error: etree.XMLSyntaxError) -> etree._Element:
         root = None
     if root is None:
         raise MalformedXMLError(f"not well-formed XML: {_one_line(strict_error)}")
+    if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in _RECOVER.error_log):
+        _checked(root)
+        raise MalformedXMLError(_LIMITS)
     return root
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 import shutil
 import subprocess
@@ -113,3 +114,40 @@ def test_the_installed_command_ingests_the_fixture_corpus(tmp_path):
     assert re.search(r"filings stored: +608\n", done.stdout)
     assert re.search(r"quarantined: +0\n", done.stdout)
     assert done.stderr == ""
+
+
+def test_a_name_that_is_not_utf8_is_printed_escaped_and_stops_nothing(tmp_path, mixed):
+    bad = os.fsdecode(b"bad\xff\xfe")
+    (mixed / f"{bad}.xml").write_bytes(b"<note/>")
+    shutil.copy(FIXTURES / "0000002488-24-000005.xml", mixed / f"{bad}-copy.xml")
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "ingest", str(mixed), "--store", str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert re.search(r"filings stored: +3\n", done.stdout)
+    assert f"{mixed}/bad\\xff\\xfe.xml: not an ownership document" in done.stdout
+
+
+def test_links_not_followed_are_counted_in_the_summary(tmp_path, mixed, capsys):
+    (mixed / "passwd.xml").symlink_to("/etc/passwd")
+    assert main(["ingest", str(mixed), "--store", str(tmp_path / "store")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"links not followed: +1 \(symbolic links inside a directory\)\n", out)
+    assert re.search(r"quarantined: +2\n", out)
+
+
+def test_a_copy_replaced_by_its_accession_is_counted_in_the_summary(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    shutil.copy(FIXTURES / "0000320121-23-000040.xml", tmp_path / "a" / "wk-form4_1700000000.xml")
+    assert main(["ingest", str(tmp_path / "a"), "--store", str(tmp_path / "store")]) == 0
+    capsys.readouterr()
+    assert (
+        main(["ingest", str(FIXTURES / "0000320121-23-000040.xml"), "--store", str(tmp_path / "store")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert re.search(r"filings stored: +1\n", out)
+    assert re.search(r"replaced: +1 \(copies stored without an accession, now under it\)\n", out)
+    assert Store(tmp_path / "store").accessions() == {"0000320121-23-000040"}

@@ -6,16 +6,24 @@ import pytest
 
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
-from parsers.plan import PLAN_PATTERN
-from parsers.roles import CEO_PATTERN, ROLE_WEIGHTS
 
 
 def test_defaults_are_the_contract():
+    """SCORING.md sections 5, 6 and 8, copied by hand (not read from the code they check)."""
     config = ScoreConfig()
     assert (config.flow_window, config.cluster_window, config.universe_lookback) == (90, 30, 364)
-    assert dict(config.role_weights) == ROLE_WEIGHTS
-    assert config.ceo_pattern == CEO_PATTERN.pattern
-    assert config.plan_pattern == PLAN_PATTERN.pattern and config.default_plan_pattern
+    assert dict(config.role_weights) == {
+        "ceo": 1.0,
+        "cfo": 1.0,
+        "officer": 0.6,
+        "director": 0.5,
+        "ten_percent": 0.25,
+        "other": 0.25,
+    }
+    assert config.ceo_pattern == r"\b(ceo|chief executive|principal executive)\b"
+    assert config.cfo_pattern == r"\b(cfo|chief financial|principal financial)\b"
+    assert config.plan_pattern == "10b-?5[-\u2010-\u2014 ]?1" and config.default_plan_pattern
+    assert (config.buy_codes, config.sell_codes) == (("P",), ("S",))
     assert (config.plan_weight, config.ddof, config.forms) == (0.0, 0, ("4", "4/A"))
     assert (config.winsorize, config.score_method, config.exclude_routine, config.include_form5) == (
         None,

@@ -10,15 +10,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from engine.cli.commands.download import client_from_args
 from engine.cli.main import main
-from engine.edgar.discovery import Target, discover, index_urls, quarter_chunks
+from engine.cli.options import client_from_args
+from engine.edgar import calendar
+from engine.edgar.calendar import quarter_chunks
+from engine.edgar.discovery import Target, discover, index_urls
 from engine.edgar.download import Downloader, download_range, update_start
 from engine.edgar.http import EdgarClient
 from engine.edgar.manifest import Manifest
@@ -242,7 +244,8 @@ def test_an_index_that_could_not_be_read_is_read_again_by_the_next_update(filing
 
 
 def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_path: Path) -> None:
-    """Kill the download task mid-run; the rerun fetches only what is missing."""
+    """Kill the download task mid-run; the rerun fetches only what is missing, and an update would start
+    no later than the first filing day left unfetched."""
 
     async def run():
         async with FakeEdgar(filings) as server:
@@ -259,6 +262,9 @@ def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_
                     await task
             before = len(Manifest(tmp_path).done())
             assert 150 <= before < len(filings)
+            stored = Store(tmp_path).accessions()
+            missing = min(f.filing_date for f in filings if f.accession not in stored)
+            assert update_start(Store(tmp_path)) <= missing  # `insider update` would not skip any
             hits_before = len(server.hits)
             report = await fetch_all(server, tmp_path)
             fetched = [h for h in server.hits[hits_before:] if "/Archives/edgar/data/" in h.path]
@@ -379,7 +385,12 @@ def test_a_missing_index_is_empty_and_a_quarterly_gap_falls_back_to_daily(filing
     assert future.targets == [] and future.failures == {}
 
 
-def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Path, capsys) -> None:
+def test_update_fetches_what_was_filed_since_the_last_day(
+    filings, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """``insider update`` reads every daily index from the store's last day to today (pinned to TODAY, so
+    the run does not grow with the calendar)."""
+    monkeypatch.setattr("engine.cli.commands.update.today_in_new_york", lambda: TODAY)
     server = FakeEdgar(filings)
     base = server.start_in_thread()
     common = [
@@ -404,6 +415,8 @@ def test_update_fetches_what_was_filed_since_the_last_day(filings, tmp_path: Pat
         assert main(["update", *common]) == 0
     finally:
         server.stop_thread()
+    daily = sorted(hit.path.rsplit(".", 2)[-2] for hit in server.hits if "/daily-index/" in hit.path)
+    assert daily[-1] == f"{TODAY:%Y%m%d}"
     expected = {f.accession for f in filings if f.filing_date >= date(2025, 1, 1)}
     after = Store(tmp_path).accessions()
     assert before < after == expected
@@ -446,7 +459,42 @@ def test_a_rate_above_the_sec_limit_is_refused_however_the_sec_is_spelled(base: 
     )
     with pytest.raises(UserError, match="above the SEC's limit"):
         client_from_args(args)
-    assert client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+    mirror = client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+    assert (mirror.user_agent, mirror.limiter.rate, mirror.pause_seconds) == ("x@y.com", 50.0, 1.0)
+    assert (mirror.retries, mirror.timeout, mirror.connections) == (1, 1.0, 1)
+
+
+@pytest.mark.parametrize(
+    "data_base", ["https://data.sec.gov/", "HTTPS://Data.SEC.gov./", "http://efts.sec.gov"]
+)
+def test_a_rate_above_the_sec_limit_is_refused_when_the_data_api_is_the_sec(data_base: str) -> None:
+    """``backfill --shares-outstanding --base-url MIRROR --rate 100`` with the data API left at (or set to)
+    the SEC: refused before any request; the decision is read off the options, nothing is sent."""
+    args = argparse.Namespace(
+        user_agent=AGENT,
+        rate=100.0,
+        base_url="http://127.0.0.1:9/",
+        data_base_url=data_base,
+        pause=600.0,
+        retries=1,
+        timeout=1.0,
+        workers=1,
+    )
+    with pytest.raises(UserError, match="above the SEC's limit") as refused:
+        client_from_args(args, data_api=True)
+    assert "--data-base-url" in str(refused.value)
+    mirror = argparse.Namespace(**{**vars(args), "data_base_url": "http://127.0.0.1:9/"})
+    assert client_from_args(mirror, data_api=True).limiter.rate == 100.0
+    assert client_from_args(args, data_api=False).limiter_for(data_base).rate == 10.0
+
+
+def test_backfill_with_the_sec_data_api_and_a_high_rate_exits_with_a_one_line_error(tmp_path, capsys) -> None:
+    command = ["backfill", "--from", "2024q1", "--to", "2024q1", "--shares-outstanding", "--rate", "100"]
+    mirror = ["--base-url", "http://127.0.0.1:9/", "--store", str(tmp_path), "--user-agent", AGENT]
+    assert main([*command, *mirror]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("insider backfill: error: --rate 100 is above the SEC's limit")
+    assert "--data-base-url https://data.sec.gov/" in error and "fix:" in error and "Traceback" not in error
 
 
 def test_help_documents_the_politeness_rules(capsys) -> None:
@@ -522,3 +570,198 @@ def test_the_manifest_keeps_the_latest_record_and_compacts(tmp_path: Path) -> No
     assert manifest.done() == {f"0000000001-24-{i:06d}" for i in range(5) if (65 + i) % 2 == 1}
     assert set(manifest.failures().values()) == {"HTTP 503"} and manifest.last_filing_date() == day
     assert not manifest.compact(threshold=64)
+
+
+def test_discovery_and_download_agree_on_today_near_midnight_utc(filings, tmp_path, monkeypatch) -> None:
+    """00:30 UTC on Wednesday 4 March 2020 is 19:30 on Tuesday in New York: 4 March's daily index does not
+    exist yet, and neither discovery on its own nor a download asks for it, on a machine kept in UTC."""
+    instant = datetime(2020, 3, 4, 0, 30, tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return instant.astimezone(tz) if tz else instant.replace(tzinfo=None)
+
+    monkeypatch.setattr(calendar, "datetime", Clock)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3]
+    start, end = date(2020, 3, 2), date(2020, 3, 6)
+
+    async def run() -> tuple[set[str], set[str]]:
+        async with FakeEdgar(subset, today=date(2020, 3, 6)) as server:
+            urls = EdgarUrls(server.base_url, server.base_url)
+            async with client() as http:
+                await discover(http, urls, start, end)
+                alone = {h.path.rsplit("/", 1)[-1] for h in server.hits}
+                server.hits.clear()
+                await download_range(Store(tmp_path), http, urls, start, end)
+                in_download = {h.path.rsplit("/", 1)[-1] for h in server.hits if "-index/" in h.path}
+            return alone, in_download
+
+    try:
+        alone, in_download = asyncio.run(run())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert calendar.today_in_new_york(instant) == date(2020, 3, 3)
+    assert alone == in_download == {"form.20200302.idx", "form.20200303.idx"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_download_stores_what_it_fetched_and_the_rerun_fetches_only_the_rest(
+    filings_dir, filings, tmp_path: Path, stop: signal.Signals, status: int
+) -> None:
+    """SIGTERM (cron, systemd) or Ctrl-C to a real ``insider download`` with one large batch pending: it
+    stores what it fetched, exits 143 / 130, and the rerun asks the replay only for the filings not stored."""
+    server = ReplayProcess(filings_dir, workdir=tmp_path, latency=0.01)
+    store = tmp_path / "store"
+    command = [
+        *[sys.executable, "-m", "engine", "download", "--start", str(START), "--end", str(END)],
+        *["--store", str(store), "--user-agent", AGENT, "--rate", "100", "--batch-size", "1000", "--quiet"],
+        *["--base-url", server.base_url, "--data-base-url", server.base_url],
+    ]
+
+    def filing_hits() -> list:
+        return [h for h in server.hits() if "/Archives/edgar/data/" in h.path]
+
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while len(filing_hits()) < 150 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=120)
+        first_run = len(server.hits())
+        stored, recorded = Store(store).accessions(), Manifest(store).done()
+        rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        hits = server.hits()
+    finally:
+        server.stop()
+    assert 150 <= len(stored) < len(filings) and recorded == stored
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr and "fetched is stored" in stderr
+    assert rerun.returncode == 0, rerun.stderr
+    fetched_again = [h.path for h in hits[first_run:] if "/Archives/edgar/data/" in h.path]
+    assert len(fetched_again) == len(filings) - len(stored)
+    assert not {path.rsplit("/", 1)[-1].removesuffix(".txt") for path in fetched_again} & stored
+    assert Store(store).accessions() == {f.accession for f in filings}
+
+
+def exit_status(argv: list[str], capsys) -> tuple[int, str]:
+    """What ``insider ARGV`` exits with, and its standard error (argparse exits through SystemExit)."""
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--rate", "nan"],
+        ["--rate", "inf"],
+        ["--rate", "-1"],
+        ["--pause", "nan"],
+        ["--pause", "inf"],
+        ["--pause", "90000"],
+        ["--timeout", "nan"],
+        ["--retries", "-1"],
+        ["--retries", "1.5"],
+        ["--workers", "100000"],
+        ["--workers", "2.5"],
+        ["--batch-size", "0"],
+        ["--start", "0001-01-01"],
+        ["--start", "2024-02-30"],
+        ["--user-agent", "Jane jane@example.com\r\nX-Injected: 1"],
+        ["--base-url", "http://"],
+        ["--base-url", "ftp://127.0.0.1:9/"],
+        ["--data-base-url", "http://127.0.0.1:9/\r\nHost: x"],
+    ],
+)
+def test_every_option_is_validated_with_a_one_line_error(bad: list[str], tmp_path: Path, capsys) -> None:
+    """Refused before any request (the roots are a closed local port, never the SEC): exit 2 and
+    ``insider download: error: ... fix: ...``, no traceback."""
+    argv = [
+        *["download", "--start", "2024-01-02", "--end", "2024-01-02", "--store", str(tmp_path)],
+        *["--user-agent", AGENT, "--rate", "1000", "--retries", "0", "--timeout", "2"],
+        *["--base-url", "http://127.0.0.1:9/", "--data-base-url", "http://127.0.0.1:9/", *bad],
+    ]
+    status, error = exit_status(argv, capsys)
+    assert status == 2, error
+    line = next(line for line in error.splitlines() if line.startswith("insider download: error:"))
+    assert "fix:" in error[error.index(line) :] and "Traceback" not in error
+
+
+@pytest.mark.parametrize("pause", [1e-9, 1.0, 599.0])
+def test_a_pause_shorter_than_the_sec_block_is_refused_against_the_sec(pause: float) -> None:
+    """Checked on the options alone, nothing is sent; the same pause is fine for a mirror."""
+    sec = "https://www.sec.gov/"
+    args = argparse.Namespace(
+        user_agent=AGENT, rate=10.0, base_url=sec, pause=pause, retries=1, timeout=1.0, workers=1
+    )
+    with pytest.raises(UserError, match="shorter than the SEC's"):
+        client_from_args(args)
+    assert client_from_args(argparse.Namespace(**{**vars(args), "base_url": "http://127.0.0.1:9/"}))
+
+
+def test_a_retry_after_of_a_day_ends_the_run_with_a_resume_hint_and_loses_nothing(
+    filings, tmp_path: Path, capsys
+) -> None:
+    """A Retry-After of 86400 s on one filing: the run stops at once (exit 2, when to run it again), keeps
+    what it fetched, and the rerun fetches only the rest."""
+    subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3]
+    server = FakeEdgar(subset)
+    base = server.start_in_thread()
+    argv = [
+        *["download", "--start", "2020-01-01", "--end", "2020-03-31", "--store", str(tmp_path)],
+        *["--user-agent", AGENT, "--rate", "200", "--batch-size", "1000", "--quiet", "--workers", "4"],
+        *["--base-url", base, "--data-base-url", base],
+    ]
+    try:
+        server.inject("429", match=subset[len(subset) // 2].accession, retry_after="86400")
+        began = time.monotonic()
+        status, error = exit_status(argv, capsys)
+        took = time.monotonic() - began
+        stored = Store(tmp_path).accessions()
+        first_run = len(server.hits)
+        assert exit_status(argv, capsys)[0] == 0
+        fetched_again = [h for h in server.hits[first_run:] if "/Archives/edgar/data/" in h.path]
+    finally:
+        server.stop_thread()
+    assert status == 2 and took < 120
+    assert "Retry-After 86400 s" in error and "fix: run the same command again after" in error
+    assert 0 < len(stored) < len(subset) and Manifest(tmp_path).failures() == {}
+    assert len(fetched_again) == len(subset) - len(stored)
+    assert Store(tmp_path).accessions() == {f.accession for f in subset}
+
+
+def test_damaged_200_answers_lose_no_filing(filings, baseline: Path, tmp_path: Path) -> None:
+    """Each kind of damaged 200 on about 3% of the filings: once (retried within the run) or more often
+    than the retries allow (recorded as failed, fetched by the next run). After the second run every
+    filing is stored exactly once, none quarantined, and the store is the fault-free one."""
+    kinds = ["gzip-cut", "cut-200", "html-200", "rate-200"]
+    victims = {kind: filings[i::37][:16] for i, kind in enumerate(kinds)}
+    persistent = {f.accession for kind in kinds[:3] for f in victims[kind][::2]}
+
+    async def run(inject: bool):
+        async with FakeEdgar(filings) as server:
+            for kind, chosen in victims.items():
+                for j, filing in enumerate(chosen if inject else []):
+                    server.inject(kind, times=3 if j % 2 == 0 else 1, match=filing.accession)
+            report = await fetch_all(server, tmp_path, retries=2, pause_seconds=0.05)
+            return report, server.pending_faults
+
+    first, left = asyncio.run(run(inject=True))
+    assert left == 0 and set(first.failed) == persistent and first.quarantined == 0
+    assert all("damaged answer" in reason or "cut short" in reason for reason in first.failed.values())
+    assert first.pauses >= 1 and Manifest(tmp_path).failures().keys() == persistent
+    second, _ = asyncio.run(run(inject=False))
+    assert second.complete and second.stored == len(persistent)
+    stored = Store(tmp_path).scan("filings").select("accession").collect().get_column("accession")
+    assert stored.len() == stored.n_unique() == len(filings)
+    assert Store(tmp_path).scan("quarantine").collect().height == 0
+    assert_same_store(tmp_path, baseline)

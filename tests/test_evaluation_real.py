@@ -274,9 +274,17 @@ def test_cli_writes_the_report_and_prints_the_summary(store, rows, price_table, 
     printed = capsys.readouterr().out
     assert code == 0
     assert printed.startswith(f"Transactions analyzed: {len(eligible):,}\n")
-    assert f"report: {out / 'report.md'} (2 charts)" in printed
+    assert f"report: {out / 'report.md'} (2 charts, 4 Parquet tables beside it)" in printed
     assert "tear sheet was skipped" in (out / "report.md").read_text()
-    assert sorted(p.name for p in out.iterdir()) == ["event_time.png", "heavy_vs_other.png", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "event_by_ticker.parquet",
+        "event_months.parquet",
+        "event_time.png",
+        "event_time_cluster_buys.parquet",
+        "event_time_heavy-selling_months.parquet",
+        "heavy_vs_other.png",
+        "report.md",
+    ]
 
 
 def test_cli_errors_are_user_errors(store, tmp_path, capsys):
@@ -284,7 +292,7 @@ def test_cli_errors_are_user_errors(store, tmp_path, capsys):
         ["evaluate", "--store", str(store), "--prices", str(tmp_path / "none.csv"), "--out", str(tmp_path)]
     )
     assert code == 2
-    assert "price file not found" in capsys.readouterr().err
+    assert "prices file not found" in capsys.readouterr().err
 
 
 def test_cli_with_a_score_file(store, real_scores, tmp_path, capsys):
@@ -307,5 +315,5 @@ def test_cli_with_a_score_file(store, real_scores, tmp_path, capsys):
     expected = evaluate(real_scores, YF, horizons=(1, 21), min_names=3).tear_sheet.ic_summary
     for row in expected.iter_rows(named=True):
         assert f"insider {row['horizon']}-day rank IC: mean= {row['mean_ic']:.4f}" in printed
-    assert f"report: {out / 'report.md'} (4 charts)" in printed
+    assert f"report: {out / 'report.md'} (4 charts, 13 Parquet tables beside it)" in printed
     assert len(list(out.glob("*.png"))) == 4

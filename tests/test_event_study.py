@@ -115,6 +115,28 @@ def prices():
     return load_prices(prices_2021())
 
 
+def quantile_by_hand(values: list[float], q: float) -> float:
+    """The q-quantile with linear interpolation between order statistics (numpy's default method)."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def bootstrap_by_loops(a: list[float], b: list[float], n: int, seed: int) -> tuple[float, float]:
+    """95% percentile interval of mean(a) - mean(b) from the same draws as bootstrap_spread (one block of
+    n resamples of a, then one of b), with plain loops for the means and the quantiles."""
+    rng = np.random.default_rng(seed)
+    picks_a = rng.integers(0, len(a), size=(n, len(a)))
+    picks_b = rng.integers(0, len(b), size=(n, len(b)))
+    spreads = [
+        sum(a[i] for i in row_a) / len(a) - sum(b[j] for j in row_b) / len(b)
+        for row_a, row_b in zip(picks_a.tolist(), picks_b.tolist(), strict=True)
+    ]
+    return quantile_by_hand(spreads, 0.025), quantile_by_hand(spreads, 0.975)
+
+
 def test_calendar_facts_used_below():
     assert [max(k for k, x in enumerate(WEEKDAYS_2021) if x.month == m) for m in (1, 2, 3, 4, 5, 6)] == [
         20,
@@ -175,7 +197,10 @@ def test_hand_computed_event_test(prices):
     assert s.heavy_mean == pytest.approx(sum(heavy) / 5, rel=1e-12)
     assert s.other_mean == pytest.approx(sum(other) / 6, rel=1e-12)
     assert s.spread == pytest.approx(sum(heavy) / 5 - sum(other) / 6, rel=1e-12)
-    assert s.ci_low < s.spread < s.ci_high
+    var_heavy = sum((x - sum(heavy) / 5) ** 2 for x in heavy) / 4
+    var_other = sum((x - sum(other) / 6) ** 2 for x in other) / 5
+    assert s.t_stat == pytest.approx(s.spread / math.sqrt(var_heavy / 5 + var_other / 6), rel=1e-9)
+    assert (s.ci_low, s.ci_high) == pytest.approx(bootstrap_by_loops(heavy, other, 2000, seed=7), rel=1e-9)
     assert study.counts["without_price"] == 1
     assert study.missing_prices == ["DDD"]
 
@@ -276,11 +301,8 @@ def test_bootstrap_is_seeded_and_brackets_the_spread():
     first = bootstrap_spread(a, b, n=3000, seed=11)
     assert first == bootstrap_spread(a, b, n=3000, seed=11)
     assert first != bootstrap_spread(a, b, n=3000, seed=12)
-    spread = a.mean() - b.mean()
-    assert first[0] < spread < first[1]
-    # the interval's width is close to the normal approximation's
-    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    assert (first[1] - first[0]) == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert first == pytest.approx(bootstrap_by_loops(a.tolist(), b.tolist(), 3000, seed=11), rel=1e-9)
+    assert first[0] < a.mean() - b.mean() < first[1]
 
 
 def test_cluster_buy_events_and_event_time(prices):
@@ -370,7 +392,29 @@ def test_bootstrap_by_issuer_in_the_test(prices):
     month = heavy_selling_test(transactions(TRADES), prices, bootstrap=500)
     issuer = heavy_selling_test(transactions(TRADES), prices, bootstrap=500, bootstrap_by="issuer")
     assert issuer.summary.spread == month.summary.spread
-    assert issuer.summary.ci_low is not None and issuer.summary.ci_low != month.summary.ci_low
+    # the hand-computed forward returns of test_hand_computed_event_test, by issuer CIK
+    months = {
+        (1, 63 / 120): False,
+        (1, 63 / 140): True,
+        (1, 63 / 163): True,
+        (1, 63 / 185): True,
+        (1, 63 / 206): False,
+        (1, 63 / 228): False,
+        (2, 148.5 / 180 - 1): True,
+        (2, 137 / 168.5 - 1): False,
+        (3, 91.5 / 60 - 1): False,
+        (3, 124 / 92.5 - 1): True,
+        (5, 146 / 83 - 1): False,
+    }
+    expected = issuer_bootstrap_spread(
+        np.array([value for _, value in months]),
+        np.array(list(months.values())),
+        np.array([cik for cik, _ in months]),
+        n=500,
+        seed=0,
+    )
+    assert (issuer.summary.ci_low, issuer.summary.ci_high) == pytest.approx(expected, rel=1e-9)
+    assert (month.summary.ci_low, month.summary.ci_high) != pytest.approx(expected, rel=1e-3)
     assert issuer.summary.bootstrap_by == "issuer"
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.edgar.backfill import backfill_quarters, ingest_dataset, parse_quarter, quarter_range
+from engine.edgar.backfill import backfill_quarters, ingest_dataset
+from engine.edgar.calendar import parse_quarter, quarter_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError

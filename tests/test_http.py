@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.edgar.http import EdgarClient, FetchError, check_user_agent, is_rate_page, retry_after_seconds
+from engine.edgar.download import submission_problem
+from engine.edgar.http import (
+    DEFAULT_PAUSE_SECONDS,
+    EdgarBlocked,
+    EdgarClient,
+    FetchError,
+    check_user_agent,
+    is_rate_page,
+    retry_after_seconds,
+)
+from engine.edgar.rate_limit import SEC_MAX_RATE
 from engine.errors import UserError
 from engine.replay import RATE_PAGE, UNDECLARED_PAGE, FakeEdgar, load_filings
 
@@ -70,7 +80,7 @@ def test_headers_and_gzip_bodies(filings) -> None:
     run(main())
 
 
-@pytest.mark.parametrize("fault", ["500", "503", "reset", "truncate"])
+@pytest.mark.parametrize("fault", ["408", "500", "503", "reset", "truncate"])
 def test_transient_faults_are_retried(filings, fault: str) -> None:
     async def main() -> None:
         async with FakeEdgar(filings) as server, _client() as client:
@@ -88,6 +98,23 @@ def test_a_slow_answer_times_out_and_is_retried(filings) -> None:
             server.inject("slow", delay=1.0)
             assert await client.get(_url(server)) == server.filings[0].body
             assert client.stats.retries == 1
+
+    run(main())
+
+
+def test_the_default_is_five_retries(filings) -> None:
+    """Five transient failures in a row are ridden out by default, a sixth is not (only the backoff is
+    shortened here)."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, EdgarClient(AGENT, rate=200, backoff=0.001) as client:
+            server.inject("503", times=5)
+            assert await client.get(_url(server)) == server.filings[0].body
+            assert client.stats.retries == 5
+            server.inject("503", times=6)
+            with pytest.raises(FetchError, match=r"HTTP 503 \(gave up after 6 attempts\)"):
+                await client.get(_url(server))
+            assert server.pending_faults == 0
 
     run(main())
 
@@ -181,5 +208,112 @@ def test_requests_queued_behind_busy_connections_never_burst(filings) -> None:
             await asyncio.gather(*(client.get(url) for url in urls))
             assert len(server.hits) == 30
             assert server.max_in_window(1.0) <= 20
+
+    run(main())
+
+
+@pytest.mark.parametrize("rate", [100.0, None])
+def test_every_sec_host_shares_one_budget_at_the_sec_limit_whatever_the_rate(rate: float | None) -> None:
+    """Decided per URL when a request takes its slot (no request is sent here): every spelling of every
+    host under sec.gov spends one budget of 10/s; only other hosts get the rate asked for."""
+    client = EdgarClient(AGENT, rate=rate)
+    sec_urls = [
+        "https://www.sec.gov/Archives/edgar/data/1/x.txt",
+        "https://data.sec.gov/api/xbrl/frames/x.json",
+        "HTTPS://EFTS.SEC.GOV./LATEST/search-index",
+        "http://Sec.Gov:443/",
+        "https://mirror@data.sec.gov/",
+    ]
+    budgets = {id(client.limiter_for(url)) for url in sec_urls}
+    assert len(budgets) == 1 and client.limiter_for(sec_urls[0]).rate == SEC_MAX_RATE
+    for mirror in ("http://127.0.0.1:9/x", "https://sec.gov.mirror.example/", "https://notsec.gov/"):
+        assert client.limiter_for(mirror).rate == rate
+
+
+def test_a_rate_within_the_sec_limit_is_one_budget_for_every_host() -> None:
+    client = EdgarClient(AGENT, rate=8)
+    assert client.limiter_for("https://data.sec.gov/") is client.limiter_for("http://127.0.0.1:9/")
+    assert client.limiter.rate == 8
+
+
+@pytest.mark.parametrize(
+    "agent", ["Jane jane@example.com\r\nX-Injected: 1", "Jane\njane@example.com", "Jane\x00 jane@example.com"]
+)
+def test_a_user_agent_with_a_line_break_or_control_character_is_refused(agent: str) -> None:
+    with pytest.raises(UserError, match="control character") as error:
+        check_user_agent(agent)
+    assert "--user-agent" in (error.value.fix or "")
+
+
+def test_a_refusal_by_an_sec_host_pauses_at_least_the_sec_block_whatever_the_pause_asked() -> None:
+    """Decided on the answer alone (nothing is sent): a tiny pause holds for mirrors only."""
+    client = EdgarClient(AGENT, pause_seconds=0.001)
+    assert client.wait_after_refusal("https://WWW.SEC.GOV/Archives/x", {}) == DEFAULT_PAUSE_SECONDS
+    assert client.wait_after_refusal("https://data.sec.gov/api/x", {}) == DEFAULT_PAUSE_SECONDS
+    assert client.wait_after_refusal("http://127.0.0.1:9/x", {}) == 0.001
+    assert client.wait_after_refusal("https://www.sec.gov/x", {"Retry-After": "7"}) == 7.0
+
+
+@pytest.mark.parametrize("pause", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_pause_that_is_not_a_finite_positive_number_is_refused(pause: float) -> None:
+    with pytest.raises(UserError, match="pause_seconds"):
+        EdgarClient(AGENT, pause_seconds=pause)
+
+
+@pytest.mark.parametrize("retry_after", ["86400", "9" * 400])
+def test_a_very_long_retry_after_ends_the_run_instead_of_sleeping(filings, retry_after: str) -> None:
+    """Bounded by a generous wait_for: without the cap the client would sleep for a day."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject("429", retry_after=retry_after)
+            with pytest.raises(EdgarBlocked) as blocked:
+                await asyncio.wait_for(client.get(_url(server)), timeout=30)
+            message = str(blocked.value)
+            assert "Retry-After" in message and "stored" in message
+            assert "run the same command again" in (blocked.value.fix or "")
+            sent = len(server.hits)
+            with pytest.raises(EdgarBlocked):
+                await asyncio.wait_for(client.get(_url(server, 1)), timeout=30)
+            assert len(server.hits) == sent
+            assert client.stats.paused_seconds < 1
+
+    run(main())
+
+
+@pytest.mark.parametrize("fault", ["gzip-cut", "cut-200", "html-200"])
+def test_a_damaged_200_is_retried_not_returned(filings, fault: str) -> None:
+    """Whole as HTTP goes (status 200, matching Content-Length), damaged as a filing: fetched again."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject(fault, times=2)
+            assert await client.get(_url(server), check=submission_problem) == server.filings[0].body
+            assert server.pending_faults == 0 and client.stats.retries == 2
+            server.inject(fault, times=5)
+            with pytest.raises(FetchError, match="damaged answer|cut short"):
+                await client.get(_url(server), check=submission_problem)
+
+    run(main())
+
+
+def test_a_gzip_stream_cut_short_is_retried_whatever_the_body(filings) -> None:
+    """Caught by the client itself, so indexes, zips and JSON are protected as well as filings."""
+
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client() as client:
+            server.inject("gzip-cut")
+            assert await client.get(_url(server)) == server.filings[0].body
+            assert client.stats.retries == 1
+
+    run(main())
+
+
+def test_the_sec_rate_page_sent_with_status_200_pauses_every_task(filings) -> None:
+    async def main() -> None:
+        async with FakeEdgar(filings) as server, _client(pause_seconds=0.3) as client:
+            server.inject("rate-200")
+            assert await client.get(_url(server), check=submission_problem) == server.filings[0].body
+            assert client.stats.pauses == 1 and client.stats.retries == 0
 
     run(main())

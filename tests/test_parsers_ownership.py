@@ -271,3 +271,30 @@ def test_unusable_documents_raise_a_one_line_reason(xml: bytes, reason: str) -> 
 
 def test_ownership_error_is_a_value_error() -> None:
     assert issubclass(OwnershipError, ValueError)
+
+
+def test_text_that_is_no_value_of_its_type_is_null_and_flagged() -> None:
+    doc = parse_ownership(
+        _document(
+            "<periodOfReport>2023-02-30</periodOfReport>"
+            "<nonDerivativeTable><nonDerivativeTransaction>"
+            "<transactionDate><value>2023-02-30</value></transactionDate>"
+            "<transactionAmounts><transactionShares><value>1e999</value></transactionShares>"
+            "<transactionPricePerShare><value> </value></transactionPricePerShare></transactionAmounts>"
+            "<transactionCoding><transactionCode>P</transactionCode>"
+            "<equitySwapInvolved>yes</equitySwapInvolved></transactionCoding>"
+            "</nonDerivativeTransaction></nonDerivativeTable>"
+            "<ownerSignature><signatureName>A</signatureName><signatureDate>2023-13-01</signatureDate>"
+            "</ownerSignature>"
+        )
+    )
+    assert doc.period_of_report is None
+    assert doc.quality == ["period_of_report:invalid", "signature_date:invalid"]
+    [row] = doc.rows
+    assert (row.transaction_date, row.shares, row.price, row.equity_swap_involved) == (None, None, None, None)
+    assert row.quality == ("transaction_date:invalid", "shares:invalid", "equity_swap_involved:invalid")
+
+
+def test_clean_documents_have_no_quality_flags(filings_dir: Path) -> None:
+    doc = parse_ownership((filings_dir / "0000320121-23-000040.xml").read_bytes())
+    assert doc.quality == [] and all(row.quality == () for row in doc.rows)

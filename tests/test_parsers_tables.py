@@ -120,3 +120,44 @@ def test_aware_acceptance_time_is_converted_to_new_york(filings_dir: Path) -> No
     [filing] = builder.build()["filings"].to_pylist()
     assert filing["accepted_at"].isoformat() == "2022-01-13T16:30:00-05:00"
     assert filing["available_date"] == date(2022, 1, 14)
+
+
+def _one_trade(shares: str, price: str, total: str = "") -> bytes:
+    total_value = f"<transactionTotalValue><value>{total}</value></transactionTotalValue>" if total else ""
+    return (
+        "<ownershipDocument><documentType>4</documentType><issuer><issuerCik>42</issuerCik></issuer>"
+        "<reportingOwner><reportingOwnerId><rptOwnerCik>7</rptOwnerCik></reportingOwnerId></reportingOwner>"
+        "<nonDerivativeTable><nonDerivativeTransaction><transactionAmounts>"
+        f"<transactionShares><value>{shares}</value></transactionShares>"
+        f"<transactionPricePerShare><value>{price}</value></transactionPricePerShare>{total_value}"
+        "</transactionAmounts></nonDerivativeTransaction></nonDerivativeTable></ownershipDocument>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("shares", "price", "total", "flags"),
+    [
+        ("1e308", "1e308", "", ["price:implausible", "shares:implausible", "value:implausible"]),
+        ("100", "2000000", "", ["price:implausible"]),
+        ("10000000", "1000000", "", ["value:implausible"]),
+        ("100", "10", "2e12", ["total_value:implausible"]),
+        ("100", "1000000", "100000000", []),
+        ("-5", "10", "", []),
+    ],
+)
+def test_implausible_values_are_kept_as_filed_and_flagged(shares, price, total, flags) -> None:
+    builder = TableBuilder(now=NOW)
+    assert builder.add(_one_trade(shares, price, total), source="x.xml", accession="0000000000-26-000001")
+    [row] = builder.build()["transactions"].to_pylist()
+    assert (row["shares"], row["price"]) == (float(shares), float(price))
+    assert row["quality"] == flags
+
+
+def test_real_filings_are_flagged_only_where_a_price_is_no_price(corpus_tables: dict) -> None:
+    """The fixture corpus is clean but for convertible notes whose "price" is the notes' dollar amount."""
+    assert all(flags == [] for flags in corpus_tables["filings"].column("quality").to_pylist())
+    flagged = [row for row in corpus_tables["transactions"].to_pylist() if row["quality"]]
+    assert len(flagged) == 3
+    for row in flagged:
+        assert row["quality"] == ["price:implausible"] and row["shares"] is None
+        assert "Note" in row["security_title"]

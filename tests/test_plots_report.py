@@ -1,14 +1,20 @@
-"""Charts and report rendering: valid, non-blank PNGs also when there is nothing to draw; number formats;
-evaluate() end to end on small constructed frames."""
+"""Charts and report rendering: PNGs of the figure's size showing what each chart was given, also when
+there is nothing to draw (then saying why); number formats; evaluate() end to end on small constructed
+frames, its tables written as Parquet with the provenance."""
 
 from __future__ import annotations
+
+import struct
+from pathlib import Path
 
 import matplotlib.image
 import numpy as np
 import polars as pl
 import pytest
+from matplotlib.figure import Figure
 from test_event_study import TRADES, WEEKDAYS_2021, prices_2021, transactions
 
+from engine import provenance
 from engine.errors import UserError
 from engine.evaluation import plots
 from engine.evaluation.event_study import heavy_selling_test
@@ -17,28 +23,105 @@ from engine.evaluation.report import money, pct
 from engine.evaluation.run import evaluate
 from engine.evaluation.tearsheet import tear_sheet
 
+WIDE = (990, 528)
+"""Pixels of a 9 x 4.8 inch chart at 110 dpi."""
+RED = (0xCC, 0x33, 0x33)
+"""The first curve's colour (#c33)."""
 
-def assert_png(path) -> None:
+
+def assert_png(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A PNG of ``size`` (width, height) pixels, not one flat colour; returns its RGB pixels."""
     data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
-    pixels = matplotlib.image.imread(path)
-    assert pixels.ndim == 3 and pixels.shape[0] > 200
-    assert float(pixels[..., :3].std()) > 0.02
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == size
+    pixels = matplotlib.image.imread(path)[..., :3]
+    assert pixels.shape[:2] == (size[1], size[0])
+    assert float(pixels.std()) > 0.02
+    return pixels
 
 
-def test_charts_with_nothing_to_draw_still_say_why(tmp_path):
+def plot_area(pixels: np.ndarray, figure: Figure, axes: int = 0) -> np.ndarray:
+    """The pixels inside one axes' frame."""
+    x0, y0, x1, y1 = figure.axes[axes].get_window_extent().extents
+    height = pixels.shape[0]
+    return pixels[round(height - y1) : round(height - y0), round(x0) : round(x1)]
+
+
+def pixels_of(area: np.ndarray, rgb: tuple[int, int, int]) -> int:
+    """How many pixels have exactly this colour (to 1/255)."""
+    return int((np.abs(area * 255 - np.array(rgb)) < 1.5).all(axis=-1).sum())
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> dict[str, Figure]:
+    """Every figure engine.plots saves, by file name: a spy that records it and calls the real save."""
+    figures: dict[str, Figure] = {}
+    save = plots._save
+
+    def recording_save(figure: Figure, path: Path) -> Path:
+        figures[path.name] = figure
+        return save(figure, path)
+
+    monkeypatch.setattr(plots, "_save", recording_save)
+    return figures
+
+
+def test_charts_with_nothing_to_draw_still_say_why(tmp_path, drawn):
     prices = load_prices(prices_2021())
     study = heavy_selling_test(transactions([]), prices, bootstrap=0)
     empty_scores = pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String, "insider": pl.Float64})
     sheet = tear_sheet(empty_scores, prices, horizons=[1, 5])
     empty_curve = pl.DataFrame(schema={"tau": pl.Int64, "mean_return": pl.Float64, "n": pl.Int64})
-    for path in (
-        plots.heavy_vs_other_distributions(study, tmp_path / "a.png"),
-        plots.event_time({"cluster buys": empty_curve}, tmp_path / "b.png"),
-        plots.cumulative_quantile_returns(sheet, tmp_path / "c.png"),
-        plots.ic_over_time(sheet, tmp_path / "d.png"),
-    ):
-        assert_png(path)
+    charts = {
+        "a.png": (plots.heavy_vs_other_distributions(study, tmp_path / "a.png"), WIDE),
+        "b.png": (plots.event_time({"cluster buys": empty_curve}, tmp_path / "b.png"), WIDE),
+        "c.png": (plots.cumulative_quantile_returns(sheet, tmp_path / "c.png"), WIDE),
+        "d.png": (plots.ic_over_time(sheet, tmp_path / "d.png"), (990, 550)),  # 2.2 in per horizon + 0.6
+    }
+    for path, size in charts.values():
+        assert_png(path, size)
+    why = {
+        name: [[text.get_text() for text in ax.texts] for ax in figure.axes] for name, figure in drawn.items()
+    }
+    assert why == {
+        "a.png": [["no insider-active month has a forward return"]],
+        "b.png": [["no event with prices: cluster buys: 0 events"]],
+        "c.png": [["no scored name with a 1-day forward return"]],
+        "d.png": [
+            ["1-day: no date with an IC (too few names or no forward returns)"],
+            ["5-day: no date with an IC (too few names or no forward returns)"],
+        ],
+    }
+    assert not any(ax.lines or ax.patches for figure in drawn.values() for ax in figure.axes)
+
+
+def test_event_time_chart_draws_the_curve_it_is_given(tmp_path, drawn):
+    curve = pl.DataFrame({"tau": [-1, 0, 1, 2], "mean_return": [-0.01, 0.0, 0.02, 0.05], "n": [2, 2, 2, 1]})
+    pixels = assert_png(plots.event_time({"cluster buys": curve}, tmp_path / "e.png"), WIDE)
+    [ax] = drawn["e.png"].axes
+    line = ax.lines[0]
+    assert (line.get_xdata().tolist(), line.get_ydata().tolist()) == ([-1, 0, 1, 2], [-0.01, 0.0, 0.02, 0.05])
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["cluster buys (2 events)"]
+    assert ax.get_xlabel() == "trading days from the event close"
+    assert ax.get_ylabel() == "mean cumulative return"
+    assert ax.get_title() == "Event-time average return"
+    # the curve spans the frame (about 2 x 870 pixels); the legend's sample alone is under 100
+    assert pixels_of(plot_area(pixels, drawn["e.png"]), RED) > 500
+
+
+def test_heavy_vs_other_chart_labels_the_hand_computed_groups(tmp_path, drawn):
+    """Group sizes and means of test_event_study's hand-computed study: heavy months AAA 2, 3, 4, BBB 2,
+    CCC 4 average 26.85%; the six other months 36.74%."""
+    study = heavy_selling_test(transactions(TRADES), load_prices(prices_2021()), bootstrap=0)
+    pixels = assert_png(plots.heavy_vs_other_distributions(study, tmp_path / "h.png"), WIDE)
+    [ax] = drawn["h.png"].axes
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "other (n=6, mean 36.7%)",
+        "heavy selling (n=5, mean 26.9%)",
+    ]
+    assert [line.get_xdata()[0] for line in ax.lines] == pytest.approx([0.36737225943, 0.26851682971])
+    assert sum(patch.get_height() > 0 for patch in ax.patches) >= 2
+    assert float(plot_area(pixels, drawn["h.png"]).std()) > 0.05
 
 
 def test_formats():
@@ -65,6 +148,10 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
     result = evaluate(scores, prices_2021(), transactions=transactions(TRADES), bootstrap=500, min_names=3)
     assert result.tear_sheet.sign_column == "raw"  # chosen automatically for the engine's insider
     written = result.write(tmp_path)
+    tables = [f"{name}.parquet" for name in result.frames()]
+    assert {"ic.parquet", "ic_summary.parquet", "quantile_returns.parquet", "event_months.parquet"} <= set(
+        tables
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [
             "report.md",
@@ -72,10 +159,15 @@ def test_evaluate_end_to_end_on_constructed_frames(tmp_path):
             "event_time.png",
             "cumulative_quantile_returns.png",
             "ic_over_time.png",
+            *tables,
         ]
     )
-    for key in ("distributions", "event_time", "cumulative", "ic"):
-        assert_png(written[key])
+    for name, frame in result.frames().items():
+        assert pl.read_parquet(tmp_path / f"{name}.parquet").equals(frame), name
+        assert provenance.read_parquet(tmp_path / f"{name}.parquet") == result.provenance
+    sizes = {"distributions": WIDE, "event_time": WIDE, "cumulative": WIDE, "ic": (990, 1034)}  # 4 horizons
+    for key, size in sizes.items():
+        assert_png(written[key], size)
     text = written["report"].read_text()
     for heading in (
         "## Heavy insider selling",

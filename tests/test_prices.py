@@ -132,7 +132,7 @@ def test_issuer_cik_key_and_weekend_dates(tmp_path):
 
 
 def test_unreadable_inputs_name_the_file(tmp_path):
-    with pytest.raises(UserError, match="price file not found"):
+    with pytest.raises(UserError, match="prices file not found"):
         load_prices(tmp_path / "nope.parquet")
     odd = tmp_path / "prices.xlsx"
     odd.write_bytes(b"x")
@@ -154,3 +154,33 @@ def test_no_usable_rows_is_a_clear_error():
         load_prices(frame([(WEEKDAYS[0], "AAA", None)]))
     with pytest.raises(UserError, match="the table is empty"):
         load_prices(pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String, "close": pl.Float64}))
+
+
+def test_pandas_and_pyarrow_prices_load_like_polars():
+    rows = [(d, "aaa", 10.0 + k) for k, d in enumerate(WEEKDAYS)]
+    expected = load_prices(frame(rows))
+    indexed = frame(rows).to_pandas().set_index("date")  # the usual pandas layout: dates as the index
+    for source in (frame(rows).to_pandas(), indexed, frame(rows).to_arrow(), [frame(rows).lazy()]):
+        prices = load_prices(source)
+        assert prices.keys.to_list() == ["AAA"] and np.array_equal(prices.close, expected.close)
+        assert prices.calendar.tolist() == WEEKDAYS
+
+
+def test_unreadable_dates_are_their_own_reason_and_tickers_are_cleaned():
+    table = pl.DataFrame(
+        {"date": ["2024-01-02", "01/03/2024", None, "2024-01-04"], "ticker": ["aaa ", "AAA", "AAA", "N/A"]}
+    ).with_columns(close=pl.lit(10.0))
+    prices = load_prices(table)
+    assert prices.keys.to_list() == ["AAA"]
+    bad = prices.issues.bad_rows
+    assert bad["row"].to_list() == [2, 3, 4]
+    assert bad["reason"].to_list() == ["date not readable", "no date", "no ticker"]
+    assert bad["source"].unique().to_list() == ["prices (Polars DataFrame)"]
+
+
+def test_a_wrong_date_type_names_the_price_table(tmp_path):
+    path = tmp_path / "p.parquet"
+    pl.DataFrame({"date": [20240102], "ticker": ["AAA"], "close": [1.0]}).write_parquet(path)
+    with pytest.raises(UserError) as err:
+        load_prices(path)
+    assert str(err.value).startswith(f"prices file {path}: column 'date' has type Int64, not dates")

@@ -16,17 +16,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from engine.cli.demo import PRICES, demo_market_caps
-from engine.edgar.backfill import FIRST_DATASET, quarter_range
-from engine.edgar.discovery import quarter_bounds
-from engine.edgar.download import today_in_new_york
+from engine.edgar.backfill import FIRST_DATASET
+from engine.edgar.calendar import quarter_bounds, quarter_of, quarter_range
 from engine.edgar.shares import FIRST_FRAME
-from engine.edgar.urls import quarter_of
 from engine.replay import FakeEdgar, load_filings
 from engine.testing.form345 import synthetic_dataset
 
@@ -39,6 +37,16 @@ NOT_RUN_HERE = {
     INSTALL_AND_TEST: "this is the test command itself: .ci/run runs it",
 }
 EDGAR_COMMANDS = {"download", "update", "backfill"}
+TODAY = date(2026, 11, 25)
+"""The New York day the README's commands run on, so the quarters they backfill and the days they update
+do not grow with the calendar."""
+AS_OF_TODAY = (
+    "import sys, datetime, engine.edgar.calendar as calendar\n"
+    f"calendar.today_in_new_york = lambda: datetime.date.fromisoformat({TODAY.isoformat()!r})\n"
+    "from engine.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+"""``insider`` with EDGAR's calendar day pinned to TODAY (each command imports it when invoked)."""
 
 
 def readme_blocks() -> list[tuple[str, str]]:
@@ -80,9 +88,8 @@ def frame_json(year: int, quarter: int) -> bytes:
 
 
 def fake_edgar(filings_dir: Path) -> FakeEdgar:
-    """The fixture filings plus a data set and a frame for every quarter up to today's."""
-    today = today_in_new_york() + timedelta(days=1)
-    quarters = quarter_range(FIRST_DATASET, (today.year, quarter_of(today)))
+    """The fixture filings plus a data set and a frame for every quarter up to TODAY's."""
+    quarters = quarter_range(FIRST_DATASET, (TODAY.year, quarter_of(TODAY)))
     datasets = {q: synthetic_dataset(20, year=q[0], quarter=q[1], seed=i) for i, q in enumerate(quarters)}
     frames = {q: frame_json(*q) for q in quarters if q >= FIRST_FRAME}
     return FakeEdgar(load_filings(filings_dir), datasets=datasets, frames=frames)
@@ -107,7 +114,7 @@ def run_shell_line(line: str, cwd: Path, env: dict[str, str], base_url: str) -> 
         env[name] = value
         return None
     assert words[0] == "insider", f"README command not covered by this test: {line}"
-    argv = [sys.executable, "-m", "engine", *words[1:]]
+    argv = [sys.executable, "-c", AS_OF_TODAY, *words[1:]]
     if len(words) > 1 and words[1] in EDGAR_COMMANDS and "--help" not in words:
         argv += ["--base-url", base_url, "--data-base-url", base_url, "--rate", "200", "--quiet"]
     run = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)

@@ -200,6 +200,7 @@ def test_append_on_a_store_reads_only_partitions_whose_files_changed(tmp_path):
         ({"market_caps": "other.parquet"}, "another market caps"),
         ({"start": day(1)}, "starts on 2024-01-01"),
         ({"end": day(20)}, "already ends on 2024-01-31"),
+        ({"universe": [1]}, "another universe"),
     ],
 )
 def test_append_refuses_to_mix_two_scores(tmp_path, change, message):

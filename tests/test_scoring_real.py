@@ -61,7 +61,7 @@ def test_real_filings_score_like_the_reference(store, market_file):
 
 
 def test_tesla_sales_of_late_2021_score_negative(store, market_file):
-    out = score_asof("2021-12-31", store, market_caps=market_file)
+    out = score_asof(store, "2021-12-31", market_caps=market_file)
     tsla = out.filter(pl.col("ticker") == "TSLA")
     assert tsla["n_sells"].item() > 100 and tsla["sells"].item() > 0 and tsla["raw"].item() < 0
     assert tsla["insider"].item() < 0 and tsla["pct"].item() == out["pct"].min()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
 from scoring_tables import Book, caps, day, director, officer
 
+from engine.cli.main import main
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.reference import reference_score
 from engine.scoring.run import score, score_asof, score_run
+from engine.scoring.universe import ticker_labels
 from parsers.availability import available_date
 
 LN2 = math.log(2)
@@ -237,6 +241,23 @@ def test_ticker_is_the_latest_filings_cleaned_symbol():
     assert out["ticker"].to_list() == ["ABC", "XYZ", None]
 
 
+@pytest.mark.parametrize("spelling", ["NA", " na ", "none", "N/A", "-", "   "])
+def test_every_null_spelling_of_the_latest_ticker_means_no_ticker(spelling):
+    """SCORING.md section 1: NONE, N/A, NA, - and blank, in any case and padding, are no ticker."""
+    book = Book()
+    book.filing(1, 100, day(10), [("P", 1, 1.0)], ticker="ABC")
+    book.filing(1, 100, day(20), [], ticker=spelling, form="5")
+    out = both(book, [day(15), day(25)], caps((1, day(0), 1e6)))
+    assert out["ticker"].to_list() == ["ABC", None]
+
+
+def test_ticker_labels_clean_each_distinct_symbol_once():
+    raw = pl.Series(["msft", " NA", None, "MSFT ", "nab", "-", "na", "N/A"])
+    labels, codes = ticker_labels(raw)
+    assert labels.to_list() == ["MSFT", "NAB"]
+    assert codes.tolist() == [0, -1, -1, 0, 1, -1, -1, -1]
+
+
 def test_trades_known_after_t_or_of_other_codes_and_forms_do_not_count():
     book = Book()
     book.filing(1, 100, day(10), [("A", 1000, 10.0), ("M", 10, 1.0), ("P", 0, 10.0), ("P", -5, 10.0)])
@@ -305,7 +326,7 @@ def test_score_asof_is_one_cross_section_of_score():
     book.filing(2, 200, day(12), [("S", 1000, 10.0)])
     market = caps((1, day(0), 1e6), (2, day(0), 1e6))
     panel = score(book.tables(), day(0), day(30), market_caps=market)
-    asof = score_asof(day(15), book.tables(), market_caps=market)
+    asof = score_asof(book.tables(), day(15), market_caps=market)
     assert asof.equals(panel.filter(pl.col("date") == day(15)))
 
 
@@ -410,3 +431,69 @@ def test_a_non_finite_or_overflowing_term_nulls_only_its_own_issuer(shares, pric
         assert (cell(out, date, 2)["insider"], cell(out, date, 3)["insider"]) == pytest.approx((1.0, -1.0))
     assert cell(out, day(100), 1)["null_reason"] is None
     assert [note for note in run.notes if bad in note and "non_finite_term" in note]
+
+
+@pytest.fixture
+def one_filing_store(filings_dir, tmp_path) -> Path:
+    """A store of one real Form 4 (Tesla sales, 2021-11-09), ingested through the CLI."""
+    single = tmp_path / "in"
+    single.mkdir()
+    shutil.copy(filings_dir / ONE_FILING, single / ONE_FILING)
+    root = tmp_path / "store"
+    assert main(["ingest", str(single), "--store", str(root)]) == 0
+    return root
+
+
+ONE_FILING = "0000899243-21-044225.xml"
+EMPTY_CAPS = [
+    "date,ticker,market_cap\n",
+    "date,issuer_cik,market_cap\n",
+    "date,issuer_cik,close,shares_outstanding\n",
+]
+
+
+@pytest.mark.parametrize("header", EMPTY_CAPS)
+def test_an_empty_market_caps_file_is_an_error_naming_it(header, tmp_path):
+    book = Book()
+    book.filing(1, 100, day(10), [("P", 1000, 10.0)], ticker="AAA")
+    path = tmp_path / "caps.csv"
+    path.write_text(header)
+    with pytest.raises(UserError) as err:
+        score(book.tables(), dates=[day(10)], market_caps=path)
+    assert str(err.value).startswith(f"market_caps file {path} has no rows")
+    empty = tmp_path / "caps.parquet"
+    pl.DataFrame(schema={"date": pl.Date, "issuer_cik": pl.Int64, "market_cap": pl.Float64}).write_parquet(
+        empty
+    )
+    with pytest.raises(UserError, match=f"market_caps file {empty} has no rows"):
+        score(book.tables(), dates=[day(10)], market_caps=empty)
+
+
+@pytest.mark.parametrize(("key", "value"), [("ticker", "AAA"), ("issuer_cik", "1")])
+def test_market_caps_with_unreadable_dates_are_an_error_naming_the_file_and_row(key, value, tmp_path):
+    book = Book()
+    book.filing(1, 100, day(10), [("P", 1000, 10.0)], ticker="AAA")
+    path = tmp_path / "caps.csv"
+    path.write_text(
+        f"date,{key},market_cap\n2024-01-01,{value},1e6\n01/02/2024,{value},1e6\n2024-02-30,{value},1e6\n"
+    )
+    with pytest.raises(UserError) as err:
+        score(book.tables(), dates=[day(10)], market_caps=path)
+    message, fix = str(err.value).split("\n  fix: ")
+    assert message == f"market_caps file {path}, row 2: date '01/02/2024' is not a date (1 more rows like it)"
+    assert "YYYY-MM-DD" in fix
+
+
+def test_the_score_command_fails_on_empty_or_undated_market_caps(one_filing_store, tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("date,ticker,market_cap\n")
+    undated = tmp_path / "undated.csv"
+    undated.write_text("date,ticker,market_cap\n11/30/2021,TSLA,1e12\n")
+    for caps_file, message in [
+        (empty, f"{empty} has no rows"),
+        (undated, f"{undated}, row 1: date '11/30/2021'"),
+    ]:
+        argv = ["score", "--store", str(one_filing_store), "--start", "2021-12-01", "--end", "2021-12-03"]
+        code = main([*argv, "--market-caps", str(caps_file), "--out", str(tmp_path / "s.parquet")])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,10 +24,13 @@ from hypothesis import strategies as st
 
 import engine.store.datasets as store_module
 from engine.errors import UserError
-from engine.store.datasets import AccessionIndex, Store
+from engine.store.datasets import CHILD_TABLES, AccessionIndex, Store
+from engine.store.indexes import ContentIndex, resolve
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
+from parsers.tables import TableBuilder
 
 REPO = Path(__file__).resolve().parents[1]
+FILINGS = REPO / "tests" / "fixtures" / "filings"
 
 
 def filing_rows(number: int) -> dict[str, list[dict]]:
@@ -346,31 +353,81 @@ def _crash_in_subprocess(root: Path, count: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("files_before_crash", [2, CHILD_FILES + 3])
-def test_a_killed_writer_is_repaired_on_next_open(tmp_path, files_before_crash):
-    """A process dies between two renames (no cleanup runs): the next open undoes the batch."""
+def test_a_writer_killed_while_publishing_is_finished_on_next_open(tmp_path, files_before_crash):
+    """A process dies between two renames of the publish step (no cleanup runs): a plain reader sees
+    part of the batch until the next open, which publishes the rest."""
     root = tmp_path / "store"
     Store(root).write(batch([100]))
     _crash_in_subprocess(root, files_before_crash)
     assert (root / store_module.JOURNAL).exists()
-    visible = {
-        name: pl.scan_parquet(root / name / "**" / "*.parquet").collect().height
-        for name in ("owners", "filings")
-    }
-    assert visible["owners"] > batch([100])["owners"].num_rows, "the crash left child rows behind"
-    if files_before_crash > CHILD_FILES:
-        assert visible["filings"] == 1 + files_before_crash - CHILD_FILES, "and some filings rows"
+    visible = pl.scan_parquet(root / "owners" / "**" / "*.parquet").collect().height
+    assert visible > batch([100])["owners"].num_rows, "the crash left part of the batch published"
 
     reopened = Store(root)
-    assert not (root / store_module.JOURNAL).exists()
-    assert reopened.accessions() == {"0000000001-20-000100"}
-    for name in STORE_TABLES:
-        assert set(reopened.scan(name).collect()["accession"].drop_nulls()) <= {"0000000001-20-000100"}, name
-
+    assert not (root / store_module.JOURNAL).exists() and not list(root.rglob("*.tmp"))
     reference = Store(tmp_path / "ref")
     reference.write(batch([100]))
     reference.write(batch(range(8)))
+    assert_same(contents(reopened), contents(reference))
+    assert reopened.write(batch(range(8))).duplicates == 8
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    import engine.store.datasets as store_module
+    from test_store import batch
+    real, written = store_module.write_parquet_temp, []
+    def stall(path, table):
+        temp = real(path, table)
+        written.append(temp)
+        if len(written) == {count}:
+            print("written", flush=True)
+            time.sleep(600)
+        return temp
+    store_module.write_parquet_temp = stall
+    store_module.Store({root!r}).write(batch(range(8)))
+    """
+)
+
+
+def plain_read(root: Path, name: str) -> pl.DataFrame:
+    """A dataset as a reader that knows nothing of the store reads it: the README's glob, and pyarrow's
+    directory discovery."""
+    globbed = pl.scan_parquet(root / name / "**" / "*.parquet", hive_partitioning=True).collect()
+    discovered = pl.from_arrow(ds.dataset(root / name, format="parquet", partitioning="hive").to_table())
+    assert sorted(globbed["accession"]) == sorted(discovered["accession"])
+    return globbed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("files_before_kill", [3, CHILD_FILES + 2])
+def test_a_batch_killed_mid_write_is_never_seen_by_a_plain_reader(tmp_path, files_before_kill):
+    """SIGKILL while the batch's files are written: plain Parquet readers see the store as before it."""
+    root = tmp_path / "store"
+    Store(root).write(batch([100]))
+    before = {name: plain_read(root, name).sort("accession") for name in CHILD_TABLES + ("filings",)}
+    script = KILLED_WRITER.format(
+        repo=str(REPO), tests=str(REPO / "tests"), root=str(root), count=files_before_kill
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "written\n"
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+    assert (root / store_module.JOURNAL).exists(), "killed mid-batch"
+    for name, frame in before.items():
+        assert plain_read(root, name).sort("accession").equals(frame), name
+
+    reopened = Store(root)
+    assert not (root / store_module.JOURNAL).exists() and not list(root.rglob("*.tmp"))
     assert reopened.write(batch(range(8))).filings == 8
-    assert_same(contents(Store(root)), contents(reference))
+    reference = Store(tmp_path / "ref")
+    reference.write(batch([100]))
+    reference.write(batch(range(8)))
+    assert_same(contents(reopened), contents(reference))
 
 
 def test_a_crash_after_the_last_file_keeps_the_complete_batch(tmp_path, monkeypatch):
@@ -391,6 +448,99 @@ def test_a_crash_after_the_last_file_keeps_the_complete_batch(tmp_path, monkeypa
     assert not (tmp_path / store_module.JOURNAL).exists()
     assert len(reopened.accessions()) == 4
     assert reopened.write(batch(range(4))).duplicates == 4
+
+
+# one filing, one row: a copy with an accession replaces a stored copy without one
+
+NAMED = "0000320121-23-000040"
+
+
+def replacement_batches() -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """A filing stored without its accession next to another filing of the same partition, then the
+    same XML with its accession."""
+    data = (FILINGS / f"{NAMED}.xml").read_bytes()
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    first = TableBuilder(now)
+    first.add(data, source="wk-form4_1700000000.xml", filing_date=date(2023, 5, 15))
+    other = (FILINGS / "0000002488-24-000005.xml").read_bytes()
+    first.add(other, source="other.xml", accession="0000002488-24-000005", filing_date=date(2023, 5, 16))
+    second = TableBuilder(now)
+    second.add(data, source=f"{NAMED}.xml", accession=NAMED, filing_date=date(2023, 5, 15))
+    return first.build(), second.build()
+
+
+def replaced_reference(root: Path) -> Store:
+    """The store as if the accession had been known from the start."""
+    first, second = replacement_batches()
+    keep = pa.array(["0000002488-24-000005"])
+    reference = Store(root)
+    reference.write({name: t.filter(pc.is_in(t.column("accession"), keep)) for name, t in first.items()})
+    reference.write(second)
+    return reference
+
+
+def test_a_copy_with_an_accession_replaces_the_stored_copy_without(tmp_path):
+    first, second = replacement_batches()
+    store = Store(tmp_path / "store")
+    store.write(first)
+    anonymous = sorted(store.accessions() - {"0000002488-24-000005"})
+    assert anonymous[0].startswith("sha1-")
+    result = store.write(second)
+    assert (result.filings, result.replaced, result.duplicates) == (1, 1, 0)
+    assert store.accessions() == {"0000002488-24-000005", NAMED}
+    for name in ("filings", "owners", "transactions", "footnotes"):
+        plain = pl.scan_parquet(tmp_path / "store" / name / "**" / "*.parquet", hive_partitioning=True)
+        assert anonymous[0] not in set(plain.collect()["accession"]), name
+    assert_same(contents(Store(tmp_path / "store")), contents(replaced_reference(tmp_path / "ref")))
+    assert store.write(first).duplicates == 2, "the copy without accession now counts as a duplicate"
+
+
+@pytest.mark.parametrize("files_before_crash", [0, 3])
+def test_a_failed_replacement_keeps_the_copy_and_a_retry_replaces_it(
+    tmp_path, monkeypatch, files_before_crash
+):
+    first, second = replacement_batches()
+    store = Store(tmp_path / "store")
+    store.write(first)
+    before = contents(store)
+    _crash_after(files_before_crash, monkeypatch)
+    with pytest.raises(OSError, match="disk on fire"):
+        store.write(second)
+    monkeypatch.undo()
+    assert_same(contents(Store(tmp_path / "store")), before)
+    assert store.write(second).replaced == 1
+    assert_same(contents(Store(tmp_path / "store")), contents(replaced_reference(tmp_path / "ref")))
+
+
+REPLACING_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    sys.path[:0] = [{repo!r}, {tests!r}]
+    import engine.store.datasets as store_module
+    from test_store import replacement_batches
+    first, second = replacement_batches()
+    store = store_module.Store({root!r})
+    store.write(first)
+    real = os.unlink
+    def crash(path, *args, **kwargs):
+        if str(path).endswith(".parquet"):
+            os._exit(9)
+        real(path, *args, **kwargs)
+    os.unlink = crash
+    store.write(second)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_writer_killed_before_removing_replaced_rows_is_finished_on_next_open(tmp_path):
+    root = tmp_path / "store"
+    script = REPLACING_WRITER.format(repo=str(REPO), tests=str(REPO / "tests"), root=str(root))
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    assert (root / store_module.JOURNAL).exists()
+    reopened = Store(root)
+    assert not (root / store_module.JOURNAL).exists()
+    assert_same(contents(reopened), contents(replaced_reference(tmp_path / "ref")))
 
 
 # the writer lock
@@ -512,3 +662,38 @@ def test_the_accession_index_behaves_as_a_set(stored, added, asked):
     assert len(index) == len(reference)
     probe = asked + stored + added
     assert index.missing(probe) == [a for a in probe if a not in reference]
+
+
+H, G = "a" * 64, "b" * 64
+K, K2 = "sha1-aaaaaaaaaaaa", "sha1-bbbbbbbbbbbb"
+A, B = "0000000001-20-000001", "0000000001-20-000002"
+
+
+@pytest.mark.parametrize(
+    ("stored", "batch", "drop", "replace"),
+    [
+        ([], [(K, H), (A, H)], {K}, {}),
+        ([], [(A, H), (K, H)], {K}, {}),
+        ([], [(K, H), (K2, H)], {K2}, {}),
+        ([], [(A, H), (B, H)], set(), {}),
+        ([], [(K, H), (A, G)], set(), {}),
+        ([(K, H)], [(A, H)], set(), {K: (2023, 5)}),
+        ([(K, H)], [(K2, H), (A, H)], {K2}, {K: (2023, 5)}),
+        ([(A, H)], [(K, H)], {K}, {}),
+        ([(A, H)], [(B, H)], set(), {}),
+    ],
+)
+def test_content_rules(stored, batch, drop, replace):
+    """One filing, one row (engine.store.indexes): what a batch drops and replaces, by content hash."""
+    rows = [{"accession": a, "xml_sha256": h, "filing_year": 2023, "filing_month": 5} for a, h in stored]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "accession": pl.String,
+            "xml_sha256": pl.String,
+            "filing_year": pl.Int16,
+            "filing_month": pl.Int8,
+        },
+    )
+    resolution = resolve(batch, ContentIndex(frame.lazy))
+    assert (resolution.drop, resolution.replace) == (drop, replace)

@@ -34,6 +34,9 @@ USER_AGENT = "insider-engine demo demo@example.com"
 REPLAY_RATE = 200.0
 """Requests per second against the local replay only; the SEC's own limit (10/s) binds real EDGAR."""
 DOWNLOAD_START = date(2009, 1, 1)
+SCORES_FILE = "scores.parquet"
+MARKET_CAPS_FILE = "market_caps.parquet"
+"""The score panel and the market caps it used, written beside the store (for compare and explain)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ def run_demo(workdir: Path) -> DemoResult:
     caps = demo_market_caps()
     prices = pl.read_parquet(PRICES)
     scores = score_run(store, prices["date"].min(), prices["date"].max(), market_caps=caps)
-    evaluation = evaluate(scores.frame, prices, transactions=store.scan("transactions"))
+    caps.write_parquet(workdir / MARKET_CAPS_FILE)
+    scores.frame.write_parquet(workdir / SCORES_FILE)
+    evaluation = evaluate(scores, prices, transactions=store)
     written = evaluation.write(workdir / "report")
     return DemoResult(
         mirror_filings=len(edgar.filings),

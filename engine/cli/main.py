@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from engine import __version__
 from engine.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("ingest", "evaluate", "download", "update", "backfill", "score", "demo")
+COMMANDS: tuple[str, ...] = (
+    "ingest",
+    "evaluate",
+    "download",
+    "update",
+    "backfill",
+    "score",
+    "compare",
+    "explain",
+    "demo",
+)
 """Modules of ``engine.cli.commands``; each has ``register(subparsers)`` that adds its parser and sets
 ``func`` (``args -> exit code``) as the parser's default."""
 

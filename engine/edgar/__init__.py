@@ -1,9 +1,10 @@
-"""EDGAR access: URLs, the shared rate budget, the HTTP client (gateway), discovery, download, manifest,
-data-set backfill and XBRL shares outstanding (orchestration)."""
+"""EDGAR access: its calendar, URLs, the shared rate budget, the HTTP client (gateway), discovery, download,
+manifest, data-set backfill and XBRL shares outstanding (orchestration)."""
 
 from engine._faces import lazy_face
 
 _EXPORTS = {
+    "today_in_new_york": "engine.edgar.calendar",
     "EdgarUrls": "engine.edgar.urls",
     "EdgarClient": "engine.edgar.http",
     "FetchError": "engine.edgar.http",

@@ -9,49 +9,19 @@ carries acceptance times) are skipped, so backfill and download can be run in ei
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from engine.edgar.http import EdgarClient, FetchError
-from engine.edgar.urls import EdgarUrls, quarter_of
+from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
 from engine.store.datasets import Store
 from parsers.form345_dataset import DatasetError, parse_dataset
 
 FIRST_DATASET = (2006, 1)
 """The first quarter the SEC published a data set for."""
-
-_QUARTER = re.compile(r"(\d{4})\s*[qQ]\s*([1-4])")
-
-
-def parse_quarter(text: str) -> tuple[int, int]:
-    """``2024q3`` / ``2024Q3`` -> ``(2024, 3)``."""
-    match = _QUARTER.fullmatch(text.strip())
-    if not match:
-        raise UserError(f"{text!r} is not a quarter", fix="write quarters as YYYYqN, e.g. 2024q3")
-    return int(match.group(1)), int(match.group(2))
-
-
-def quarter_range(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, int]]:
-    """Every quarter from ``first`` to ``last`` inclusive."""
-    if last < first:
-        raise UserError(f"the last quarter {last[0]}q{last[1]} is before the first", fix="swap them")
-    quarters = []
-    year, quarter = first
-    while (year, quarter) <= last:
-        quarters.append((year, quarter))
-        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
-    return quarters
-
-
-def last_published_quarter(today: date) -> tuple[int, int]:
-    """The latest quarter whose data set can exist: the one before ``today``'s quarter."""
-    quarter = quarter_of(today)
-    return (today.year - 1, 4) if quarter == 1 else (today.year, quarter - 1)
 
 
 @dataclass

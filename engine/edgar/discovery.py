@@ -10,15 +10,15 @@ involved (issuer and every owner); each accession becomes one target, fetched un
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
 
 import pyarrow as pa
 
+from engine.edgar.calendar import quarter_bounds, quarter_chunks, quarter_of, today_in_new_york
 from engine.edgar.http import EdgarClient, FetchError
-from engine.edgar.urls import EdgarUrls, quarter_of
+from engine.edgar.urls import EdgarUrls
 from parsers.index import IndexFormatError, parse_index
 from parsers.schema import OWNERSHIP_FORMS
 
@@ -31,22 +31,6 @@ class Target:
     accession: str
     cik: int
     form_type: str
-
-
-def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
-    """First and last day of a calendar quarter."""
-    first = date(year, 3 * quarter - 2, 1)
-    following = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    return first, following - timedelta(days=1)
-
-
-def quarter_chunks(start: date, end: date) -> Iterator[tuple[date, date]]:
-    """The range cut at quarter boundaries: each piece lies in one quarter."""
-    day = start
-    while day <= end:
-        _, last = quarter_bounds(day.year, quarter_of(day))
-        yield day, min(last, end)
-        day = last + timedelta(days=1)
 
 
 class IndexFile(NamedTuple):
@@ -112,12 +96,13 @@ async def discover(
     today: date | None = None,
     forms: frozenset[str] = OWNERSHIP_FORMS,
 ) -> Discovery:
-    """Every ownership filing EDGAR's indexes list for ``start..end``, one target per accession, sorted."""
+    """Every ownership filing EDGAR's indexes list for ``start..end``, one target per accession, sorted;
+    indexes after ``today`` (default: New York's) are not asked for."""
     failures: dict[str, str] = {}
     failed_days: dict[str, date] = {}
     if end < start:
         return Discovery([], failures)
-    today = today or date.today()
+    today = today or today_in_new_york()
 
     async def fetch(index: IndexFile) -> list[Target]:
         try:

@@ -4,7 +4,9 @@ Workers take targets from a bounded queue, fetch ``Archives/edgar/data/{cik}/{ac
 the shared polite client and hand the bytes to a :class:`parsers.tables.TableBuilder` at once. Every
 ``batch_size`` filings the builder's tables go to ``Store.write`` and then the batch's outcomes to the
 manifest, so memory holds one batch whatever the date range, and a restart after a kill refetches only
-what the manifest does not record (the store skips any accession it already holds).
+what the manifest does not record (the store skips any accession it already holds). A run that ends
+early (Ctrl-C, SIGTERM, EDGAR asking for a wait too long to sit through) stores what it fetched first,
+and records where it stopped so that ``insider update`` starts no later than that.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import polars as pl
 
-from engine.edgar.discovery import Target, discover, quarter_chunks
-from engine.edgar.http import EdgarClient, FetchError
+from engine.edgar.calendar import quarter_chunks, today_in_new_york
+from engine.edgar.discovery import Target, discover
+from engine.edgar.http import EdgarBlocked, EdgarClient, FetchError, is_html_page
 from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,23 @@ class DownloadReport:
         return "\n".join(lines)
 
 
+SUBMISSION_ENDS = (b"</SEC-DOCUMENT>", b"-----END PRIVACY-ENHANCED MESSAGE-----")
+"""How a whole full submission ends: its SGML envelope closed (the older ones inside a PEM envelope)."""
+
+
+def submission_problem(body: bytes) -> str | None:
+    """Why a 200 answer to a filing's URL is not its whole submission (None when it is): an HTML page, or
+    a body cut short. Such an answer is a failed fetch, retried now and by the next run, never a filing
+    to quarantine."""
+    if is_html_page(body):
+        return "an HTML page instead of the submission"
+    if not is_sgml(body):
+        return "not an EDGAR submission"
+    if not body[-200:].rstrip().endswith(SUBMISSION_ENDS):
+        return f"the submission is cut short (no closing </SEC-DOCUMENT> in {len(body)} bytes)"
+    return None
+
+
 def source_path(target: Target) -> str:
     """The mirror-independent name a stored filing keeps as its ``source``."""
     return f"Archives/edgar/data/{target.cik}/{target.accession}.txt"
@@ -108,6 +128,8 @@ class Downloader:
         self._queue: asyncio.Queue[Target | None] = asyncio.Queue(maxsize=workers * 4)
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: set[str] = set()
+        self._pending: dict[str, date] = {}
+        self._stopped: EdgarBlocked | None = None
 
     async def __aenter__(self) -> Downloader:
         self.manifest.compact()
@@ -116,26 +138,37 @@ class Downloader:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Let the workers finish (or cancel them when the run is ending early), then store what they
+        fetched, in every case; raises :class:`EdgarBlocked` when EDGAR stopped the run."""
         if exc_type is None:
             for _ in self._tasks:
                 await self._queue.put(None)
             await asyncio.gather(*self._tasks)
-            await self._flush()
-            return
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        else:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._flush()
+        if exc_type is None and self._stopped is not None:
+            raise self._stopped
+
+    def unfinished(self) -> set[date]:
+        """The filing days of targets queued and not fetched (yet)."""
+        return set(self._pending.values())
 
     async def feed(self, targets: Iterable[Target]) -> None:
         """Queue every target not stored, quarantined or queued before (waits while the queue is full)."""
         targets = list(targets)
         todo = [t for t in targets if t.accession not in self._seen]
         self._seen.update(t.accession for t in todo)
+        self._pending.update((t.accession, t.filing_date) for t in todo)
         self.report.listed += len(targets)
         self.report.already_done += len(targets) - len(todo)
         if self.progress is not None:
             self.progress.add_total(len(todo))
         for target in todo:
+            if self._stopped is not None:
+                raise self._stopped
             await self._queue.put(target)
 
     async def run(self, targets: Iterable[Target]) -> DownloadReport:
@@ -146,7 +179,13 @@ class Downloader:
 
     async def _worker(self) -> None:
         while (target := await self._queue.get()) is not None:
-            await self._fetch(target)
+            if self._stopped is not None:
+                continue  # the run is ending: the target stays unfetched, for the next run
+            try:
+                await self._fetch(target)
+            except EdgarBlocked as exc:
+                self._stopped = exc
+                continue
             if len(self._records) >= self.batch_size:
                 await self._flush()
 
@@ -158,9 +197,12 @@ class Downloader:
             filing_date=target.filing_date,
         )
         try:
-            body = await self.client.get(self.urls.filing(target.cik, target.accession))
+            body = await self.client.get(
+                self.urls.filing(target.cik, target.accession), check=submission_problem
+            )
         except FetchError as exc:
             self._records.append(ManifestRecord(**record, status="failed", reason=exc.reason))
+            self._pending.pop(target.accession, None)
             self.report.failed[target.accession] = exc.reason
             if self.progress is not None:
                 self.progress.update(failed=1)
@@ -170,16 +212,20 @@ class Downloader:
             body, source=source_path(target), accession=target.accession, filing_date=target.filing_date
         )
         self._records.append(ManifestRecord(**record, status="stored" if stored else "quarantined"))
+        self._pending.pop(target.accession, None)
         if self.progress is not None:
             self.progress.update(done=1, nbytes=len(body))
 
     async def _flush(self) -> None:
-        """Write the current batch (store first, then manifest); later batches wait for earlier ones."""
-        builder, records = self._builder, self._records
-        self._builder, self._records = TableBuilder(), []
-        if not records:
-            return
+        """Write the current batch (store first, then manifest); later batches wait for earlier ones.
+
+        The batch is taken only once the lock is held, so a flush cancelled while waiting for it holds
+        nothing: what was fetched stays in the current batch for the next flush."""
         async with self._flush_lock:
+            builder, records = self._builder, self._records
+            self._builder, self._records = TableBuilder(), []
+            if not records:
+                return
             write = asyncio.ensure_future(asyncio.to_thread(self._write, builder, records))
             try:
                 await asyncio.shield(write)
@@ -225,33 +271,45 @@ async def download_range(
 
     The range is discovered quarter by quarter, one quarter ahead of the fetching, so memory holds one
     quarter's target list and one batch of rows whatever the range. Filings that failed in an earlier
-    run are tried again even when they lie outside the range (``insider update`` starts at the last day)."""
+    run are tried again even when they lie outside the range (``insider update`` starts at the last day).
+
+    A run that ends early (cancelled, interrupted, :class:`EdgarBlocked`) stores what it fetched and
+    records as an index gap the first day it may have left unfinished, then raises."""
     began = time.monotonic()
     today = today or today_in_new_york()
     store.check_writable()
     chunks = list(quarter_chunks(start, end))
     gaps: dict[str, date] = {}
-    async with Downloader(
-        store, client, urls, batch_size=batch_size, workers=workers, progress=progress
-    ) as downloader:
-        ahead = asyncio.create_task(discover(client, urls, *chunks[0], today=today)) if chunks else None
-        try:
-            await downloader.feed(earlier_failures(downloader.manifest, start, end))
-            for i in range(len(chunks)):
-                assert ahead is not None
-                found = await ahead
-                ahead = (
-                    asyncio.create_task(discover(client, urls, *chunks[i + 1], today=today))
-                    if i + 1 < len(chunks)
-                    else None
-                )
-                log.info("%s..%s: %d filings listed", *chunks[i], len(found.targets))
-                downloader.report.index_failures.update(found.failures)
-                gaps.update(found.failed_days)
-                await downloader.feed(found.targets)
-        finally:
-            if ahead is not None:
-                ahead.cancel()
+    listed_until = start - timedelta(days=1)
+    downloader = Downloader(store, client, urls, batch_size=batch_size, workers=workers, progress=progress)
+    try:
+        async with downloader:
+            ahead = asyncio.create_task(discover(client, urls, *chunks[0], today=today)) if chunks else None
+            try:
+                await downloader.feed(earlier_failures(downloader.manifest, start, end))
+                for i in range(len(chunks)):
+                    assert ahead is not None
+                    found = await ahead
+                    ahead = (
+                        asyncio.create_task(discover(client, urls, *chunks[i + 1], today=today))
+                        if i + 1 < len(chunks)
+                        else None
+                    )
+                    log.info("%s..%s: %d filings listed", *chunks[i], len(found.targets))
+                    downloader.report.index_failures.update(found.failures)
+                    gaps.update(found.failed_days)
+                    await downloader.feed(found.targets)
+                    listed_until = chunks[i][1]
+            finally:
+                if ahead is not None:
+                    ahead.cancel()
+    except BaseException:
+        unlisted = [listed_until + timedelta(days=1)] if listed_until < end else []
+        pending = [day for day in downloader.unfinished() if start <= day <= end]
+        if unlisted or pending:
+            gaps[f"run over {start}..{end} ended early"] = min(unlisted + pending)
+        downloader.manifest.record_index_gaps(start, end, gaps)
+        raise
     downloader.manifest.record_index_gaps(start, end, gaps)
     report = downloader.report
     report.requests = client.stats.requests
@@ -284,8 +342,3 @@ def update_start(store: Store) -> date | None:
     starts = [max(days)] if days else []
     starts.extend(manifest.index_gaps().values())
     return min(starts) if starts else None
-
-
-def today_in_new_york() -> date:
-    """EDGAR's calendar day (filing dates are New York dates)."""
-    return datetime.now(ZoneInfo("America/New_York")).date()

@@ -8,6 +8,7 @@ after the grant ``limit`` places before it, so no window anywhere can hold more 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from engine.errors import UserError
@@ -73,8 +74,8 @@ class RateLimiter:
     """
 
     def __init__(self, rate: float | None = SEC_MAX_RATE, *, margin: float = DEFAULT_MARGIN) -> None:
-        if rate is not None and rate <= 0:
-            raise UserError(f"--rate must be positive, got {rate}", fix="pass e.g. --rate 8")
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            raise UserError(f"--rate must be a finite positive number, got {rate}", fix="pass e.g. --rate 8")
         self.rate = rate
         self._window: SlidingWindow | None = None
         if rate is not None:

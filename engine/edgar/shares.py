@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from engine.edgar.calendar import next_quarter
 from engine.edgar.http import EdgarClient, FetchError
 from engine.edgar.urls import EdgarUrls
 from engine.store.atomic import replace_parquet
@@ -131,8 +132,7 @@ async def fetch_shares_outstanding(
         if data is None:
             report.failures[url] = "no such frame (HTTP 403/404)"
             continue
-        following = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
-        filed = {**await filing_dates(*following), **await filing_dates(year, quarter)}
+        filed = {**await filing_dates(*next_quarter((year, quarter))), **await filing_dates(year, quarter)}
         frame = frame_name(year, quarter)
         try:
             table = parse_frame(data, frame=frame, filed=filed)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlsplit
 
+from engine.edgar.calendar import quarter_of
 from engine.errors import UserError
 
 SEC_BASE_URL = "https://www.sec.gov/"
@@ -14,13 +16,23 @@ FRAME_CONCEPT = "dei/EntityCommonStockSharesOutstanding/shares"
 DATASET_DIR = "files/structureddata/data/insider-transactions-data-sets"
 
 
-def quarter_of(day: date) -> int:
-    """Calendar quarter (1-4) of a date, as EDGAR's ``QTR{q}`` folders number them."""
-    return (day.month - 1) // 3 + 1
+def is_sec_url(url: str) -> bool:
+    """Whether a URL points at the SEC itself: any host under sec.gov, in any scheme, case or spelling."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    host = host.lower().rstrip(".")
+    return host == "sec.gov" or host.endswith(".sec.gov")
 
 
 def _normalise(base: str, option: str) -> str:
-    if not base.startswith(("http://", "https://")):
+    try:
+        parts = urlsplit(base)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or any(c.isspace() or ord(c) < 32 for c in base):
         raise UserError(
             f"{option} {base!r} is not an http(s) URL", fix=f"pass e.g. {option} https://mirror.example/"
         )

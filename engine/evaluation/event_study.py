@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from engine import frames
 from engine.errors import UserError
 from engine.evaluation.prices import Prices
 from engine.scoring.amendments import amendment_dates, counts_on, with_superseded
@@ -99,7 +100,7 @@ class EventStudy:
 
 
 def eligible_trades(
-    transactions: pl.LazyFrame | pl.DataFrame,
+    transactions: frames.TableSource,
     *,
     month_by: MonthBy = "available_date",
     supersede_amendments: bool = True,
@@ -116,7 +117,7 @@ def eligible_trades(
     """
     if month_by not in ("available_date", "transaction_date"):
         raise UserError(f"unknown month basis {month_by!r}", fix="use available_date or transaction_date")
-    lf = transactions.lazy()
+    lf = frames.lazy(transactions, "transactions")
     missing = [c for c in _NEEDED if c not in lf.collect_schema().names()]
     if missing:
         raise UserError(
@@ -344,7 +345,7 @@ def _percentile_interval(spreads: np.ndarray, confidence: float) -> tuple[float,
 
 
 def heavy_selling_test(
-    transactions: pl.LazyFrame | pl.DataFrame,
+    transactions: frames.TableSource,
     prices: Prices,
     *,
     month_by: MonthBy = "available_date",
@@ -424,7 +425,7 @@ def heavy_selling_test(
 
 
 def cluster_buy_events(
-    transactions: pl.LazyFrame | pl.DataFrame, *, min_insiders: int = 2, window_days: int = 30
+    transactions: frames.TableSource, *, min_insiders: int = 2, window_days: int = 30
 ) -> pl.DataFrame:
     """``issuer_cik, ticker, date``: days on which at least ``min_insiders`` distinct insiders have made a
     non-plan open-market buy in the trailing ``window_days`` calendar days (by available_date), the first

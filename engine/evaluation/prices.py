@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from engine import frames
 from engine.errors import UserError
+from engine.frames import TableSource
+from engine.scoring.rules import clean_ticker
 
 KEY_COLUMNS: tuple[str, ...] = ("ticker", "issuer_cik")
 """A price table identifies its securities by one of these columns (the first found wins)."""
@@ -28,7 +30,8 @@ DEFAULT_MAX_FILL = 5
 DEFAULT_SUSPECT_MOVE = 0.60
 """A one-day move beyond +-60% is reported as suspect (typically a split left unadjusted)."""
 
-PriceSource = str | Path | pl.DataFrame | pl.LazyFrame | Sequence[str | Path]
+PriceSource = TableSource | Sequence[TableSource]
+"""One price table in any form of ``engine.frames``, or several to combine."""
 
 
 @dataclass(frozen=True)
@@ -136,21 +139,20 @@ class Prices:
 
 
 def read_prices(source: PriceSource) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
-    """Read one or more price tables into ``date, <key>, close`` with the rows that had to be left out.
+    """Read one or more price tables (each any form of ``engine.frames``) into ``date, <key>, close`` with
+    the rows that had to be left out.
 
     Returns ``(prices, bad_rows, key, close_column)``.
     """
-    if isinstance(source, pl.DataFrame | pl.LazyFrame):
-        parts = [("<DataFrame>", source.lazy().collect())]
-    elif isinstance(source, str | Path):
-        parts = [(str(source), _read_file(Path(source)))]
-    else:
-        parts = [(str(p), _read_file(Path(p))) for p in source]
-        if not parts:
-            raise UserError("no price files given", fix="pass at least one Parquet or CSV file of prices")
+    single = frames.is_path(source) or frames.is_table(source) or not isinstance(source, Sequence)
+    items = [source] if single else list(source)
+    if not items:
+        raise UserError("no price files given", fix="pass at least one Parquet or CSV file of prices")
     normalised, bad, keys, closes = [], [], set(), set()
-    for name, frame in parts:
-        good, rejected, key, close_column = _normalise(frame, name)
+    for item in items:
+        good, rejected, key, close_column = _normalise(
+            frames.frame(item, "prices"), frames.describe(item, "prices")
+        )
         normalised.append(good)
         bad.append(rejected)
         keys.add(key)
@@ -211,24 +213,6 @@ def load_prices(
     )
 
 
-def _read_file(path: Path) -> pl.DataFrame:
-    if not path.exists():
-        raise UserError(f"price file not found: {path}", fix="check the path given to --prices")
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if suffixes.endswith(".parquet"):
-            return pl.read_parquet(path)
-        if suffixes.endswith((".csv", ".csv.gz", ".txt")):
-            return pl.read_csv(path, infer_schema_length=10_000)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UserError(
-            f"cannot read price file {path}: {exc}", fix="give a valid Parquet or CSV file"
-        ) from exc
-    raise UserError(
-        f"price file {path} is neither Parquet nor CSV", fix="convert it to .parquet or .csv (.csv.gz)"
-    )
-
-
 def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
     lower = {c.lower(): c for c in frame.columns}
     date_col = lower.get("date")
@@ -236,23 +220,24 @@ def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFra
     close_col = next((lower[c] for c in CLOSE_COLUMNS if c in lower), None)
     if date_col is None or key_col is None or close_col is None:
         raise UserError(
-            f"price table {name} has columns {frame.columns}; it needs date, ticker or issuer_cik, and close",
+            f"{name} has columns {frame.columns}; it needs date, ticker or issuer_cik, and close",
             fix="rename the columns to date, ticker (or issuer_cik) and close (split/dividend-adjusted)",
         )
     key = key_col.lower()
-    key_expr = (
-        pl.col(key_col).cast(pl.Int64, strict=False)
-        if key == "issuer_cik"
-        else (pl.col(key_col).cast(pl.String).str.strip_chars().str.to_uppercase())
+    key_values = (
+        pl.col(key_col).cast(pl.Int64, strict=False) if key == "issuer_cik" else clean_ticker(key_col)
     )
     out = frame.with_row_index("row", offset=1).select(
         "row",
-        as_date(frame.schema[date_col], date_col).alias("date"),
-        key_expr.alias(key),
+        frames.as_date(frame.schema[date_col], date_col, name).alias("date"),
+        pl.col(date_col).is_not_null().alias("dated"),
+        key_values.alias(key),
         pl.col(close_col).cast(pl.Float64, strict=False).alias("close"),
     )
     reason = (
-        pl.when(pl.col("date").is_null())
+        pl.when(pl.col("date").is_null() & pl.col("dated"))
+        .then(pl.lit("date not readable"))
+        .when(pl.col("date").is_null())
         .then(pl.lit("no date"))
         .when(pl.col(key).is_null())
         .then(pl.lit(f"no {key}"))
@@ -267,21 +252,6 @@ def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFra
     )
     good = out.filter(pl.col("reason").is_null()).select("date", key, "close")
     return good, bad, key, close_col
-
-
-def as_date(dtype: pl.DataType, column: str) -> pl.Expr:
-    """``column`` as a Date: Date kept, Datetime truncated, ISO text parsed (unparsable -> null)."""
-    col = pl.col(column)
-    if dtype == pl.Date:
-        return col
-    if isinstance(dtype, pl.Datetime):
-        return col.dt.date()
-    if dtype != pl.String:
-        raise UserError(
-            f"column {column!r} has type {dtype}, not dates",
-            fix="give dates as a Date/Datetime column or ISO text (YYYY-MM-DD...)",
-        )
-    return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
 
 
 def _check_duplicates(cells: np.ndarray, closes: np.ndarray, calendar: np.ndarray, keys: pl.Series) -> None:

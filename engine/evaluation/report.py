@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
 
+from engine import provenance as provenance_
 from engine.evaluation.event_study import OK, STATUSES, EventStudy
 from engine.evaluation.tearsheet import TearSheet
 
@@ -219,9 +220,11 @@ def markdown(
     sheet: TearSheet | None,
     notes: Sequence[str],
     images: Mapping[str, str],
+    provenance: Mapping[str, str],
 ) -> str:
-    """The whole report."""
+    """The whole report: inputs, provenance (engine version, score config, store, market caps), results."""
     out = [f"# {title}", "", "## Inputs", "", *[f"- {line}" for line in inputs], ""]
+    out += ["## Provenance", "", *provenance_.markdown(provenance), ""]
     if study is not None:
         out += event_section(study, images)
     if sheet is not None:

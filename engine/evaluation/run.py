@@ -1,5 +1,6 @@
 """``evaluate``: does the score predict returns? The heavy-selling event test on the transactions, the factor
-tear sheet on a score panel, event-time curves, and a report object that renders and writes them."""
+tear sheet on a score panel, event-time curves, and a report object that renders and writes them (report.md,
+PNG charts and every result table as Parquet, each carrying the provenance of ``engine.provenance``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from engine import frames, provenance
 from engine.errors import UserError
 from engine.evaluation import plots, report
 from engine.evaluation.event_study import (
@@ -22,6 +24,8 @@ from engine.evaluation.event_study import (
 )
 from engine.evaluation.prices import Prices, PriceSource, load_prices
 from engine.evaluation.tearsheet import DEFAULT_HORIZONS, TearSheet, tear_sheet
+from engine.scoring.run import ScoreRun
+from engine.store.datasets import Store
 
 IMAGES: dict[str, str] = {
     "distributions": "heavy_vs_other.png",
@@ -44,6 +48,9 @@ class EvaluationReport:
     cluster_events: pl.DataFrame | None
     inputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
+    """This engine's version, where the scores and transactions came from, and the scores' own provenance
+    (config, store facts, market caps) when known."""
 
     def summary(self, *, max_tickers: int | None = 20) -> str:
         """The compact text summary (heavy-selling test, then the IC line per horizon)."""
@@ -107,10 +114,12 @@ class EvaluationReport:
             sheet=self.tear_sheet,
             notes=self.notes,
             images=images or {},
+            provenance=self.provenance,
         )
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write the PNGs and ``report.md`` into ``out_dir``; returns the written paths by name."""
+        """Write the PNGs, every table of ``frames()`` as ``<name>.parquet`` (provenance in its metadata) and
+        ``report.md`` into ``out_dir``; returns the written paths by name (tables as ``table:<name>``)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
@@ -125,16 +134,26 @@ class EvaluationReport:
             )
             written["ic"] = plots.ic_over_time(self.tear_sheet, out / IMAGES["ic"])
         images = {key: path.name for key, path in written.items()}
+        for name, frame in self.frames().items():
+            written[f"table:{name}"] = out / f"{name}.parquet"
+            provenance.write_parquet(frame, written[f"table:{name}"], self.provenance)
         written["report"] = out / "report.md"
         written["report"].write_text(self.to_markdown(images), encoding="utf-8")
         return written
 
 
+def written_summary(written: dict[str, Path]) -> str:
+    """``report.md (4 charts, 13 Parquet tables beside it)`` for what ``EvaluationReport.write`` wrote."""
+    charts = sum(path.suffix == ".png" for path in written.values())
+    tables = sum(path.suffix == ".parquet" for path in written.values())
+    return f"{written['report']} ({charts} charts, {tables} Parquet tables beside it)"
+
+
 def evaluate(
-    scores: pl.DataFrame | pl.LazyFrame | None,
+    scores: ScoreRun | frames.TableSource | None,
     prices: Prices | PriceSource,
     *,
-    transactions: pl.DataFrame | pl.LazyFrame | None = None,
+    transactions: Store | frames.TableSource | None = None,
     factor: str = "insider",
     sign_column: str | None = None,
     horizons: Sequence[int] = DEFAULT_HORIZONS,
@@ -152,20 +171,22 @@ def evaluate(
 ) -> EvaluationReport:
     """Evaluate a score panel and/or insider transactions against prices.
 
-    ``scores``: ``date``, the prices' key (``ticker`` or ``issuer_cik``) and ``factor``; with the engine's
-    ``insider`` and a ``raw`` column, buckets split on the sign of ``raw`` unless ``sign_column`` says
-    otherwise. ``transactions``: the store's transactions table, for the heavy-selling test and the
-    event-time curves.
+    ``scores``: a ScoreRun, or a table (path, Polars, pandas or pyarrow) of ``date``, the prices' key
+    (``ticker`` or ``issuer_cik``) and ``factor``; with the engine's ``insider`` and a ``raw`` column,
+    buckets split on the sign of ``raw`` unless ``sign_column`` says otherwise. ``prices``: a table, several,
+    or loaded ``Prices``. ``transactions``: a Store or the store's transactions table, for the
+    heavy-selling test and the event-time curves. A ScoreRun or a Parquet score file brings its provenance.
     """
     if scores is None and transactions is None:
         raise UserError("nothing to evaluate", fix="pass a score panel, transactions, or both")
     panel = prices if isinstance(prices, Prices) else load_prices(prices)
     inputs = panel.describe()
     notes: list[str] = []
+    trades, trades_from = _transactions(transactions)
     study, clusters, curves = None, None, {}
-    if transactions is not None:
+    if trades is not None:
         study = heavy_selling_test(
-            transactions,
+            trades,
             panel,
             month_by=month_by,
             threshold=threshold,
@@ -178,7 +199,7 @@ def evaluate(
         inputs.append(f"Transactions: {study.counts['rows']:,} rows.")
         heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())
         curves["heavy-selling months"] = event_time_returns(panel, heavy[panel.key], heavy["start_date"])
-        clusters = cluster_buy_events(transactions, min_insiders=cluster_min_insiders)
+        clusters = cluster_buy_events(trades, min_insiders=cluster_min_insiders)
         curves["cluster buys"] = event_time_returns(panel, clusters[panel.key], clusters["date"])
         for name, curve in curves.items():
             events = int(curve.filter(pl.col("tau") == 0)["n"].sum())
@@ -186,9 +207,9 @@ def evaluate(
             notes.append(
                 f"Event-time curve '{name}': {events:,} of {total:,} events have a close on the event day."
             )
-    sheet = None
+    sheet, scores_from, score_provenance = None, None, {}
     if scores is not None:
-        frame = scores.lazy().collect() if isinstance(scores, pl.LazyFrame) else scores
+        frame, scores_from, score_provenance = _scores(scores)
         if sign_column is None and factor == "insider" and "raw" in frame.columns:
             sign_column = "raw"
         sheet = tear_sheet(
@@ -212,4 +233,28 @@ def evaluate(
         cluster_events=clusters,
         inputs=inputs,
         notes=notes,
+        provenance=provenance.evaluation_provenance(scores_from, score_provenance, trades_from),
     )
+
+
+def _scores(scores: ScoreRun | frames.TableSource) -> tuple[pl.DataFrame, str, dict[str, str]]:
+    """The score panel, where it came from, and its provenance (a ScoreRun's, or a Parquet file's)."""
+    if isinstance(scores, ScoreRun):
+        return scores.frame, "scored in this run", scores.provenance
+    frame = frames.frame(scores, "scores")
+    known = provenance.read_parquet(scores) if frames.is_parquet_file(scores) else {}
+    return frame, frames.origin(scores), known
+
+
+def _transactions(transactions: Store | frames.TableSource | None) -> tuple[pl.LazyFrame | None, str | None]:
+    """The transactions table and where it came from (a store: its filing count and last filing date)."""
+    if transactions is None:
+        return None, None
+    if isinstance(transactions, Store):
+        facts = provenance.store_facts(transactions.scan("filings"))
+        return transactions.scan("transactions"), (
+            f"store {transactions.root} ({facts[provenance.STORE_FILING_COUNT]} filings, last filed "
+            f"{facts[provenance.STORE_LAST_FILING_DATE] or 'unknown'}, last available "
+            f"{facts[provenance.STORE_LAST_AVAILABLE_DATE] or 'unknown'})"
+        )
+    return frames.lazy(transactions, "transactions"), frames.origin(transactions)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from engine import frames
 from engine.errors import UserError
 from engine.evaluation.kernels import bucket_means, rank_ic, zero_aware_buckets
-from engine.evaluation.prices import Prices, as_date
+from engine.evaluation.prices import Prices
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 21, 63)
 
@@ -92,7 +93,7 @@ def newey_west_t(values: np.ndarray, lags: int) -> float:
 
 
 def tear_sheet(
-    scores: pl.DataFrame | pl.LazyFrame,
+    scores: frames.TableSource,
     prices: Prices,
     *,
     factor: str = "insider",
@@ -113,7 +114,7 @@ def tear_sheet(
     if quantiles < 1:
         raise UserError(f"quantiles must be >= 1, got {quantiles}", fix="e.g. --quantiles 3")
     sign_column = sign_column or factor
-    frame = scores.lazy().collect() if isinstance(scores, pl.LazyFrame) else scores
+    frame = frames.frame(scores, "scores")
     needed = {"date", prices.key, factor, sign_column}
     if missing := sorted(needed - set(frame.columns)):
         raise UserError(
@@ -200,7 +201,7 @@ def _to_panel(
                 fix="choose a numeric --factor / --sign-column",
             )
     data = frame.select(
-        as_date(frame.schema["date"], "date"),
+        frames.as_date(frame.schema["date"], "date", "scores"),
         pl.col(prices.key).cast(prices.keys.dtype, strict=False),
         pl.col(factor).cast(pl.Float64).fill_nan(None),
         pl.col(sign_column).cast(pl.Float64).fill_nan(None).alias("__sign"),

@@ -21,12 +21,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from aiohttp import web
 
-from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT, quarter_of
+from engine.edgar.calendar import FIRST_INDEX_DAY, quarter_bounds, quarter_of, today_in_new_york
+from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
 from engine.replay.filings import ReplayFiling, iso_date, load_filings
 from engine.replay.indexes import form_index, master_index
 
@@ -45,9 +46,28 @@ UNDECLARED_PAGE = (
 )
 FORBIDDEN_PAGE = b"<html><body><h1>403 Forbidden</h1></body></html>"
 _EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+")
+ERROR_PAGE = (
+    b"<!DOCTYPE html><html><head><title>SEC.gov | Service Unavailable</title></head><body><h1>We are "
+    b"sorry</h1><p>The page you requested is temporarily unavailable.</p></body></html>"
+)
 
 FAULT_KINDS = frozenset(
-    {"429", "403-rate", "403-undeclared", "500", "503", "reset", "slow", "truncate", "404"}
+    {
+        "429",
+        "403-rate",
+        "403-undeclared",
+        "408",
+        "500",
+        "503",
+        "reset",
+        "slow",
+        "truncate",
+        "404",
+        "gzip-cut",
+        "cut-200",
+        "html-200",
+        "rate-200",
+    }
 )
 
 
@@ -94,7 +114,7 @@ class FakeEdgar:
         for filing in self.filings:
             self._by_day[filing.filing_date].append(filing)
             self._by_quarter[(filing.filing_date.year, quarter_of(filing.filing_date))].append(filing)
-        self.today = self.today or max(self._by_day, default=date.today())
+        self.today = self.today or max(self._by_day, default=today_in_new_york())
         self._faults: list[Fault] = []
         self._cache: dict[str, bytes] = {}
         self._runner: web.AppRunner | None = None
@@ -121,8 +141,12 @@ class FakeEdgar:
         """Queue ``times`` faults for the next requests whose path contains ``match``.
 
         Kinds: ``429`` (with ``Retry-After`` when given), ``403-rate`` (the SEC's rate page),
-        ``403-undeclared``, ``500``, ``503``, ``404``, ``reset`` (connection closed without an answer),
-        ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the declared body, then close)."""
+        ``403-undeclared``, ``408`` (request timeout), ``500``, ``503``, ``404``, ``reset`` (connection closed
+        without an answer),
+        ``slow`` (answer after ``delay`` seconds), ``truncate`` (half the declared body, then close), and
+        damaged answers that are whole as HTTP goes (status 200, a Content-Length that matches):
+        ``gzip-cut`` (the first half of a gzip stream), ``cut-200`` (the first half of the body),
+        ``html-200`` (an HTML error page), ``rate-200`` (the SEC's rate-limit page)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
         self._faults.extend(Fault(kind, match, retry_after, delay) for _ in range(times))
@@ -163,10 +187,10 @@ class FakeEdgar:
 
     def _quarterly_index(self, kind: str, year: int, quarter: int) -> bytes | None:
         assert self.today is not None
-        first = date(year, 3 * quarter - 2, 1)
-        if first > self.today or year < 1993:
+        first, last = quarter_bounds(year, quarter)
+        if first > self.today or first < FIRST_INDEX_DAY:
             return None
-        end = min(self.today, date(year + quarter // 4, 3 * quarter % 12 + 1, 1) - timedelta(days=1))
+        end = min(self.today, last)
         build = form_index if kind == "form" else master_index
         return build(self._by_quarter.get((year, quarter), []), daily=False, last_day=end)
 
@@ -241,17 +265,27 @@ class FakeEdgar:
             return web.Response(status=403, body=RATE_PAGE, content_type="text/html")
         if kind == "403-undeclared":
             return web.Response(status=403, body=UNDECLARED_PAGE, content_type="text/html")
-        if kind in ("500", "503", "404"):
+        if kind in ("408", "500", "503", "404"):
             return web.Response(status=int(kind), body=f"fault {kind}".encode())
         if kind == "reset":
             if request.transport is not None:
                 request.transport.abort()
             return None
+        if kind == "html-200":
+            return web.Response(body=ERROR_PAGE, content_type="text/html")
+        if kind == "rate-200":
+            return web.Response(body=RATE_PAGE, content_type="text/html")
         body, content_type = self.content(path)
         body = body or b""
         if kind == "slow":
             await asyncio.sleep(fault.delay)
             return web.Response(body=body, content_type=content_type)
+        if kind == "cut-200":
+            return web.Response(body=body[: len(body) // 2], content_type=content_type)
+        if kind == "gzip-cut":
+            packed = gzip_module.compress(body, compresslevel=1)
+            headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
+            return web.Response(body=packed[: len(packed) // 2], headers=headers)
         response = web.StreamResponse(status=200, headers={"Content-Type": content_type})
         response.content_length = len(body)
         await response.prepare(request)

@@ -9,6 +9,7 @@ not 0 whatever the cap).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,11 +64,11 @@ def partition_window(first: dt.date, last: dt.date) -> pl.Expr:
 _FLAGS = ("is_officer", "is_director", "is_ten_percent_owner", "is_other")
 
 
-def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> pl.LazyFrame:
-    """``acc_key, role_weight`` of the filings in ``keys``: the largest weight over a filing's owners,
-    each owner's weight the largest of its roles (section 6), recomputed from the flags and
-    ``role_title``. An owner's roles are a bit set (``ROLES`` order), the filing's the union of its
-    owners' sets, and the weight a lookup of that union: one integer group-by instead of a float one."""
+def owner_roles(
+    owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series, keep: Sequence[str] = ()
+) -> pl.LazyFrame:
+    """``acc_key, roles`` (and the ``keep`` columns) per owner of the filings in ``keys``: the roles the
+    owner holds (section 6) as a bit set, bit ``k`` for ``ROLES[k]``, from the flags and ``role_title``."""
     says_see_remarks = pl.col("officer_title").str.contains(_regex(SEE_REMARKS_PATTERN.pattern))
     title = (
         pl.when(says_see_remarks.fill_null(False))
@@ -88,17 +89,32 @@ def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> 
     }
     role_bits = pl.sum_horizontal([held.cast(pl.UInt8) * (1 << ROLES.index(r)) for r, held in roles.items()])
     return (
-        owners.select(accession_key(), "officer_title", "role_title", *_FLAGS)
+        owners.select(accession_key(), *keep, "officer_title", "role_title", *_FLAGS)
         .filter(pl.col(KEY).is_in(keys.implode()))
         .with_columns(title.alias("title"))
         .with_columns(
             (officer & _title_matches(config.ceo_pattern)).alias("ceo"),
             (officer & _title_matches(config.cfo_pattern)).alias("cfo"),
         )
-        .group_by(KEY)
-        .agg(role_bits.bitwise_or().alias("roles"))
-        .select(KEY, pl.lit(_weight_table(config)).gather(pl.col("roles")).alias("role_weight"))
+        .select(KEY, *keep, role_bits.alias("roles"))
     )
+
+
+def role_weights(owners: pl.LazyFrame, config: ScoreConfig, keys: pl.Series) -> pl.LazyFrame:
+    """``acc_key, role_weight`` of the filings in ``keys``: the largest weight over a filing's owners,
+    each owner's weight the largest of its roles (section 6). A filing's roles are the union of its
+    owners' bit sets and the weight a lookup of that union: one integer group-by instead of a float one."""
+    return (
+        owner_roles(owners, config, keys)
+        .group_by(KEY)
+        .agg(pl.col("roles").bitwise_or())
+        .select(KEY, role_weight(config))
+    )
+
+
+def role_weight(config: ScoreConfig, roles: str = "roles") -> pl.Expr:
+    """``role_weight``: the weight of the role set in column ``roles`` (the largest of its roles)."""
+    return pl.lit(_weight_table(config)).gather(pl.col(roles)).alias("role_weight")
 
 
 def _title_matches(pattern: str) -> pl.Expr:
@@ -112,6 +128,10 @@ def _weight_table(config: ScoreConfig) -> pl.Series:
     return pl.Series([max((w for k, w in enumerate(weights) if s >> k & 1), default=0.0) for s in sets])
 
 
+PLAN_SOURCES = ("plan_checkbox", "plan_remarks", "plan_footnotes")
+"""Where section 6 finds a plan: the filing's checkbox, its remarks, the ids of the trade's footnotes."""
+
+
 def plan_flags(
     trades: pl.LazyFrame, filings: pl.LazyFrame, footnotes: pl.LazyFrame, config: ScoreConfig
 ) -> pl.LazyFrame:
@@ -119,12 +139,27 @@ def plan_flags(
     remarks and every footnote referenced inside the transaction element (section 6)."""
     if config.default_plan_pattern:
         return trades.with_columns(pl.col("plan").fill_null(False))
+    return (
+        plan_sources(trades.drop("plan"), filings, footnotes, config)
+        .with_columns(
+            (
+                pl.col("plan_checkbox") | pl.col("plan_remarks") | (pl.col("plan_footnotes").list.len() > 0)
+            ).alias("plan")
+        )
+        .drop(PLAN_SOURCES)
+    )
+
+
+def plan_sources(
+    trades: pl.LazyFrame, filings: pl.LazyFrame, footnotes: pl.LazyFrame, config: ScoreConfig
+) -> pl.LazyFrame:
+    """Add ``PLAN_SOURCES`` under the configured pattern: whether the filing's checkbox is ticked, whether
+    its remarks match, and which footnotes referenced inside the transaction element match."""
     pattern = _regex(config.plan_pattern)
     by_filing = filings.select(
         "accession",
-        (
-            pl.col("aff10b5one").fill_null(False) | pl.col("remarks").str.contains(pattern).fill_null(False)
-        ).alias("filing_plan"),
+        pl.col("aff10b5one").fill_null(False).alias("plan_checkbox"),
+        pl.col("remarks").str.contains(pattern).fill_null(False).alias("plan_remarks"),
     )
     plan_notes = (
         footnotes.filter(pl.col("text").str.contains(pattern))
@@ -141,16 +176,15 @@ def plan_flags(
             how="left",
         )
         .group_by("accession", "row_index")
-        .agg(pl.col("note_plan").any().alias("note_plan"))
+        .agg(pl.col("footnote_ids").filter(pl.col("note_plan").fill_null(False)).alias("plan_footnotes"))
     )
     return (
-        trades.drop("plan")
-        .join(by_filing, on="accession", how="left")
+        trades.join(by_filing, on="accession", how="left")
         .join(by_row, on=["accession", "row_index"], how="left")
         .with_columns(
-            (pl.col("filing_plan").fill_null(False) | pl.col("note_plan").fill_null(False)).alias("plan")
+            pl.col("plan_checkbox", "plan_remarks").fill_null(False),
+            pl.col("plan_footnotes").fill_null([]),
         )
-        .drop("filing_plan", "note_plan")
     )
 
 
@@ -180,6 +214,12 @@ def affiliated_repeats(trades: pl.LazyFrame, owners: pl.LazyFrame) -> pl.LazyFra
         .select(KEY, "row_index")
         .unique()
     )
+
+
+def plan_factor(config: ScoreConfig) -> pl.Expr:
+    """``plan_factor``: a trade's weight in the sums and the cluster, ``plan_weight`` for a plan trade."""
+    factor = pl.when(pl.col("plan")).then(pl.lit(config.plan_weight)).otherwise(pl.lit(1.0))
+    return factor.alias("plan_factor")
 
 
 def routine_traders(trades: pl.LazyFrame) -> pl.LazyFrame:
@@ -217,7 +257,46 @@ def trade_events(
     caps: MarketCaps,
     config: ScoreConfig,
 ) -> TradeEvents:
-    """Eligible trades known in ``[first_day - flow_window + 1, last_day]`` as events (sections 2-6).
+    """Eligible trades known in ``[first_day - flow_window + 1, last_day]`` as events (sections 2-6)."""
+    events, notes = event_frame(tables, first_day, last_day, caps, config)
+    return TradeEvents(
+        issuer_cik=events["issuer_cik"].to_numpy(),
+        insider_cik=events["insider_cik"].to_numpy(),
+        start=events["start"].to_numpy().astype(np.int64),
+        superseded=events["superseded"].to_numpy().astype(np.int64),
+        is_buy=events["is_buy"].to_numpy(),
+        term=events["term"].fill_null(float("nan")).to_numpy(),
+        notes=notes,
+    )
+
+
+DETAIL_COLUMNS = (
+    "accession",
+    "row_index",
+    "transaction_code",
+    "shares",
+    "price",
+    "plan",
+    "plan_factor",
+    "role_weight",
+    "size",
+)
+"""What ``event_frame(detail=True)`` keeps of each trade beside the event columns, for ``explain``."""
+
+
+def event_frame(
+    tables: dict[str, pl.LazyFrame],
+    first_day: dt.date,
+    last_day: dt.date,
+    caps: MarketCaps,
+    config: ScoreConfig,
+    *,
+    detail: bool = False,
+) -> tuple[pl.DataFrame, list[str]]:
+    """The events of ``trade_events`` as a frame (``issuer_cik, insider_cik, start, superseded, is_buy,
+    term``) and the notes on what was left out; with ``detail``, also ``DETAIL_COLUMNS``,
+    ``available_date``, ``period_of_report``, the market cap used and its date (``cap, cap_date``) and the
+    superseding amendment's day (``superseded_on``).
 
     The transactions are scanned once: the candidates collected feed the input checks and the trades,
     and their accession keys select the owners whose role weights are needed."""
@@ -230,7 +309,7 @@ def trade_events(
             tables["transactions"], forms=config.forms, codes=config.buy_codes + config.sell_codes
         )
         .filter(pl.col("available_date").is_null() | pl.col("available_date").is_between(lookback, last_day))
-        .select(accession_key(), *_trade_columns(config))
+        .select(accession_key(), *_trade_columns(config, detail))
         .collect()
     )
     notes = _input_notes(candidates, earliest, last_day)
@@ -256,15 +335,16 @@ def trade_events(
             right_on=["issuer_cik", "insider_cik", "year"],
             how="anti",
         )
-    plan_factor = pl.when(pl.col("plan")).then(pl.lit(config.plan_weight)).otherwise(pl.lit(1.0))
+    kept = ("accession", "plan") if detail else ()
     trades = (
-        trades.with_columns(plan_factor.alias("plan_factor"))
+        trades.with_columns(plan_factor(config))
         .filter(pl.col("plan_factor") > 0)
         .select(
             KEY,
             *_EVENT_COLUMNS,
+            *kept,
             "plan_factor",
-            (~pl.struct(KEY, "row_index").is_first_distinct()).alias("duplicate"),
+            duplicate_row().alias("duplicate"),
         )
         .collect()
     )
@@ -276,23 +356,21 @@ def trade_events(
     weights = role_weights(tables["owners"], config, trades[KEY].unique())
     events = _priced(
         with_superseded(
-            _sized(trades.lazy().join(weights, on=KEY, how="left"), caps, config),
+            _sized(trades.lazy().join(weights, on=KEY, how="left"), caps, config, detail),
             amendment_dates(tables["filings"], config.amendment_forms),
         ),
         caps.known_between(lookback, last_day),
+        detail,
     ).collect()
     overflowing = events.filter(pl.col("term") == float("inf"))
     if overflowing.height:
         notes.append(_overflow_note(tables["transactions"], overflowing[KEY]))
-    return TradeEvents(
-        issuer_cik=events["issuer_cik"].to_numpy(),
-        insider_cik=events["insider_cik"].to_numpy(),
-        start=events["start"].to_numpy().astype(np.int64),
-        superseded=events["superseded"].to_numpy().astype(np.int64),
-        is_buy=events["is_buy"].to_numpy(),
-        term=events["term"].fill_null(float("nan")).to_numpy(),
-        notes=notes,
-    )
+    return events, notes
+
+
+def duplicate_row() -> pl.Expr:
+    """True for every repeat of an (accession, row) already seen: a trade stored twice counts once."""
+    return ~pl.struct(KEY, "row_index").is_first_distinct()
 
 
 _EVENT_COLUMNS = (
@@ -308,12 +386,14 @@ _EVENT_COLUMNS = (
 """The transaction columns a trade event is built from (beside its accession key and plan factor)."""
 
 
-def _trade_columns(config: ScoreConfig) -> list[str]:
+def _trade_columns(config: ScoreConfig, detail: bool) -> list[str]:
     """The transaction columns the events need, plus those the configured plan, routine and affiliated
-    rules read."""
+    rules read (and the accession for the detail)."""
     columns = [*_EVENT_COLUMNS, "plan"]
+    if detail or not config.default_plan_pattern:
+        columns.append("accession")
     if not config.default_plan_pattern:
-        columns += ["accession", "footnote_ids"]
+        columns.append("footnote_ids")
     if config.exclude_routine or config.dedupe_affiliated:
         columns.append("transaction_date")
     return columns
@@ -347,10 +427,10 @@ def _check_accessions(trades: pl.DataFrame) -> None:
         )
 
 
-def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.LazyFrame:
+def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig, detail: bool) -> pl.LazyFrame:
     """Only the columns the events still need (before the sorts of the as-of joins): the keys, the
     side, ``weight`` (role weight times plan factor) and ``size`` (the value, or shares when the market
-    data are shares outstanding; 0 without a positive price)."""
+    data are shares outstanding; 0 without a positive price); with ``detail``, ``DETAIL_COLUMNS`` too."""
     size = pl.when(priced()).then(pl.col("shares")).otherwise(0.0) if caps.kind == SHARES else dollar_value()
     weight = pl.col("role_weight").fill_null(config.role_weights["other"]) * pl.col("plan_factor")
     return trades.select(
@@ -362,14 +442,16 @@ def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig) -> pl.La
         pl.col("transaction_code").is_in(config.buy_codes).alias("is_buy"),
         weight.alias("weight"),
         size.alias("size"),
+        *([c for c in DETAIL_COLUMNS if c != "size"] if detail else ()),
     )
 
 
-def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
+def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame, detail: bool) -> pl.LazyFrame:
     """The event columns: days since epoch, side and ``term`` (weight x size / market cap as-of the
     trade's available date, from ``caps``: ``issuer_cik, date, cap``). A term 0 whatever the cap (zero
     weight or size) needs none (SCORING.md section 6); otherwise NaN without a market cap, and ``inf``
-    when the size or the term is not finite or beyond ``TERM_LIMIT``."""
+    when the size or the term is not finite or beyond ``TERM_LIMIT``; with ``detail``, the columns
+    ``event_frame`` lists."""
     trades = trades.join_asof(
         caps.rename({"date": "cap_date"}),
         left_on="available_date",
@@ -391,6 +473,15 @@ def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise(term)
     )
     epoch = pl.lit(dt.date(1970, 1, 1))
+    details = [
+        *DETAIL_COLUMNS,
+        "available_date",
+        "period_of_report",
+        "cap",
+        "cap_date",
+        "weight",
+        pl.col("superseded").alias("superseded_on"),
+    ]
     return trades.select(
         KEY,
         "issuer_cik",
@@ -399,6 +490,7 @@ def _priced(trades: pl.LazyFrame, caps: pl.LazyFrame) -> pl.LazyFrame:
         (pl.col("superseded") - epoch).dt.total_days().fill_null(NEVER).alias("superseded"),
         "is_buy",
         term.alias("term"),
+        *(details if detail else ()),
     )
 
 

@@ -1,13 +1,14 @@
 """Score files that grow by day: ``score_file`` writes a panel with a record of its inputs, and with
 ``append=True`` extends it to a later end, recomputing only the dates that new inputs can change.
 
-The record (Parquet key-value metadata ``insider_engine.inputs``, JSON) holds the score range, what must
-be the same for an append (engine version, config, market-data and universe sources) and fingerprints of
-the inputs by the day they take effect: for each partition directory of the store's filings, its files and,
-per ``available_date``, the count and the XOR of hashes of the accessions stored; per date of the market
-data (as resolved, tickers mapped), the count and XOR of hashes of (issuer, value); the same per date of
-an explicit universe. The store records no ingest time, so "stored since" is a change of those
-fingerprints: only partitions whose files changed are read again.
+Beside the provenance of ``engine.provenance`` (engine version, config, store facts, market-data source:
+an append refuses a file whose version, config or market-data source differ), the record (Parquet
+key-value metadata ``insider_engine.inputs``, JSON) holds the score range, the universe's source and
+fingerprints of the inputs by the day they take effect: for each partition directory of the store's
+filings, its files and, per ``available_date``, the count and the XOR of hashes of the accessions stored;
+per date of the market data (as resolved, tickers mapped), the count and XOR of hashes of (issuer, value);
+the same per date of an explicit universe. The store records no ingest time, so "stored since" is a
+change of those fingerprints: only partitions whose files changed are read again.
 
 The dates recomputed are the new weekdays after the recorded end, plus every earlier score date that a
 changed fingerprint can reach (SCORING.md: a date's cells depend only on filings available in its
@@ -19,14 +20,14 @@ changed fingerprint can reach (SCORING.md: a date's cells depend only on filings
 - a market-data value dated ``c``: every date from ``c`` (it prices later trades until replaced);
 - an explicit universe's row dated ``u``: ``u``; an undated universe that changed: every date.
 
-Those dates' rows are replaced and the file is rewritten under a temporary name and renamed over the old
-one. Rows of a stored filing that change in place (a re-parse under a new engine) are not seen: the
-engine version is part of what must match.
+Those dates' rows are replaced in a copy written under a temporary name and renamed over the file (the
+row groups before the first replaced date are copied byte for byte: ``engine.scoring.parquet_tail``).
+Rows of a stored filing that change in place (a re-parse under a new engine) are not seen: the engine
+version is part of what must match.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -38,18 +39,26 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from engine import __version__
+from engine import frames, provenance
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.market_caps import MarketCaps, MarketSource
 from engine.scoring.parquet_tail import replace_tail
 from engine.scoring.rules import clean_ticker
-from engine.scoring.run import ScoreRun, Source, open_tables, resolve_market_caps, score_run
+from engine.scoring.run import (
+    ConfigSource,
+    ScoreRun,
+    Source,
+    as_config,
+    open_tables,
+    resolve_market_caps,
+    score_run,
+)
 from engine.scoring.universe import EPOCH, UniverseSource, filing_events, load_universe, score_dates
 from engine.store.atomic import TMP_SUFFIX, fsync_directory
 from engine.store.datasets import Store
 
-INPUTS = "insider_engine.inputs"
+INPUTS = provenance.PREFIX + "inputs"
 """The Parquet metadata key of a score file's record of its inputs."""
 
 ROW_GROUP_ROWS = 250_000
@@ -70,7 +79,7 @@ class Inputs:
 
     start: str
     end: str
-    identity: dict[str, str]
+    universe_source: str
     filings: dict[str, dict]
     caps: DayPrints
     universe: DayPrints
@@ -100,7 +109,7 @@ def score_file(
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
+    config: ConfigSource | None = None,
     append: bool = False,
 ) -> ScoreFile:
     """Score every weekday of ``[start, end]`` into the Parquet file ``path``, recording its inputs; with
@@ -111,27 +120,27 @@ def score_file(
         raise UserError(
             f"{path.name}: score files with a record of their inputs are Parquet", fix="use .parquet"
         )
-    config = config or ScoreConfig()
-    grid = score_dates(start, end)
+    config = as_config(config)
+    grid = score_dates(frames.to_date(start, "start"), frames.to_date(end, "end"))
     tables, store = open_tables(source)
     last_day = EPOCH + dt.timedelta(days=int(grid[-1]))
     caps = resolve_market_caps(
         market_caps, store, filing_events(tables["filings"], last_day).with_columns(clean_ticker())
     )
     explicit = load_universe(universe) if universe is not None else None
-    identity = {
-        "engine_version": __version__,
-        "config": _config_text(config),
-        "market_caps": _label(market_caps),
-        "universe": "default" if universe is None else _label(universe),
-    }
+    universe_source = "default" if universe is None else _label(universe)
     previous = read_inputs(path) if append and path.exists() else None
     if previous is not None:
-        _check_same(path, previous, identity, grid)
+        same = {
+            provenance.VERSION: provenance.engine_version(),
+            provenance.CONFIG: provenance.config_toml(config),
+            provenance.MARKET_CAPS: caps.source,
+        }
+        _check_same(path, previous, same, universe_source, grid)
     inputs = Inputs(
         start=_iso(grid[0]),
         end=_iso(grid[-1]),
-        identity=identity,
+        universe_source=universe_source,
         filings=_filing_prints(tables, store, None if previous is None else previous.filings),
         caps=_day_prints(caps.table.lazy(), "date", pl.struct("issuer_cik", "cap")),
         universe=_universe_prints(explicit),
@@ -141,11 +150,17 @@ def score_file(
     if dates.size:
         days = [_iso(d) for d in dates]
         run = score_run(source, market_caps=caps, universe=explicit, config=config, dates=days)
+    facts = (
+        run.provenance
+        if run is not None
+        else provenance.score_provenance(config, tables["filings"], caps.source)
+    )
+    metadata = {**facts, INPUTS: inputs.to_json()}
     if previous is None:
-        _write_whole(path, run.frame, inputs)
+        _write_whole(path, run.frame, metadata)
         rows = run.frame.height
     else:
-        rows = _replace_dates(path, None if run is None else run.frame, dates, inputs)
+        rows = _replace_dates(path, None if run is None else run.frame, dates, metadata)
     old_end = -1 if previous is None else int(score_dates(previous.start, previous.end)[-1])
     return ScoreFile(path, run, int(dates.size), int((dates > old_end).sum()), rows)
 
@@ -164,12 +179,23 @@ def read_inputs(path: Path) -> Inputs:
     return Inputs(**json.loads(metadata[INPUTS]))
 
 
-def _check_same(path: Path, previous: Inputs, identity: dict[str, str], grid: np.ndarray) -> None:
+SAME = {
+    provenance.VERSION: "engine version",
+    provenance.CONFIG: "config",
+    provenance.MARKET_CAPS: "market caps",
+}
+"""Provenance keys (``engine.provenance``) that must be equal for an append, and their names in errors."""
+
+
+def _check_same(
+    path: Path, previous: Inputs, same: dict[str, str], universe_source: str, grid: np.ndarray
+) -> None:
     """Refuse an append that would mix two different scores in one file."""
-    for key, value in identity.items():
-        if previous.identity.get(key) != value:
-            what = key.replace("_", " ")
-            shown = "" if key == "config" else f" ({previous.identity.get(key)!r}, now {value!r})"
+    recorded = provenance.read_parquet(path)
+    pairs = [(SAME[key], recorded.get(key), value) for key, value in same.items()]
+    for what, old, new in [*pairs, ("universe", previous.universe_source, universe_source)]:
+        if old != new:
+            shown = "" if what == "config" else f" ({old!r}, now {new!r})"
             raise UserError(
                 f"{path} was scored with another {what}{shown}: appending would mix two scores",
                 fix=f"rescore without --append, or pass the {what} it was scored with",
@@ -282,16 +308,6 @@ def _universe_prints(explicit: pl.DataFrame | None) -> DayPrints:
     return {"*": list(row)}
 
 
-def _config_text(config: ScoreConfig) -> str:
-    """The config as canonical JSON: two configs score alike exactly when their texts are equal."""
-    values = {
-        item.name: dict(value) if isinstance(value, Mapping) else value
-        for item in dataclasses.fields(config)
-        for value in [getattr(config, item.name)]
-    }
-    return json.dumps(values, sort_keys=True)
-
-
 def _label(source: object) -> str:
     """How a market-data or universe source is named in the record: a path or name, else its kind."""
     if isinstance(source, str | Path):
@@ -307,30 +323,30 @@ def _as_dates(days: np.ndarray) -> pl.Series:
     return pl.Series(days.astype(np.int32)).cast(pl.Date)
 
 
-def _replace_dates(path: Path, new: pl.DataFrame | None, dates: np.ndarray, inputs: Inputs) -> int:
+def _replace_dates(path: Path, new: pl.DataFrame | None, dates: np.ndarray, metadata: dict[str, str]) -> int:
     """Replace the rows of ``dates`` in the file by ``new`` (sorted by date): the row groups before the
     first such date stay as they are on disk (``parquet_tail``), except a last one not yet full, which is
     rewritten with the new rows so that daily appends do not leave a file of tiny row groups. Returns
     the file's row count."""
-    metadata = pq.ParquetFile(path).metadata
-    column = metadata.schema.names.index("date")
+    footer = pq.ParquetFile(path).metadata
+    column = footer.schema.names.index("date")
     first = dt.date.max if dates.size == 0 else EPOCH + dt.timedelta(days=int(dates[0]))
     keep = kept_rows = 0
-    for index in range(metadata.num_row_groups):
-        group = metadata.row_group(index)
+    for index in range(footer.num_row_groups):
+        group = footer.row_group(index)
         stats = group.column(column).statistics
-        last_and_small = index == metadata.num_row_groups - 1 and group.num_rows < ROW_GROUP_ROWS
+        last_and_small = index == footer.num_row_groups - 1 and group.num_rows < ROW_GROUP_ROWS
         if stats is None or not stats.has_min_max or stats.max >= first or last_and_small:
             break
         keep, kept_rows = keep + 1, kept_rows + group.num_rows
     tail = pl.scan_parquet(path).slice(kept_rows).filter(~pl.col("date").is_in(_as_dates(dates).implode()))
     tail = tail.collect() if new is None else tail.collect().merge_sorted(new, "date")
     temp = path.with_name(path.name + TMP_SUFFIX)
-    options = {"row_group_size": ROW_GROUP_ROWS, "metadata": {INPUTS: inputs.to_json()}}
+    options = {"row_group_size": ROW_GROUP_ROWS, "metadata": metadata}
     try:
         if not replace_tail(path, keep, tail, temp, **options):
             whole = pl.concat([pl.scan_parquet(path).head(kept_rows).collect(), tail])
-            _write_temp(temp, whole, inputs)
+            _write_temp(temp, whole, metadata)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}: {exc}", fix="pass an --out file you can write") from exc
@@ -338,19 +354,19 @@ def _replace_dates(path: Path, new: pl.DataFrame | None, dates: np.ndarray, inpu
     return kept_rows + tail.height
 
 
-def _write_whole(path: Path, frame: pl.DataFrame, inputs: Inputs) -> None:
-    """Write ``frame`` with the record of its inputs under a temporary name, then rename it over ``path``."""
+def _write_whole(path: Path, frame: pl.DataFrame, metadata: dict[str, str]) -> None:
+    """Write ``frame`` with ``metadata`` under a temporary name, then rename it over ``path``."""
     temp = path.with_name(path.name + TMP_SUFFIX)
     try:
-        _write_temp(temp, frame, inputs)
+        _write_temp(temp, frame, metadata)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}: {exc}", fix="pass an --out file you can write") from exc
     _replace(temp, path)
 
 
-def _write_temp(temp: Path, frame: pl.DataFrame, inputs: Inputs) -> None:
-    frame.write_parquet(temp, row_group_size=ROW_GROUP_ROWS, metadata={INPUTS: inputs.to_json()})
+def _write_temp(temp: Path, frame: pl.DataFrame, metadata: dict[str, str]) -> None:
+    frame.write_parquet(temp, row_group_size=ROW_GROUP_ROWS, metadata=metadata)
     with open(temp, "rb+") as handle:
         os.fsync(handle.fileno())
 

@@ -360,18 +360,25 @@ def _quantile(sorted_values: np.ndarray, q: float) -> float:
 
 
 @njit(cache=True)
-def _zscore(values: np.ndarray, ddof: int) -> np.ndarray:
-    """(v - mean) / std; all zeros when fewer than two values, all values equal, or no degrees left."""
+def zscore_moments(values: np.ndarray, ddof: int) -> tuple[float, float]:
+    """The mean and std a z-score divides by; std is NaN (every z is 0) when there are fewer than two
+    values, all values are equal, or no degrees of freedom are left."""
     n = values.shape[0]
-    z = np.zeros(n, dtype=np.float64)
     if n < 2 or n - ddof < 1 or values.max() == values.min():
-        return z
+        return np.nan, np.nan
     mean = values.sum() / n
     dev = values - mean
     std = np.sqrt((dev * dev).sum() / (n - ddof))
-    if std == 0.0:
-        return z
-    return dev / std
+    return mean, std if std > 0.0 else np.nan
+
+
+@njit(cache=True)
+def _zscore(values: np.ndarray, ddof: int) -> np.ndarray:
+    """(v - mean) / std; all zeros when ``zscore_moments`` finds no spread."""
+    mean, std = zscore_moments(values, ddof)
+    if np.isnan(std):
+        return np.zeros(values.shape[0], dtype=np.float64)
+    return (values - mean) / std
 
 
 _SIGN = np.uint64(1 << 63)
@@ -430,6 +437,20 @@ def _sparse_ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
+@njit(cache=True)
+def scored_values(x: np.ndarray, winsorize: float, rank: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One date's non-null raw values to the values its z-score is taken of (raw, raw clipped to its
+    ``[winsorize, 1 - winsorize]`` quantiles, or their average ranks) and the average ranks."""
+    if winsorize > 0.0:
+        order = argsort_radix(x)
+        xs = x[order]
+        x = np.minimum(np.maximum(x, _quantile(xs, winsorize)), _quantile(xs, 1.0 - winsorize))
+        ranks = _average_ranks(x, order)
+    else:
+        ranks = _sparse_ranks(x)
+    return (ranks if rank else x), ranks
+
+
 @njit(cache=True, parallel=True)
 def cross_section(
     raw: np.ndarray, date_ptr: np.ndarray, ddof: int, winsorize: float, rank: bool
@@ -446,15 +467,8 @@ def cross_section(
         n = rows.shape[0]
         if n == 0:
             continue
-        x = seg[rows].copy()
-        if winsorize > 0.0:
-            order = argsort_radix(x)
-            xs = x[order]
-            x = np.minimum(np.maximum(x, _quantile(xs, winsorize)), _quantile(xs, 1.0 - winsorize))
-            ranks = _average_ranks(x, order)
-        else:
-            ranks = _sparse_ranks(x)
-        z = _zscore(ranks if rank else x, ddof)
+        values, ranks = scored_values(seg[rows].copy(), winsorize, rank)
+        z = _zscore(values, ddof)
         for j in range(n):
             insider[a + rows[j]] = z[j]
             pct[a + rows[j]] = ranks[j] / n

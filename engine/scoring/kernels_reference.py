@@ -121,15 +121,31 @@ def _average_ranks(values: list[float]) -> list[float]:
     return [sum(1 for w in values if w < v) + (sum(1 for w in values if w == v) + 1) / 2 for v in values]
 
 
-def _zscore(values: list[float], ddof: int) -> list[float]:
+def zscore_moments(values, ddof):
+    """Twin of ``kernels.zscore_moments``."""
     n = len(values)
     if n < 2 or n - ddof < 1 or max(values) == min(values):
-        return [0.0] * n
+        return math.nan, math.nan
     mean = sum(values) / n
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - ddof))
-    if std == 0.0:
-        return [0.0] * n
+    return mean, std if std > 0 else math.nan
+
+
+def _zscore(values: list[float], ddof: int) -> list[float]:
+    mean, std = zscore_moments(values, ddof)
+    if math.isnan(std):
+        return [0.0] * len(values)
     return [(v - mean) / std for v in values]
+
+
+def scored_values(x, winsorize, rank):
+    """Twin of ``kernels.scored_values``."""
+    x = [float(v) for v in x]
+    if winsorize > 0:
+        lo, hi = _quantile(x, winsorize), _quantile(x, 1 - winsorize)
+        x = [min(max(v, lo), hi) for v in x]
+    ranks = _average_ranks(x)
+    return (ranks if rank else x), ranks
 
 
 def cross_section(raw, date_ptr, ddof, winsorize, rank):
@@ -140,12 +156,8 @@ def cross_section(raw, date_ptr, ddof, winsorize, rank):
         rows = [r for r in range(date_ptr[d], date_ptr[d + 1]) if not math.isnan(raw[r])]
         if not rows:
             continue
-        x = [float(raw[r]) for r in rows]
-        if winsorize > 0:
-            lo, hi = _quantile(x, winsorize), _quantile(x, 1 - winsorize)
-            x = [min(max(v, lo), hi) for v in x]
-        ranks = _average_ranks(x)
-        z = _zscore(ranks if rank else x, ddof)
+        values, ranks = scored_values([raw[r] for r in rows], winsorize, rank)
+        z = _zscore(values, ddof)
         for j, r in enumerate(rows):
             insider[r] = z[j]
             pct[r] = ranks[j] / len(rows)

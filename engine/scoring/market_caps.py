@@ -1,8 +1,9 @@
 """Market data for the score: the caller's market caps (or close x shares, or shares alone) normalised to
 one point-in-time table ``issuer_cik, date, cap`` (SCORING.md section 6).
 
-Accepted inputs: a Parquet/CSV path or a Polars frame with ``date`` and ``issuer_cik`` (or ``ticker``)
-and ``market_cap``, or ``close`` and ``shares_outstanding``, or ``shares_outstanding`` alone; or the
+Accepted inputs: any table form of ``engine.frames`` (a Parquet/CSV path, a Polars, pandas or pyarrow
+table) with ``date`` and ``issuer_cik`` (or ``ticker``) and ``market_cap``, or ``close`` and
+``shares_outstanding``, or ``shares_outstanding`` alone; or the
 store's ``shares_outstanding`` table (SHARES_OUTSTANDING_SCHEMA: ``filed`` is the date a count became
 known). With shares alone, ``value / market_cap`` is ``shares / shares_outstanding``.
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
+from engine import frames
 from engine.errors import UserError
+from engine.frames import TableSource
+from engine.scoring.rules import clean_ticker
 from parsers.schema import SHARES_OUTSTANDING_SCHEMA
 
-MarketSource = str | Path | pl.DataFrame | pl.LazyFrame
+MarketSource = TableSource
 
 MARKET_CAP = "market_cap"
 SHARES = "shares"
@@ -30,11 +33,12 @@ class MarketCaps:
     """``table``: ``issuer_cik, date, cap`` sorted by issuer then date (sorted on construction if the
     issuers are not: the as-of join reads each issuer's values as one run); ``kind``: ``market_cap``
     (cap is a market cap) or ``shares`` (cap is shares outstanding); ``notes``: what was left out and
-    why."""
+    why; ``source``: where the values came from, for provenance."""
 
     table: pl.DataFrame
     kind: str
     notes: list[str] = field(default_factory=list)
+    source: str = "MarketCaps given directly"
 
     def __post_init__(self) -> None:
         if not self.table["issuer_cik"].is_sorted():
@@ -48,41 +52,36 @@ class MarketCaps:
         return self.table.lazy().filter((date <= last) & ~superseded.fill_null(False))
 
 
-def read_table(source: str | Path, what: str) -> pl.DataFrame:
-    """A Parquet or CSV file as a DataFrame, with a clear error for a missing or unreadable file."""
-    path = Path(source)
-    if not path.exists():
-        raise UserError(f"{what} file not found: {path}", fix="pass an existing .parquet or .csv file")
-    try:
-        if path.suffix.lower() in (".csv", ".gz") or path.name.lower().endswith(".csv.gz"):
-            return pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
-        return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+def load_market_caps(
+    source: MarketSource,
+    ticker_map: pl.LazyFrame | None = None,
+    *,
+    argument: str = "market_caps",
+    label: str | None = None,
+) -> MarketCaps:
+    """Normalise market data given as ``argument`` (any table form of ``engine.frames``); ``ticker_map``
+    (``ticker, available_date, issuer_cik``) resolves tickers; ``label`` names the source in messages and
+    provenance instead of the argument."""
+    where = label or frames.describe(source, argument)
+    frame = frames.lower_columns(frames.frame(source, argument), argument)
+    if frame.height == 0:
         raise UserError(
-            f"cannot read {what} file {path}: {exc}", fix="use Parquet or CSV with a header"
-        ) from exc
-
-
-def load_market_caps(source: MarketSource, ticker_map: pl.LazyFrame | None = None) -> MarketCaps:
-    """Normalise market data; ``ticker_map`` (``ticker, available_date, issuer_cik``) resolves tickers."""
-    origin = str(source) if isinstance(source, str | Path) else "market data frame"
-    frame = read_table(source, "market caps") if isinstance(source, str | Path) else source.lazy().collect()
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+            f"{where} has no rows: every trade's value / market cap would be unknown",
+            fix="give rows of date, issuer_cik (or ticker) and market_cap",
+        )
     if set(frame.columns) >= _SHARES_TABLE_COLUMNS:
-        return _from_shares_table(frame)
+        return _from_shares_table(frame, where)
+    frames.require_columns(frame.columns, ["date"], where, fix="add a date column (YYYY-MM-DD)")
+    frame = frames.parse_dates(frame.with_row_index("row", offset=1), "date", where)
     notes: list[str] = []
     if "issuer_cik" not in frame.columns:
         if "ticker" not in frame.columns:
             raise UserError(
-                f"{origin}: no issuer_cik or ticker column (columns: {', '.join(frame.columns)})",
+                f"{where}: no issuer_cik or ticker column (columns: {', '.join(frame.columns[1:])})",
                 fix="name the issuer column issuer_cik (the SEC CIK) or ticker",
             )
-        frame, notes = _tickers_to_ciks(frame, ticker_map, origin)
-    if "date" not in frame.columns:
-        raise UserError(f"{origin}: no date column", fix="add a date column (YYYY-MM-DD)")
-    frame = frame.with_row_index("row", offset=1).with_columns(
-        _as_date(frame.schema["date"], origin), pl.col("issuer_cik").cast(pl.Int64, strict=False)
-    )
+        frame, notes = tickers_to_ciks(frame, ticker_map, where)
+    frame = frame.with_columns(pl.col("issuer_cik").cast(pl.Int64, strict=False))
     if MARKET_CAP in frame.columns:
         kind, cap = MARKET_CAP, pl.col(MARKET_CAP).cast(pl.Float64, strict=False)
     elif {"close", "shares_outstanding"} <= set(frame.columns):
@@ -94,7 +93,7 @@ def load_market_caps(source: MarketSource, ticker_map: pl.LazyFrame | None = Non
         kind, cap = SHARES, pl.col("shares_outstanding").cast(pl.Float64, strict=False)
     else:
         raise UserError(
-            f"{origin}: no market_cap, close + shares_outstanding, or shares_outstanding column",
+            f"{where}: no market_cap, close + shares_outstanding, or shares_outstanding column",
             fix="provide one of those columns",
         )
     frame = frame.select("row", "issuer_cik", "date", cap.alias("cap"))
@@ -106,21 +105,11 @@ def load_market_caps(source: MarketSource, ticker_map: pl.LazyFrame | None = Non
     if bad.height:
         first = bad.row(0, named=True)
         raise UserError(
-            f"{origin}: {bad.height} row(s) with a {kind.replace('_', ' ')} that is not a positive number, "
+            f"{where}: {bad.height} row(s) with a {kind.replace('_', ' ')} that is not a positive number, "
             f"first at row {first['row']} (issuer {first['issuer_cik']}, {first['date']}): {first['cap']}",
             fix="remove those rows or fix their values (a missing value is simply absent)",
         )
-    return MarketCaps(_deduplicated(frame, origin), kind, notes)
-
-
-def _as_date(dtype: pl.DataType, origin: str) -> pl.Expr:
-    if dtype == pl.Date:
-        return pl.col("date")
-    if dtype == pl.Datetime:
-        return pl.col("date").dt.date()
-    if dtype == pl.String:
-        return pl.col("date").str.to_date(strict=False)
-    raise UserError(f"{origin}: the date column has type {dtype}", fix="use dates (YYYY-MM-DD)")
+    return MarketCaps(_deduplicated(frame, where), kind, notes, where)
 
 
 def _deduplicated(frame: pl.DataFrame, origin: str) -> pl.DataFrame:
@@ -142,7 +131,7 @@ def _deduplicated(frame: pl.DataFrame, origin: str) -> pl.DataFrame:
     return ordered.filter(~flags["repeat"]).select("issuer_cik", "date", "cap")
 
 
-def _from_shares_table(frame: pl.DataFrame) -> MarketCaps:
+def _from_shares_table(frame: pl.DataFrame, origin: str) -> MarketCaps:
     """The store's shares-outstanding facts: known from ``filed``; the latest fact per filed day wins."""
     notes = []
     usable = frame.filter(
@@ -163,22 +152,17 @@ def _from_shares_table(frame: pl.DataFrame) -> MarketCaps:
         .select(pl.col("issuer_cik").cast(pl.Int64), pl.col("filed").alias("date"), "cap")
         .sort("issuer_cik", "date")
     )
-    return MarketCaps(table, SHARES, notes)
+    return MarketCaps(table, SHARES, notes, origin)
 
 
-def _tickers_to_ciks(
+def tickers_to_ciks(
     frame: pl.DataFrame, ticker_map: pl.LazyFrame | None, origin: str
 ) -> tuple[pl.DataFrame, list[str]]:
     """Map ``ticker`` to the issuer whose latest filing on or before the row's date used it (or, before
     any such filing, the first issuer to use it later)."""
     if ticker_map is None:
         raise UserError(f"{origin}: tickers need filings to map them to CIKs", fix="add an issuer_cik column")
-    if "date" not in frame.columns:
-        raise UserError(f"{origin}: no date column", fix="add a date column (YYYY-MM-DD)")
-    frame = frame.with_columns(
-        _as_date(frame.schema["date"], origin),
-        pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase(),
-    ).sort("date")
+    frame = frame.with_columns(clean_ticker()).sort("date")
     known = (
         ticker_map.select("ticker", "available_date", "issuer_cik").unique().sort("available_date").collect()
     )

@@ -33,17 +33,29 @@ def _clean_distinct(raw: pl.Series) -> pl.Series:
     return raw.replace_strict(distinct, cleaned, default=None, return_dtype=pl.String)
 
 
+def eligibility(
+    forms: Sequence[str] = OPEN_MARKET_FORMS, codes: Sequence[str] = OPEN_MARKET_CODES
+) -> dict[str, pl.Expr]:
+    """Section 2's conditions, each under the name of the reason a row failing it does not count (explain
+    shows them). The parsers always set ``is_derivative``; a null one (a caller's own table) counts as
+    non-derivative."""
+    return {
+        "derivative": ~pl.col("is_derivative").fill_null(False),
+        "holding": ~pl.col("is_holding").fill_null(False),
+        "form": pl.col("document_type").is_in(list(forms)),
+        "code": pl.col("transaction_code").is_in(list(codes)),
+        "shares": positive_shares().fill_null(False),
+    }
+
+
 def open_market(
     forms: Sequence[str] = OPEN_MARKET_FORMS, codes: Sequence[str] = OPEN_MARKET_CODES
 ) -> pl.Expr:
-    """Rows of the non-derivative table, not holdings, of ``forms`` with a code in ``codes``. The parsers
-    always set ``is_derivative``; a null one (a caller's own table) counts as non-derivative."""
-    return (
-        ~pl.col("is_derivative").fill_null(False)
-        & ~pl.col("is_holding").fill_null(False)
-        & pl.col("document_type").is_in(list(forms))
-        & pl.col("transaction_code").is_in(list(codes))
-    )
+    """Rows meeting every ``eligibility`` condition but the share count (the event study counts those
+    apart)."""
+    conditions = eligibility(forms, codes)
+    del conditions["shares"]
+    return pl.all_horizontal(conditions.values())
 
 
 def positive_shares() -> pl.Expr:
@@ -57,8 +69,8 @@ def eligible_trades(
     forms: Sequence[str] = OPEN_MARKET_FORMS,
     codes: Sequence[str] = OPEN_MARKET_CODES,
 ) -> pl.LazyFrame:
-    """The eligible transactions of section 2: ``open_market`` rows with ``positive_shares``."""
-    return transactions.filter(open_market(forms, codes) & positive_shares().fill_null(False))
+    """The eligible transactions of section 2: rows meeting every ``eligibility`` condition."""
+    return transactions.filter(pl.all_horizontal(eligibility(forms, codes).values()))
 
 
 def priced() -> pl.Expr:

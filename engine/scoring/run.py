@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
 import polars as pl
 
+from engine import frames, provenance
 from engine.errors import UserError
 from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
@@ -53,7 +55,14 @@ NO_MARKET_CAP = "no_market_cap"
 NON_FINITE_TERM = "non_finite_term"
 NULL_REASONS = pl.Enum([NO_MARKET_CAP, NON_FINITE_TERM])
 
-Source = Store | str | Path | pl.LazyFrame | pl.DataFrame | Mapping[str, pl.LazyFrame | pl.DataFrame]
+Source = Store | str | Path | Mapping[str, frames.TableSource]
+"""A Store, a store directory, or a mapping of the store's tables (each in any form of ``engine.frames``)."""
+
+DateLike = dt.date | str
+"""A ``datetime.date`` (or ``datetime``, pandas ``Timestamp``) or ISO text; ``numpy.datetime64`` works too."""
+
+ConfigSource = ScoreConfig | Mapping[str, Any] | str | Path
+"""A ScoreConfig, a mapping of its keys, or a TOML file of them."""
 
 _SCHEMAS = {
     "filings": FILINGS_SCHEMA,
@@ -65,10 +74,12 @@ _SCHEMAS = {
 
 @dataclass
 class ScoreRun:
-    """A scored panel and the notes on what was left out or null, and why."""
+    """A scored panel, the notes on what was left out or null and why, and its provenance (engine version,
+    config, store facts, market-cap source: ``engine.provenance``)."""
 
     frame: pl.DataFrame
     notes: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 def _empty(name: str) -> pl.LazyFrame:
@@ -85,12 +96,17 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
         source = Store(root)
     if isinstance(source, Store):
         return {name: source.scan(name) for name in _SCHEMAS}, source
-    if isinstance(source, pl.LazyFrame | pl.DataFrame):
+    if frames.is_table(source):
         raise UserError(
             "a single frame cannot be scored: role weights need the owners table and supersession the "
             "filings table",
             fix="pass a Store, a store directory, or a mapping {'transactions': ..., 'filings': ..., "
-            "'owners': ..., 'footnotes': ...} of LazyFrames",
+            "'owners': ..., 'footnotes': ...} of tables",
+        )
+    if not isinstance(source, Mapping):
+        raise UserError(
+            f"source: a {type(source).__name__} is not a store",
+            fix="pass a Store, a store directory, or a mapping of its tables",
         )
     unknown = sorted(set(source) - set(_SCHEMAS))
     if unknown or "transactions" not in source or "filings" not in source:
@@ -99,19 +115,45 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
             fix="pass a mapping with keys transactions, filings and optionally owners, footnotes",
         )
     tables = {
-        name: (_complete(source[name].lazy(), name) if name in source else _empty(name)) for name in _SCHEMAS
+        name: _complete(frames.lazy(source[name], f"source[{name!r}]"), name)
+        if name in source
+        else _empty(name)
+        for name in _SCHEMAS
     }
     return tables, None
 
 
 def _complete(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-    """A caller's table with the schema's missing columns added as nulls (e.g. no partition columns)."""
+    """A caller's table typed per its schema: missing columns added as nulls (e.g. no partition columns),
+    dates coerced by ``engine.frames`` (e.g. a pandas round trip's datetimes), the others cast."""
     schema = _empty(name).collect_schema()
     present = frame.collect_schema()
-    missing = [
-        pl.lit(None, dtype=dtype).alias(column) for column, dtype in schema.items() if column not in present
+    fixed = [
+        pl.lit(None, dtype=dtype).alias(column)
+        if column not in present
+        else frames.as_date(present[column], column, f"source[{name!r}]")
+        if dtype == pl.Date
+        else pl.col(column).cast(dtype)
+        for column, dtype in schema.items()
+        if present.get(column) != dtype
     ]
-    return frame.with_columns(missing) if missing else frame
+    return frame.with_columns(fixed) if fixed else frame
+
+
+def as_config(config: ConfigSource | None) -> ScoreConfig:
+    """The ``config`` argument as a ScoreConfig: the defaults, a ScoreConfig, a mapping or a TOML file."""
+    if config is None:
+        return ScoreConfig()
+    if isinstance(config, ScoreConfig):
+        return config
+    if isinstance(config, str | Path):
+        return ScoreConfig.from_toml(config)
+    if isinstance(config, Mapping):
+        return ScoreConfig.from_mapping(config, source="config")
+    raise UserError(
+        f"config: a {type(config).__name__} is not a score config",
+        fix="pass a ScoreConfig, a dict of its keys, or a TOML file",
+    )
 
 
 def resolve_market_caps(
@@ -130,7 +172,8 @@ def resolve_market_caps(
                 f"the store {store.root} has no shares_outstanding table",
                 fix="load shares outstanding into the store or pass --market-caps FILE",
             )
-        return load_market_caps(pl.scan_parquet(files), ticker_map)
+        label = f"the store's shares_outstanding table ({store.root})"
+        return load_market_caps(pl.scan_parquet(files), ticker_map, label=label)
     return load_market_caps(market_caps, ticker_map)
 
 
@@ -170,17 +213,19 @@ def _distinct_issuers(*ciks: pl.Series) -> np.ndarray:
 
 def score_run(
     source: Source,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
-    dates: Sequence[dt.date | str] | None = None,
+    config: ConfigSource | None = None,
+    dates: Sequence[DateLike] | None = None,
 ) -> ScoreRun:
-    """``score`` with its notes: what was left out of the inputs and why cells are null."""
-    config = config or ScoreConfig()
-    grid = score_dates(start, end, dates)
+    """``score`` with its notes (what was left out of the inputs and why cells are null) and provenance."""
+    config = as_config(config)
+    start = None if start is None else frames.to_date(start, "start")
+    end = None if end is None else frames.to_date(end, "end")
+    grid = score_dates(start, end, None if dates is None else [frames.to_date(d, "dates") for d in dates])
     first_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[0]))
     last_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(grid[-1]))
     tables, store = open_tables(source)
@@ -267,7 +312,7 @@ def score_run(
             "null_reason": null_reason,
         }
     )
-    return ScoreRun(frame, notes)
+    return ScoreRun(frame, notes, provenance.score_provenance(config, tables["filings"], caps.source))
 
 
 def _latest_filings(
@@ -359,29 +404,50 @@ def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
 
 def score(
     source: Source,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
-    dates: Sequence[dt.date | str] | None = None,
+    config: ConfigSource | None = None,
+    dates: Sequence[DateLike] | None = None,
 ) -> pl.DataFrame:
     """The insider factor for every weekday in ``[start, end]`` (or the given ``dates``) and every issuer
     in that date's universe: ``date, issuer_cik, ticker, buys, sells, cluster, raw, insider, n_buys,
-    n_sells, pct, null_reason``, sorted by date then issuer CIK."""
+    n_sells, pct, null_reason``, sorted by date then issuer CIK.
+
+    ``source``: a Store, a store directory or a mapping of its tables. ``market_caps``: a table (path,
+    Polars, pandas or pyarrow) of ``date``, ``issuer_cik`` or ``ticker``, and ``market_cap`` (or ``close``
+    and ``shares_outstanding``, or ``shares_outstanding``), or ``"store"``. ``universe``: CIKs, or a table
+    of ``issuer_cik`` (and ``date``). ``config``: a ScoreConfig, a dict of its keys or a TOML file.
+    """
     return score_run(
         source, start, end, market_caps=market_caps, universe=universe, config=config, dates=dates
     ).frame
 
 
 def score_asof(
-    date: dt.date | str,
     source: Source,
+    date: DateLike,
     *,
     market_caps: MarketSource | MarketCaps | str,
     universe: UniverseSource | None = None,
-    config: ScoreConfig | None = None,
+    config: ConfigSource | None = None,
 ) -> pl.DataFrame:
-    """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day)."""
-    return score(source, market_caps=market_caps, universe=universe, config=config, dates=[date])
+    """One cross-section: the score of every issuer in the universe on ``date`` (any calendar day);
+    arguments as in ``score``."""
+    if _is_date(source):
+        raise UserError(
+            "score_asof takes the store first: score_asof(source, date)",
+            fix="swap the first two arguments, e.g. score_asof(store, '2021-12-31', market_caps=...)",
+        )
+    day = frames.to_date(date, "date")
+    return score(source, market_caps=market_caps, universe=universe, config=config, dates=[day])
+
+
+def _is_date(value: object) -> bool:
+    try:
+        frames.to_date(value, "date")
+    except UserError:
+        return False
+    return True

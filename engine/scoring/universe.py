@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from engine import frames
 from engine.errors import UserError
-from engine.scoring.market_caps import read_table
 from engine.scoring.rules import clean_ticker
 from engine.store.accessions import accession_key
 from parsers.schema import OWNERSHIP_FORMS
 
-UniverseSource = str | Path | pl.DataFrame | pl.LazyFrame | Iterable[int]
+UniverseSource = frames.TableSource | Iterable[int]
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -90,27 +89,24 @@ def ticker_labels(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
 
 def load_universe(source: UniverseSource) -> pl.DataFrame:
     """An explicit universe as ``issuer_cik`` (every date) or ``issuer_cik, date`` (members on exactly
-    the dates listed): from CIKs, or a Parquet/CSV file or frame with those columns."""
-    if isinstance(source, str | Path):
-        frame = read_table(source, "universe")
-    elif isinstance(source, pl.DataFrame | pl.LazyFrame):
-        frame = source.lazy().collect()
+    the dates listed): from CIKs, or a table (any form of ``engine.frames``) with those columns."""
+    if frames.is_path(source) or frames.is_table(source):
+        where = frames.describe(source, "universe")
+        frame = frames.lower_columns(frames.frame(source, "universe"), "universe")
     else:
-        frame = pl.DataFrame({"issuer_cik": list(source)}, schema={"issuer_cik": pl.Int64})
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
-    if "issuer_cik" not in frame.columns:
-        raise UserError(
-            f"the universe has no issuer_cik column (columns: {', '.join(frame.columns)})",
-            fix="give the issuers as SEC CIKs in a column named issuer_cik",
-        )
+        where = "universe"
+        frame = pl.DataFrame({"issuer_cik": list(source)}, schema={"issuer_cik": pl.Int64}, strict=False)
+    frames.require_columns(
+        frame.columns, ["issuer_cik"], where, fix="give the issuers as SEC CIKs in a column named issuer_cik"
+    )
     columns = ["issuer_cik", "date"] if "date" in frame.columns else ["issuer_cik"]
     frame = frame.select(pl.col("issuer_cik").cast(pl.Int64, strict=False), *columns[1:])
-    if "date" in columns and frame.schema["date"] != pl.Date:
-        frame = frame.with_columns(pl.col("date").cast(pl.String).str.to_date(strict=False))
-    bad = frame.filter(pl.any_horizontal(pl.all().is_null()))
+    if "date" in columns:
+        frame = frames.parse_dates(frame, "date", where)
+    bad = frame.with_row_index("row", offset=1).filter(pl.any_horizontal(pl.col(columns).is_null()))
     if bad.height:
         raise UserError(
-            f"the universe has {bad.height} row(s) without a valid CIK or date",
+            f"{where}: {bad.height} row(s) without a valid CIK or date, first at row {bad['row'][0]}",
             fix="use integer CIKs and YYYY-MM-DD dates",
         )
     return frame.unique()

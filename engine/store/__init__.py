@@ -5,7 +5,7 @@ from engine._faces import lazy_face
 _EXPORTS = {
     "Store": "engine.store.datasets",
     "WriteResult": "engine.store.datasets",
-    "AccessionIndex": "engine.store.datasets",
+    "AccessionIndex": "engine.store.indexes",
     "ingest": "engine.store.ingest",
     "IngestReport": "engine.store.ingest",
 }

@@ -4,12 +4,17 @@ Layout: ``ROOT/<table>/filing_year=YYYY/filing_month=M/part-<hash>.parquet``; pa
 the directory names, not in the files. Readers only ever match ``*.parquet`` and every file appears by
 ``os.replace`` of a fully written, fsynced temp file, so a reader never sees half a file.
 
-A write is one batch of filings. Its child tables (owners, transactions, footnotes, quarantine) are
-written before ``filings/``: an accession counts as stored only once its filings row is, and the
-filings rows are the last thing a batch writes. Before writing any file, the batch's file list goes to
-a journal (``ROOT/_journal.json``); the journal is removed once the batch is complete. Opening a store
-whose journal survived a crash finishes that batch when all its files made it to disk and otherwise
-removes every file of it, so that a retry stores each row exactly once.
+A write is one batch of filings, published at once. Every file of a batch is first written under a
+hidden staging name next to its place (``.part-<hash>.parquet.tmp``: a leading dot and no
+``.parquet`` suffix, so that no Parquet reader, glob or directory discovery, sees it) and fsynced;
+then the journal (``ROOT/_journal.json``) turns from "staging" to "publish", and the staged files are
+renamed into place, child tables (owners, transactions, footnotes, quarantine) before ``filings/``:
+an accession counts as stored only once its filings row is. Opening a store whose journal survived
+a crash rolls a staging batch back (its staged files are removed: no reader ever saw them) and
+finishes a publishing one (the rest of its files renamed into place, or, should one be missing after
+a power loss, the whole batch removed), so that a retry stores each row exactly once. A batch that
+replaces stored filings (one filing, one row: ``engine.store.indexes``) stages rewrites of the files
+that hold their rows and removes those files once the rewrites are published.
 
 One process writes at a time: each write holds an exclusive ``fcntl`` lock on ``ROOT/.lock``, which
 also carries a generation number bumped by every write. An instance keeps the set of stored accessions
@@ -30,13 +35,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from engine.errors import UserError
 from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
+from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resolution, resolve
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
 FILINGS = "filings"
@@ -46,6 +52,8 @@ WRITE_ORDER: tuple[str, ...] = (*CHILD_TABLES, QUARANTINE, FILINGS)
 """Child tables first, ``filings/`` last: the filings row is what marks an accession as stored."""
 
 JOURNAL = "_journal.json"
+STAGING, PUBLISH = "staging", "publish"
+"""Journal states: files being written under hidden names; files being renamed into place."""
 LOCK = ".lock"
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
@@ -69,49 +77,8 @@ class WriteResult:
     quarantined: int = 0
     quarantine_duplicates: int = 0
     files: int = 0
-
-
-class AccessionIndex:
-    """A set of accessions in little memory: EDGAR numbers (``0000011544-20-000013``) packed into a
-    sorted int64 array, 8 bytes each (millions of filings fit in tens of MB); other keys in a set."""
-
-    def __init__(self, accessions: pl.Series) -> None:
-        packed = _packed(accessions)
-        self._numbers = np.sort(packed.drop_nulls().to_numpy())
-        self._others = set(accessions.filter(packed.is_null()).to_list())
-
-    def __len__(self) -> int:
-        return len(self._numbers) + len(self._others)
-
-    def missing(self, accessions: list[str]) -> list[str]:
-        """The given accessions that are not in the index, in their order."""
-        packed = _packed(pl.Series(accessions, dtype=pl.String))
-        numbers = packed.fill_null(-1).to_numpy()
-        positions = np.searchsorted(self._numbers, numbers)
-        hits = positions < len(self._numbers)
-        hits[hits] = self._numbers[positions[hits]] == numbers[hits]
-        standard = packed.is_not_null().to_numpy()
-        return [
-            accession
-            for accession, is_standard, hit in zip(accessions, standard, hits, strict=True)
-            if not (hit if is_standard else accession in self._others)
-        ]
-
-    def add(self, accessions: list[str]) -> None:
-        """Add accessions that are not in the index yet."""
-        series = pl.Series(accessions, dtype=pl.String)
-        packed = _packed(series)
-        numbers = np.sort(packed.drop_nulls().to_numpy())
-        self._numbers = np.insert(self._numbers, np.searchsorted(self._numbers, numbers), numbers)
-        self._others.update(series.filter(packed.is_null()).to_list())
-
-
-def _packed(accessions: pl.Series) -> pl.Series:
-    """``0000011544-20-000013`` -> 11544200000013 (int64); null for any other form of key."""
-    column = pl.col(accessions.name)
-    number = column.str.replace_all("-", "", literal=True).cast(pl.Int64, strict=False)
-    standard = column.str.contains(r"^\d{10}-\d{2}-\d{6}$")
-    return accessions.to_frame().select(pl.when(standard).then(number)).to_series()
+    replaced: int = 0
+    """Stored filings without an accession that a copy with one replaced (``engine.store.indexes``)."""
 
 
 class Store:
@@ -123,6 +90,7 @@ class Store:
         self._generation: int | None = None
         self._swept = False
         self._accessions: AccessionIndex | None = None
+        self._contents: ContentIndex | None = None
         self._quarantine_keys: set[tuple[str | None, str | None]] | None = None
         if self.root.is_dir() and os.access(self.root, os.W_OK) and self._needs_recovery():
             with contextlib.suppress(UserError), self._locked(timeout=0.0):
@@ -194,6 +162,9 @@ class Store:
     def _write_batch(self, batch: dict[str, pa.Table], accessions: list[str]) -> WriteResult:
         index = self._accession_index()
         fresh = index.missing(accessions)
+        hashed = _hashes(batch[FILINGS], fresh)
+        resolution = resolve(hashed, self._content_index()) if hashed else Resolution()
+        fresh = [accession for accession in fresh if accession not in resolution.drop]
         keep = pa.array(fresh, pa.string())
         written = {
             name: batch[name].filter(pc.is_in(batch[name].column("accession"), value_set=keep))
@@ -201,18 +172,24 @@ class Store:
         }
         quarantine, quarantine_duplicates = self._fresh_quarantine(batch[QUARANTINE])
         written[QUARANTINE] = quarantine
+        obsolete, rewritten = self._without(resolution)
         files = [
             (name, path, table)
             for name in WRITE_ORDER
-            for path, table in self._partition_files(name, written[name])
+            for path, table in [*self._partition_files(name, written[name]), *rewritten.get(name, [])]
         ]
-        if files:
+        if files or obsolete:
             try:
-                self._write_files(files)
+                self._write_files(files, obsolete)
             except BaseException:
                 self._recover()
                 raise
         index.add(fresh)
+        if resolution.replace:
+            index.remove(list(resolution.replace))
+        if self._contents is not None:
+            self._contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
+            self._contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
         return WriteResult(
             filings=len(fresh),
@@ -221,6 +198,7 @@ class Store:
             quarantined=quarantine.num_rows,
             quarantine_duplicates=quarantine_duplicates,
             files=len(files),
+            replaced=len(resolution.replace),
         )
 
     # internals
@@ -229,6 +207,33 @@ class Store:
         if self._accessions is None:
             self._accessions = AccessionIndex(self.scan(FILINGS).select("accession").collect().to_series())
         return self._accessions
+
+    def _content_index(self) -> ContentIndex:
+        if self._contents is None:
+            self._contents = ContentIndex(lambda: self.scan(FILINGS))
+        return self._contents
+
+    def _without(self, resolution: Resolution) -> tuple[list[Path], dict[str, list[tuple[Path, pa.Table]]]]:
+        """The stored files holding rows of the filings a batch replaces, and their rewrites without them.
+
+        A filing's rows all lie in its own partition, in every table but quarantine."""
+        obsolete: list[Path] = []
+        rewritten: dict[str, list[tuple[Path, pa.Table]]] = {}
+        gone = pa.array(sorted(resolution.replace), pa.string())
+        for name in (*CHILD_TABLES, FILINGS):
+            for year, month in sorted(set(resolution.replace.values())):
+                directory = (
+                    self.root / name / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
+                )
+                for path in sorted(directory.glob("*.parquet")):
+                    held = pq.read_table(path, columns=["accession"]).column("accession")
+                    if not pc.any(pc.is_in(held, value_set=gone)).as_py():
+                        continue
+                    table = _conformed(pq.read_table(path), name, year, month)
+                    kept = table.filter(pc.invert(pc.is_in(table.column("accession"), value_set=gone)))
+                    obsolete.append(path)
+                    rewritten.setdefault(name, []).extend(self._partition_files(name, kept))
+        return obsolete, rewritten
 
     def _quarantine_index(self) -> set[tuple[str | None, str | None]]:
         if self._quarantine_keys is None:
@@ -269,15 +274,21 @@ class Store:
             yield directory / file_name, rows.select(_FILE_SCHEMAS[name].names)
             start = end
 
-    def _write_files(self, files: list[tuple[str, Path, pa.Table]]) -> None:
-        """Journal the batch, write the child files, then the filings files, then drop the journal."""
+    def _write_files(self, files: list[tuple[str, Path, pa.Table]], obsolete: list[Path]) -> None:
+        """Journal the batch, stage every file, mark the journal publishing, publish (renames, then the
+        removal of the ``obsolete`` files that replaced rows lived in), drop the journal."""
         journal = self.root / JOURNAL
-        replace_bytes(journal, json.dumps([str(p.relative_to(self.root)) for _, p, _ in files]).encode())
+        entry = {
+            "files": [str(path.relative_to(self.root)) for _, path, _ in files],
+            "obsolete": [str(path.relative_to(self.root)) for path in obsolete],
+        }
+        replace_bytes(journal, json.dumps({"state": STAGING, **entry}).encode())
         with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="store-io") as pool:
-            for stage in (False, True):
-                _write_stage(
-                    [(path, table) for name, path, table in files if (name == FILINGS) is stage], pool
-                )
+            for _, path, _ in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            list(pool.map(lambda item: write_parquet_temp(_hidden(item[1]), item[2]), files))
+            replace_bytes(journal, json.dumps({"state": PUBLISH, **entry}).encode())
+            _publish([path for _, path, _ in files], obsolete, pool)
         journal.unlink()
         fsync_directory(self.root)
 
@@ -322,6 +333,7 @@ class Store:
         """Drop the in-memory indexes when another writer has changed the store since they were loaded."""
         if generation is None or generation != self._generation:
             self._accessions = None
+            self._contents = None
             self._quarantine_keys = None
             self._generation = generation
 
@@ -329,27 +341,22 @@ class Store:
         return (self.root / JOURNAL).exists() or any(self.root.rglob(f"*{TMP_SUFFIX}"))
 
     def _recover(self) -> None:
-        """Remove temp files and finish or undo the batch named by a surviving journal.
+        """Finish or undo the batch named by a surviving journal, then remove leftover temp files.
 
         Temp files outside the root only exist while a journal does, so the tree is swept for them
         once per instance and whenever a journal survived.
         """
         journal = self.root / JOURNAL
         journal.with_name(JOURNAL + TMP_SUFFIX).unlink(missing_ok=True)
-        if journal.exists() or not self._swept:
+        survived = journal.exists()
+        if survived:
+            _finish_or_undo(self.root, json.loads(journal.read_bytes()))
+            journal.unlink()
+            fsync_directory(self.root)
+        if survived or not self._swept:
             for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
                 temp.unlink()
             self._swept = True
-        if not journal.exists():
-            return
-        paths = [self.root / p for p in json.loads(journal.read_bytes())]
-        if not all(p.exists() for p in paths):
-            for path in paths:
-                path.unlink(missing_ok=True)
-            for directory in {path.parent for path in paths if path.parent.exists()}:
-                fsync_directory(directory)
-        journal.unlink()
-        fsync_directory(self.root)
 
 
 def _polars_schema(name: str) -> pl.Schema:
@@ -386,15 +393,70 @@ def _read_lock_file(path: Path) -> tuple[int | None, str]:
         return None, "unknown"
 
 
-def _write_stage(files: list[tuple[Path, pa.Table]], pool: ThreadPoolExecutor) -> None:
-    """Write files durably: temp files written and fsynced concurrently (the file system commits
-    concurrent fsyncs together), then renamed into place, then their directories fsynced."""
-    for path, _ in files:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    temps = list(pool.map(write_parquet_temp, *zip(*files, strict=True))) if files else []
-    for temp, (path, _) in zip(temps, files, strict=True):
-        os.replace(temp, path)
-    directories = {
-        d for path, _ in files for d in (path.parent, path.parent.parent, path.parent.parent.parent)
-    }
+def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str]]:
+    """``(accession, xml_sha256)`` of the batch's hashed filings rows whose accession is not stored, in
+    order (rows from the SEC data sets have no hash)."""
+    if filings.column("xml_sha256").null_count == filings.num_rows:
+        return []
+    new = set(fresh)
+    pairs = zip(
+        filings.column("accession").to_pylist(), filings.column("xml_sha256").to_pylist(), strict=True
+    )
+    return [pair for pair in pairs if pair[0] in new and pair[1] is not None]
+
+
+def _conformed(table: pa.Table, name: str, year: int, month: int) -> pa.Table:
+    """A stored file's rows as exactly the current schema: columns it lacks null, the partition added."""
+    columns = []
+    for column in STORE_TABLES[name]:
+        if column.name in PARTITION_COLUMNS:
+            value = year if column.name == PARTITION_COLUMNS[0] else month
+            columns.append(pa.array([value] * table.num_rows, column.type))
+        elif column.name in table.column_names:
+            columns.append(table.column(column.name).cast(column.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, column.type))
+    return pa.Table.from_arrays(columns, schema=STORE_TABLES[name])
+
+
+def _hidden(path: Path) -> Path:
+    """The staging name of a store file: hidden from every Parquet reader until it is published."""
+    return path.with_name("." + path.name)
+
+
+def _staged(path: Path) -> Path:
+    return _hidden(path).with_name(_hidden(path).name + TMP_SUFFIX)
+
+
+def _publish(paths: list[Path], obsolete: list[Path], pool: ThreadPoolExecutor) -> None:
+    """Rename staged files into place back to back (the only moment a reader can see part of a
+    batch), make the renames durable, then remove the obsolete files."""
+    for path in paths:
+        os.replace(_staged(path), path)
+    directories = {d for path in paths for d in (path.parent, path.parent.parent, path.parent.parent.parent)}
     list(pool.map(fsync_directory, sorted(directories)))
+    for path in obsolete:
+        path.unlink(missing_ok=True)
+    list(pool.map(fsync_directory, sorted({path.parent for path in obsolete})))
+
+
+def _finish_or_undo(root: Path, journal: dict | list) -> None:
+    """Recovery of one journaled batch: publish it if it got as far as publishing with every file on
+    disk (staged or in place), else remove every file of it (the staged ones only, while staging)."""
+    if isinstance(journal, list):  # written before staging existed: files were renamed in place one by one
+        journal = {"state": PUBLISH, "files": journal}
+    paths = [root / name for name in journal["files"]]
+    publishing = journal["state"] == PUBLISH
+    complete = publishing and all(p.exists() or _staged(p).exists() for p in paths)
+    for path in paths:
+        if complete and _staged(path).exists():
+            os.replace(_staged(path), path)
+        elif not complete:
+            _staged(path).unlink(missing_ok=True)
+            if publishing:
+                path.unlink(missing_ok=True)
+    if complete:
+        for path in journal.get("obsolete", []):
+            (root / path).unlink(missing_ok=True)
+    for directory in {path.parent for path in paths if path.parent.exists()}:
+        fsync_directory(directory)

@@ -4,8 +4,9 @@ The parent walks the inputs (directories recursively, ``.zip`` and ``.tar.gz``/`
 archives member by member, nested archives too) and reads the bytes; chunks of files are parsed by
 ``parsers.tables.TableBuilder``, in worker processes for large inputs, which send back Arrow IPC bytes;
 the parent deduplicates and writes batches to the store. Nothing here raises on bad input: a file that
-cannot be read or parsed, or an archive that is corrupt, becomes a quarantine row with its source
-(``archive.zip!member/path`` inside archives), its accession when known and a one-line reason.
+cannot be read or parsed, or an archive that is corrupt or nested too deep, becomes a quarantine row
+with its source (``archive.zip!member/path`` inside archives, names escaped by ``shown_name``), its
+accession when known and a one-line reason. Symbolic links inside a directory are not followed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ FILING_SUFFIXES: frozenset[str] = frozenset({".xml", ".txt", ".nc", ".sgml"})
 MAX_FILING_BYTES = 64 * 1024 * 1024
 """A larger file is no ownership filing: quarantined by path without reading it."""
 MAX_ARCHIVE_DEPTH = 3
+"""Archives inside archives are opened this many levels deep; a deeper one is quarantined whole."""
 CHUNK_BYTES = 32 * 1024 * 1024
 """A parse task holds at most ``chunk_size`` files or about this many bytes, whichever comes first."""
 BATCH_BYTES = 256 * 1024 * 1024
@@ -66,14 +68,17 @@ class Quarantined:
 
 @dataclass
 class IngestReport:
-    """What one ``ingest`` call did."""
+    """What one ``ingest`` call did: ``skipped`` files that are no filings, ``links`` not followed,
+    ``duplicates`` not stored again, ``replaced`` copies without an accession (``engine.store.indexes``)."""
 
     files: int = 0
     archives: int = 0
     skipped: int = 0
+    links: int = 0
     filings: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STORE_TABLES, 0))
     duplicates: int = 0
+    replaced: int = 0
     quarantined: list[Quarantined] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
@@ -92,6 +97,15 @@ class _Failure:
     reason: str
     data: bytes | None
     size: int | None
+
+
+def shown_name(name: str) -> str:
+    """A path or member name as printable text: bytes that are not UTF-8 (``\\xff``) and control
+    characters escaped, so that any name can be printed and stored without stopping a batch."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def accession_hint(name: str) -> str | None:
@@ -127,7 +141,7 @@ def ingest(
     for root in roots:
         if not root.exists():
             raise UserError(
-                f"no such file or directory: {root}",
+                f"no such file or directory: {shown_name(str(root))}",
                 fix="pass files, directories, .zip or .tar.gz archives of EDGAR ownership filings",
             )
     store.check_writable()
@@ -244,6 +258,7 @@ class _BatchWriter:
         result = writing.result()
         self.report.filings += result.filings
         self.report.duplicates += result.duplicates
+        self.report.replaced += result.replaced
         for name, count in result.rows.items():
             self.report.rows[name] += count
 
@@ -253,12 +268,20 @@ def _walk(
 ) -> Iterator[_Input]:
     """Every filing under the roots, in a stable order; failures go to ``fail``, skips to the report.
 
-    Hidden files and directories, and the store itself when it lies under a root, are not walked."""
+    Hidden files and directories, and the store itself when it lies under a root, are not walked.
+    Symbolic links inside a directory are not followed (a link may lead anywhere: ``/etc/passwd``);
+    they are counted in ``report.links``. A link named as a root is followed: the user chose it."""
     store_root = store_root.resolve()
 
     def unreadable(error: OSError) -> None:
-        source = str(error.filename) if error.filename else "directory"
+        source = shown_name(os.fsdecode(error.filename)) if error.filename else "directory"
         fail(_Failure(source, f"cannot read directory: {_one_line(error)}", None, None))
+
+    def linked(directory: str, name: str) -> bool:
+        if os.path.islink(os.path.join(directory, name)):
+            report.links += 1
+            return True
+        return False
 
     for root in roots:
         if root.is_dir():
@@ -266,10 +289,12 @@ def _walk(
                 subdirectories[:] = sorted(
                     d
                     for d in subdirectories
-                    if not d.startswith(".") and (Path(directory) / d).resolve() != store_root
+                    if not d.startswith(".")
+                    and not linked(directory, d)
+                    and (Path(directory) / d).resolve() != store_root
                 )
                 for name in sorted(names):
-                    if not name.startswith("."):
+                    if not name.startswith(".") and not linked(directory, name):
                         yield from _file(Path(directory) / name, report, fail, explicit=False)
         else:
             yield from _file(root, report, fail, explicit=True)
@@ -278,8 +303,10 @@ def _walk(
 def _file(
     path: Path, report: IngestReport, fail: Callable[[_Failure], None], *, explicit: bool
 ) -> Iterator[_Input]:
-    """One file: an archive walked member by member, or a filing read whole."""
-    source = str(path)
+    """One file: an archive walked member by member, or a filing read whole.
+
+    A file found by walking is read without following a link, should one replace it meanwhile."""
+    source = shown_name(str(path))
     archive = _is_archive(path.name)
     if not archive and not explicit and path.suffix.lower() not in FILING_SUFFIXES:
         report.skipped += 1
@@ -290,16 +317,17 @@ def _file(
         report.files += 1
     what = "archive" if archive else "file"
     try:
-        status = path.stat()
+        status = path.stat() if explicit else path.lstat()
     except OSError as exc:
         fail(_Failure(source, f"cannot read {what}: {_one_line(exc)}", None, None))
         return
     if not stat.S_ISREG(status.st_mode):
-        fail(_Failure(source, "not a regular file (a pipe, socket or device?)", None, None))
+        fail(_Failure(source, "not a regular file (a pipe, socket, device or link?)", None, None))
         return
+    opener = None if explicit else _open_no_follow
     if archive:
         try:
-            with open(path, "rb") as handle:
+            with open(path, "rb", opener=opener) as handle:
                 yield from _archive(handle, source, path.name, report, fail, depth=1)
         except OSError as exc:
             fail(_Failure(source, f"cannot read archive: {_one_line(exc)}", None, status.st_size))
@@ -309,11 +337,16 @@ def _file(
         fail(_Failure(source, reason, None, status.st_size))
         return
     try:
-        data = path.read_bytes()
+        with open(path, "rb", opener=opener) as handle:
+            data = handle.read()
     except OSError as exc:
         fail(_Failure(source, f"cannot read file: {_one_line(exc)}", None, status.st_size))
         return
-    yield _Input(source, data, accession_hint(path.name))
+    yield _Input(source, data, accession_hint(source))
+
+
+def _open_no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
 
 
 def _archive(
@@ -331,12 +364,16 @@ def _archive(
     try:
         for member, read in members(handle):
             count += 1
-            inner = f"{source}!{member}"
-            if depth < MAX_ARCHIVE_DEPTH and _is_archive(member):
+            inner = f"{source}!{shown_name(member)}"
+            if _is_archive(member):
                 try:
                     data = read()
                 except Exception as exc:
                     fail(_Failure(inner, f"cannot read archive member: {_one_line(exc)}", None, None))
+                    continue
+                if depth >= MAX_ARCHIVE_DEPTH:
+                    reason = f"archive nested more than {MAX_ARCHIVE_DEPTH} deep: not opened, kept whole"
+                    fail(_Failure(inner, reason, data, None))
                     continue
                 report.archives += 1
                 yield from _archive(io.BytesIO(data), inner, member, report, fail, depth + 1)
@@ -350,7 +387,7 @@ def _archive(
             except Exception as exc:
                 fail(_Failure(inner, f"cannot read archive member: {_one_line(exc)}", None, None))
                 continue
-            yield _Input(inner, data, accession_hint(member))
+            yield _Input(inner, data, accession_hint(inner))
     except Exception as exc:
         handle.seek(0)
         data = handle.read(MAX_FILING_BYTES + 1)
@@ -476,5 +513,5 @@ def _hidden(member: str) -> bool:
 
 def _one_line(exc: BaseException) -> str:
     message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    text = " ".join(message.split()) or type(exc).__name__
+    text = shown_name(" ".join(message.split())) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:200]

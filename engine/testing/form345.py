@@ -15,6 +15,8 @@ import zipfile
 from datetime import date, timedelta
 from importlib import resources
 
+from engine.edgar.calendar import quarter_bounds
+
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _TITLES = ("Chief Executive Officer", "CFO", "EVP, General Counsel", "See Remarks", "President and COO", "")
 _RELATIONSHIPS = (
@@ -59,7 +61,7 @@ def synthetic_dataset(
     columns = dataset_columns()
     if aff10b5one:
         columns["SUBMISSION"] = [*columns["SUBMISSION"], "AFF10B5ONE"]
-    first = date(year, 3 * quarter - 2, 1)
+    first = quarter_bounds(year, quarter)[0]
     days = [
         first + timedelta(days=int(d)) for d in range(90) if (first + timedelta(days=int(d))).weekday() < 5
     ]

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
-from engine.cli.commands.download import (
+from engine.cli.options import (
     POLITENESS,
     add_client_options,
     client_from_args,
     configure_logging,
+    run_stoppable,
     urls_from_args,
 )
-from engine.edgar.backfill import (
-    FIRST_DATASET,
-    BackfillReport,
-    backfill_quarters,
-    ingest_zip_files,
+from engine.edgar.backfill import FIRST_DATASET, BackfillReport, backfill_quarters, ingest_zip_files
+from engine.edgar.calendar import (
+    Quarter,
     last_published_quarter,
     parse_quarter,
+    quarter_of,
     quarter_range,
+    today_in_new_york,
 )
-from engine.edgar.download import today_in_new_york
+from engine.edgar.http import EdgarClient
 from engine.edgar.shares import FIRST_FRAME, SharesReport, fetch_shares_outstanding
+from engine.edgar.urls import EdgarUrls
+from engine.errors import UserError
 from engine.store.datasets import Store
 
 
@@ -75,23 +77,42 @@ def run(args: argparse.Namespace) -> int:
     if args.zip:
         report = ingest_zip_files(store, args.zip)
     else:
-        first = parse_quarter(args.first)
-        last = parse_quarter(args.last) if args.last else last_published_quarter(today_in_new_york())
-        report, shares = asyncio.run(_download(store, args, quarter_range(first, last)))
+        quarters = requested_quarters(args.first, args.last)
+        client = client_from_args(args, data_api=args.shares_outstanding)
+        urls = urls_from_args(args)
+        download = _download(store, client, urls, quarters, args.shares_outstanding)
+        report, shares = run_stoppable(args.command, download)
     print(f"backfill into {args.store}\n{report.summary()}")
     if shares is not None:
         print(shares.summary())
     return 0 if report.complete and (shares is None or not shares.failures) else 1
 
 
+def requested_quarters(first_text: str, last_text: str | None) -> list[Quarter]:
+    """The quarters of ``--from`` / ``--to``: from the first data set on, up to today's quarter."""
+    today = today_in_new_york()
+    first = parse_quarter(first_text)
+    last = parse_quarter(last_text) if last_text else last_published_quarter(today)
+    if first < FIRST_DATASET:
+        raise UserError(
+            f"--from {first_text} is before the first data set, {FIRST_DATASET[0]}q{FIRST_DATASET[1]}",
+            fix=f"pass --from {FIRST_DATASET[0]}q{FIRST_DATASET[1]} or later",
+        )
+    if last > (today.year, quarter_of(today)):
+        raise UserError(
+            f"--to {last_text} is after today's quarter, {today.year}q{quarter_of(today)}",
+            fix="pass a past quarter, or leave --to out for the last one published",
+        )
+    return quarter_range(first, last)
+
+
 async def _download(
-    store: Store, args: argparse.Namespace, quarters: list[tuple[int, int]]
+    store: Store, client: EdgarClient, urls: EdgarUrls, quarters: list[Quarter], shares_outstanding: bool
 ) -> tuple[BackfillReport, SharesReport | None]:
-    async with client_from_args(args) as client:
-        urls = urls_from_args(args)
+    async with client:
         report = await backfill_quarters(store, client, urls, quarters)
         shares = None
-        if args.shares_outstanding:
+        if shares_outstanding:
             frames = [q for q in quarters if q >= FIRST_FRAME]
             shares = await fetch_shares_outstanding(store.root, client, urls, frames)
         return report, shares

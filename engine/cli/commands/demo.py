@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print what it did."""
-    from engine.cli.demo import REPLAY_RATE, run_demo
+    from engine.cli.demo import MARKET_CAPS_FILE, REPLAY_RATE, SCORES_FILE, run_demo
+    from engine.evaluation.run import written_summary
 
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="insider-demo-"))
     result = run_demo(workdir)
@@ -59,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
         f"({frame['date'].min()}..{frame['date'].max()}); market caps for "
         f"{len(result.market_cap_tickers)} tickers: {' '.join(result.market_cap_tickers)}"
     )
+    print(f"   wrote {workdir / SCORES_FILE} and the market caps it used, {workdir / MARKET_CAPS_FILE}")
     print(_indent("\n".join(f"note: {note}" for note in result.scores.notes)))
     print(_indent(_decomposition(frame, args.top)))
     print("5. evaluation:")
     print(_indent(result.evaluation.summary(max_tickers=args.top)))
-    print(f"   report: {result.written['report']} ({len(result.written) - 1} charts beside it)")
+    print(f"   report: {written_summary(result.written)}")
     print(f"done in {result.seconds:.1f} s")
     return 0 if result.download.complete else 1
 

@@ -1,5 +1,5 @@
 """``insider evaluate --store DIR --prices FILE --out DIR``: the heavy-selling event test and the factor tear
-sheet, written as report.md + PNG charts, with the compact summary printed."""
+sheet, written as report.md + PNG charts + the result tables as Parquet, with the compact summary printed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from engine.errors import UserError
 
 if TYPE_CHECKING:
     import numpy as np
-    import polars as pl
+
+    from engine.scoring.run import ScoreRun
+    from engine.store.datasets import Store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "bootstrap interval, per ticker) and event-time curves around heavy selling and cluster buys. "
             "With a score panel (--scores FILE, or --market-caps FILE to score the store here): the factor "
             "tear sheet (rank IC with Newey-West t, zero-aware bucket returns, long-short, turnover, "
-            "coverage). Writes report.md and PNG charts to --out and prints the summary."
+            "coverage). Writes report.md (with the provenance: engine version, score config, store, market "
+            "caps), PNG charts and every result table as Parquet (IC series and summary, bucket returns, "
+            "event months...) to --out and prints the summary."
         ),
     )
     parser.add_argument("--store", metavar="DIR", help="store written by `insider ingest` (transactions)")
@@ -43,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="without --scores: score the store on the prices' trading days with these market caps",
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="directory for report.md and the PNGs")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="directory for report.md, the PNGs and the Parquet tables"
+    )
     parser.add_argument("--factor", default="insider", help="score column to evaluate (default: insider)")
     parser.add_argument(
         "--sign-column",
@@ -100,17 +106,17 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the summary."""
     # imported here: Polars, numba and matplotlib would slow every other `insider` command's start
     from engine.evaluation.prices import load_prices
-    from engine.evaluation.run import evaluate
+    from engine.evaluation.run import evaluate, written_summary
     from engine.evaluation.tearsheet import DEFAULT_HORIZONS
 
     if args.store is None and args.scores is None:
         raise UserError("nothing to evaluate", fix="pass --store DIR, --scores FILE, or both")
     out = _report_dir(args.out)
-    prices = load_prices([Path(p) for p in args.prices])
-    transactions = _transactions(args.store) if args.store else None
-    scores = None
+    prices = load_prices(args.prices)
+    transactions = _store(args.store) if args.store else None
+    scores: Path | ScoreRun | None = None
     if args.scores:
-        scores = _read_scores(Path(args.scores))
+        scores = Path(args.scores)
     elif args.market_caps:
         if args.store is None:
             raise UserError("--market-caps scores the store", fix="add --store DIR")
@@ -142,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write the report to {out}: {exc}", fix=_OUT_FIX) from exc
     print(result.summary(max_tickers=args.max_tickers))
-    print(f"report: {written['report']} ({len(written) - 1} charts)")
+    print(f"report: {written_summary(written)}")
     return 0
 
 
@@ -159,32 +165,19 @@ def _report_dir(path: str) -> Path:
     return out
 
 
-def _transactions(root: str) -> pl.LazyFrame:
+def _store(root: str) -> Store:
     from engine.store.datasets import Store
 
     if not (Path(root) / "transactions").is_dir():
         raise UserError(f"no store at {root} (no transactions/ directory)", fix="run `insider ingest` first")
-    return Store(root).scan("transactions")
+    return Store(root)
 
 
-def _read_scores(path: Path) -> pl.DataFrame:
-    import polars as pl
-
-    if not path.exists():
-        raise UserError(f"score file not found: {path}", fix="check the path given to --scores")
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pl.read_parquet(path)
-        return pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UserError(f"cannot read score file {path}: {exc}", fix="give a Parquet or CSV file") from exc
-
-
-def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> pl.DataFrame:
+def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> ScoreRun:
     """Score the store on the trading days from its first filing on."""
     import polars as pl
 
-    from engine.scoring.run import score
+    from engine.scoring.run import score_run
     from engine.store.datasets import Store
 
     filings = Store(root).scan("filings").select(pl.col("available_date").min()).collect().item()
@@ -194,7 +187,7 @@ def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> pl.DataFr
             "the prices end before the store's first filing: no date to score",
             fix="give prices that cover the filings' period",
         )
-    return score(root, market_caps=market_caps, dates=dates)
+    return score_run(root, market_caps=market_caps, dates=dates)
 
 
 def _horizons(text: str) -> tuple[int, ...]:

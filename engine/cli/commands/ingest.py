@@ -70,8 +70,13 @@ def format_report(report: IngestReport, store: str) -> str:
         + ", ".join(f"{name} {count}" for name, count in report.rows.items() if name != "quarantine"),
         f"  duplicates skipped: {report.duplicates}",
     ]
+    if report.replaced:
+        note = "copies stored without an accession, now under it"
+        lines.append(f"  replaced:           {report.replaced} ({note})")
     if report.skipped:
         lines.append(f"  not filings:        {report.skipped} (other file types, ignored)")
+    if report.links:
+        lines.append(f"  links not followed: {report.links} (symbolic links inside a directory)")
     known = len(report.quarantined) - report.rows["quarantine"]
     already = f" ({known} already in quarantine/)" if known > 0 else ""
     lines.append(f"  quarantined:        {len(report.quarantined)}{already}")

@@ -1,5 +1,5 @@
 """``insider score --store DIR --start D --end D --market-caps FILE --out FILE``: the insider factor panel
-written to Parquet or CSV, with a short summary printed."""
+written to Parquet (its provenance in the file's metadata) or CSV, with a short summary printed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from engine.cli.commands.compare import add_check_options, check_against
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.incremental import score_file
@@ -47,7 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", metavar="FILE.toml", help="score configuration overriding SCORING.md defaults"
     )
-    parser.add_argument("--out", required=True, metavar="FILE", help="output file, .parquet or .csv")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output file, .parquet (engine version, config, store and market-cap source in its metadata) "
+        "or .csv",
+    )
     parser.add_argument(
         "--append",
         action="store_true",
@@ -56,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a missing --out is scored in full",
     )
     parser.add_argument("--top", type=int, default=5, help="names shown at each end of the last date (5)")
+    add_check_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -91,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
             f"{out}: {written.rows:,} rows; this run scored "
             f"{written.scored_dates:,} date(s), {written.new_dates:,} of them new"
         )
+        if args.check_against:
+            panel = pl.read_parquet(out) if args.append or written.run is None else written.run.frame
+            return check_against(panel, args.check_against, args.rtol, args.store)
         return 0
     if args.append:
         raise UserError(f"--append needs a Parquet --out, not {out.name}", fix="name the output .parquet")
@@ -108,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
     print(summary(result, args.top, elapsed, out))
+    if args.check_against:
+        return check_against(result.frame, args.check_against, args.rtol, args.store)
     return 0
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.commands.download import POLITENESS, add_client_options, fetch_range
-from engine.edgar.download import today_in_new_york, update_start
+from engine.cli.commands.download import fetch_range
+from engine.cli.options import POLITENESS, add_client_options
+from engine.edgar.calendar import today_in_new_york
+from engine.edgar.download import update_start
 from engine.errors import UserError
 from engine.store.datasets import Store
 
