@@ -131,7 +131,7 @@ def measure(directory: Path, years: int, append: bool) -> dict:
     asof = []
     for _ in range(3):
         began = time.perf_counter()
-        section = score_asof(tables_of(directory), end, market_caps=caps)
+        section = score_asof(Store(directory), end, market_caps=caps)
         asof.append(time.perf_counter() - began)
     return {
         "panel_s": panel,

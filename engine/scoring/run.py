@@ -220,8 +220,10 @@ def score_run(
     universe: UniverseSource | None = None,
     config: ConfigSource | None = None,
     dates: Sequence[DateLike] | None = None,
+    with_provenance: bool = True,
 ) -> ScoreRun:
-    """``score`` with its notes (what was left out of the inputs and why cells are null) and provenance."""
+    """``score`` with its notes (what was left out of the inputs and why cells are null) and provenance
+    (``with_provenance=False`` leaves it empty and spares the scan of every filing its store facts need)."""
     config = as_config(config)
     start = None if start is None else frames.to_date(start, "start")
     end = None if end is None else frames.to_date(end, "end")
@@ -312,6 +314,8 @@ def score_run(
             "null_reason": null_reason,
         }
     )
+    if not with_provenance:
+        return ScoreRun(frame, notes)
     return ScoreRun(frame, notes, provenance.score_provenance(config, tables["filings"], caps.source))
 
 
@@ -422,7 +426,14 @@ def score(
     of ``issuer_cik`` (and ``date``). ``config``: a ScoreConfig, a dict of its keys or a TOML file.
     """
     return score_run(
-        source, start, end, market_caps=market_caps, universe=universe, config=config, dates=dates
+        source,
+        start,
+        end,
+        market_caps=market_caps,
+        universe=universe,
+        config=config,
+        dates=dates,
+        with_provenance=False,
     ).frame
 
 
