@@ -258,3 +258,21 @@ def test_score_command_appends_a_day(tmp_path, capsys):
     assert_same_panel(pl.read_parquet(out), full)
     assert main([*argv, "--end", "2024-03-04", "--out", str(tmp_path / "scores.csv"), "--append"]) == 2
     assert "--append needs a Parquet --out" in capsys.readouterr().err
+
+
+def test_a_dated_universe_that_grows_rescores_only_its_new_dates(tmp_path):
+    book = Book()
+    book.filing(1, 10, day(3), [("P", 100.0, 10.0)])
+    book.filing(2, 11, day(5), [("S", 50.0, 10.0)])
+    market_caps = caps((1, day(0), 1e6), (2, day(0), 2e6))
+    members = [(1, day(n)) for n in range(0, 40)] + [(2, day(n)) for n in range(0, 40, 2)]
+    universe = pl.DataFrame({"issuer_cik": [m[0] for m in members], "date": [m[1] for m in members]})
+    path = tmp_path / "scores.parquet"
+    score_file(path, book.tables(), day(0), day(40), market_caps=market_caps, universe=universe)
+    grown = pl.concat([universe, pl.DataFrame({"issuer_cik": [2], "date": [day(9)]})])
+    result = score_file(
+        path, book.tables(), day(0), day(40), market_caps=market_caps, universe=grown, append=True
+    )
+    assert (result.scored_dates, result.new_dates) == (1, 0)
+    full = score(book.tables(), day(0), day(40), market_caps=market_caps, universe=grown)
+    assert_same_panel(pl.read_parquet(path), full)
