@@ -1,0 +1,89 @@
+"""How the package's numba kernels are compiled and run: one decorator for all of them, one line on
+stderr when a cold cache means compiling, and threads over chunks instead of numba's parfors.
+
+Kernels compile lazily, on their first call, once per argument types, and are cached on disk: beside
+the source in ``__pycache__``, or, when the installed package is read-only, numba's user-wide cache
+(``~/.cache/numba`` on Linux, ``~/Library/Caches/numba`` on macOS, ``%LOCALAPPDATA%\\numba\\Cache``
+on Windows), or ``NUMBA_CACHE_DIR`` when set. Parallel kernels release the GIL and run over disjoint chunks
+of their issuers or dates on a thread pool: one serial compile serves both the small and the large
+case, where ``parallel=True`` would compile a second, far slower to build, variant of each.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numba
+from numba.core import event
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+COMPILE_SECONDS: dict[str, float] = {
+    "engine.kernels": 1.0,
+    "engine.scoring.kernels": 4.0,
+    "engine.evaluation.kernels": 2.0,
+}
+"""Seconds each kernel module takes to compile from a cold cache on the 2-core development machine
+(``python benchmarks/bench_cold_start.py``): the estimate the compile notice gives."""
+
+CHUNKS_PER_THREAD = 4
+"""Chunks per worker thread: more chunks than threads balance issuers of very different activity."""
+
+
+def kernel(func: F) -> F:
+    """Compile ``func`` with numba on first call: cached on disk, releasing the GIL while it runs."""
+    return numba.njit(cache=True, nogil=True)(func)
+
+
+def inlined(func: F) -> F:
+    """A kernel other kernels call: inlined into each caller, so that it is not compiled (and its
+    callees optimised again) as a library of its own; callable from Python too."""
+    return numba.njit(cache=True, nogil=True, inline="always")(func)
+
+
+def threads() -> int:
+    """Worker threads of the parallel kernels: numba's thread count (``NUMBA_NUM_THREADS``, or what the
+    caller set with ``numba.set_num_threads`` for this run)."""
+    return numba.get_num_threads()
+
+
+def run_chunks(work: Callable[..., None], n: int, *args: Any, step: int = 1) -> None:
+    """Call ``work(*args, first, last)`` over ``[0, n)`` cut into chunks (multiples of ``step``) on
+    ``threads()`` threads; each call must write only its own part of the outputs in ``args``."""
+    workers = threads()
+    if workers <= 1 or n <= step:
+        work(*args, 0, n)
+        return
+    size = -(-n // (workers * CHUNKS_PER_THREAD * step)) * step
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda first: work(*args, first, min(first + size, n)), range(0, n, size)))
+
+
+class _CompileNotice(event.Listener):
+    """Tells the user once per process that the package's kernels are being compiled (numba reports a
+    compile only when its cache has no usable copy, so this is the cold-cache check)."""
+
+    def __init__(self) -> None:
+        self._told = False
+        self._lock = threading.Lock()
+
+    def on_start(self, event: event.Event) -> None:
+        module = getattr(event.data["dispatcher"].py_func, "__module__", "")
+        if module not in COMPILE_SECONDS:
+            return
+        with self._lock:
+            if self._told:
+                return
+            self._told = True
+        seconds = sum(s for name, s in COMPILE_SECONDS.items() if name in sys.modules)
+        print(f"compiling numba kernels (first run only, about {seconds:.0f} s)...", file=sys.stderr)
+
+    def on_end(self, event: event.Event) -> None:
+        """Nothing to do when a compile ends."""
+
+
+event.register("numba:compile", _CompileNotice())
