@@ -13,6 +13,7 @@ from engine.cli.commands.download import (
     configure_logging,
     urls_from_args,
 )
+from engine.cli.main import SUMMARIES
 from engine.edgar.backfill import (
     FIRST_DATASET,
     BackfillReport,
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``backfill`` subcommand."""
     parser = subparsers.add_parser(
         "backfill",
-        help="fill a store from the SEC's quarterly Insider Transactions Data Sets (2006 on)",
+        help=SUMMARIES["backfill"],
         description=(
             "Download the SEC's quarterly Insider Transactions Data Set zips ({YYYY}q{N}_form345.zip, one "
             "request per quarter: about 80 requests cover 2006 to today) and store their filings, owners, "

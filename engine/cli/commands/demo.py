@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from engine.cli.main import SUMMARIES
+
 DECOMPOSITION_COLUMNS = (
     "ticker",
     "issuer_cik",
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the whole pipeline on bundled real filings against a local EDGAR replay (no network)",
+        help=SUMMARIES["demo"],
         description=(
             "Start a local EDGAR replay (127.0.0.1) serving the real Form 3/4/5 filings bundled with the "
             "package, download them with the real downloader into a store, score every issuer with market "

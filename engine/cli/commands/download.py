@@ -14,6 +14,7 @@ import sys
 from datetime import date
 from urllib.parse import urlsplit
 
+from engine.cli.main import SUMMARIES
 from engine.edgar.download import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WORKERS,
@@ -182,7 +183,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``download`` subcommand."""
     parser = subparsers.add_parser(
         "download",
-        help="fetch every Form 3/4/5 filed in a date range from EDGAR into a store",
+        help=SUMMARIES["download"],
         description=(
             "Discover every Form 3, 4, 5 and amendment filed from --start to --end in EDGAR's daily and "
             "quarterly form indexes, fetch each filing's full submission (one request per filing, "

@@ -1,0 +1,34 @@
+"""What a user installs starts fast and portably: the CLI's help and version import no heavy module, and
+nothing POSIX-only is imported when ``engine`` and its subpackages load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.cli.main import SUMMARIES
+
+HEAVY = ("polars", "pyarrow", "numba", "aiohttp", "matplotlib", "lxml")
+
+
+def imported_by(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    probe = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_no_command_and_no_heavy_library(flag):
+    loaded = imported_by(f"from engine.cli.main import main\ntry: main([{flag!r}])\nexcept SystemExit: pass")
+    assert not {m for m in loaded if m.startswith("engine.cli.commands.")}
+    assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
+
+
+def test_help_lists_every_command_with_its_summary():
+    run = subprocess.run([sys.executable, "-m", "engine", "--help"], capture_output=True, text=True)
+    listed = " ".join(run.stdout.split())
+    for name, summary in SUMMARIES.items():
+        assert f"{name} {summary}" in listed
