@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import engine.store.datasets as store_module
 from engine.errors import UserError
-from engine.store.datasets import AccessionIndex, Store
+from engine.store.datasets import LOCK, WRITER, AccessionIndex, Store
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -398,11 +398,12 @@ def test_a_crash_after_the_last_file_keeps_the_complete_batch(tmp_path, monkeypa
 
 LOCK_HOLDER = textwrap.dedent(
     """
-    import fcntl, os, sys
-    handle = os.open({lock!r}, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    os.ftruncate(handle, 0)
-    os.write(handle, b"7 %d" % os.getpid())
+    import os, sys
+    from filelock import FileLock
+    lock = FileLock({lock!r})
+    lock.acquire()
+    with open({writer!r}, "w") as record:
+        record.write("7 %d" % os.getpid())
     print("locked", flush=True)
     sys.stdin.read()
     """
@@ -412,7 +413,7 @@ LOCK_HOLDER = textwrap.dedent(
 def test_a_writer_waits_for_the_lock_then_names_the_holder(tmp_path):
     Store(tmp_path).write(batch([1]))
     holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER.format(lock=str(tmp_path / store_module.LOCK))],
+        [sys.executable, "-c", LOCK_HOLDER.format(lock=str(tmp_path / LOCK), writer=str(tmp_path / WRITER))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
