@@ -32,3 +32,25 @@ def test_help_lists_every_command_with_its_summary():
     listed = " ".join(run.stdout.split())
     for name, summary in SUMMARIES.items():
         assert f"{name} {summary}" in listed
+
+
+POSIX_ONLY = ("fcntl", "termios", "resource", "pwd", "grp")
+IMPORT_EVERY_MODULE = f"""
+import importlib, pkgutil, sys
+for name in {POSIX_ONLY!r}:
+    sys.modules[name] = None
+import engine, parsers
+for package in (engine, parsers):
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if not info.name.endswith("__main__"):
+            try:
+                importlib.import_module(info.name)
+            except ImportError as exc:
+                print(info.name, exc)
+"""
+
+
+def test_every_module_imports_without_posix_only_modules():
+    """Windows has no fcntl, termios, resource, pwd or grp: no module of the package may need them."""
+    run = subprocess.run([sys.executable, "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True)
+    assert (run.returncode, run.stdout) == (0, "")
