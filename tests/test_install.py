@@ -3,6 +3,8 @@ nothing POSIX-only is imported when ``engine`` and its subpackages load."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
@@ -54,3 +56,16 @@ def test_every_module_imports_without_posix_only_modules():
     """Windows has no fcntl, termios, resource, pwd or grp: no module of the package may need them."""
     run = subprocess.run([sys.executable, "-c", IMPORT_EVERY_MODULE], capture_output=True, text=True)
     assert (run.returncode, run.stdout) == (0, "")
+
+
+def test_a_cold_numba_cache_is_announced_once_and_a_warm_one_not_at_all(tmp_path):
+    sort_twice = (
+        "import numpy as np\nfrom engine.kernels import argsort_radix\n"
+        "argsort_radix(np.array([2.0, 1.0]))\nargsort_radix(np.array([3.0, -1.0, 0.5]))"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    command = [sys.executable, "-c", sort_twice]
+    runs = [subprocess.run(command, capture_output=True, text=True, env=env) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0]
+    assert re.fullmatch(r"compiling numba kernels \(first run only, about \d+ s\)\.\.\.\n", runs[0].stderr)
+    assert runs[1].stderr == ""
