@@ -1,20 +1,24 @@
 """How the package's numba kernels are compiled and run: one decorator for all of them, one line on
 stderr when a cold cache means compiling, and threads over chunks instead of numba's parfors.
 
-Kernels compile lazily, on their first call, once per argument types, and are cached on disk: beside
-the source in ``__pycache__``, or, when the installed package is read-only, numba's user-wide cache
-(``~/.cache/numba`` on Linux, ``~/Library/Caches/numba`` on macOS, ``%LOCALAPPDATA%\\numba\\Cache``
-on Windows), or ``NUMBA_CACHE_DIR`` when set. Parallel kernels release the GIL and run over disjoint chunks
-of their issuers or dates on a thread pool: one serial compile serves both the small and the large
-case, where ``parallel=True`` would compile a second, far slower to build, variant of each.
+Kernels compile lazily, on their first call, once per argument types, and are cached on disk: in
+``NUMBA_CACHE_DIR`` when set, else beside the sources in ``__pycache__``, else (an installed package
+that is read-only) in the user's cache directory, ``insider-engine/numba`` under ``~/.cache`` on Linux,
+``~/Library/Caches`` on macOS or ``%LOCALAPPDATA%`` on Windows, else in the temp directory. Parallel
+kernels release the GIL and run over disjoint chunks of their issuers or dates on a thread pool: one
+serial compile serves both the small and the large case, where ``parallel=True`` would compile a
+second, far slower to build, variant of each.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numba
@@ -32,6 +36,40 @@ COMPILE_SECONDS: dict[str, float] = {
 
 CHUNKS_PER_THREAD = 4
 """Chunks per worker thread: more chunks than threads balance issuers of very different activity."""
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def user_cache_dir() -> Path:
+    """This package's directory in the user's cache (per platform convention)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "insider-engine"
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "insider-engine"
+    return Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "insider-engine"
+
+
+def numba_cache_dir() -> Path | None:
+    """Where kernels are cached when numba would cache beside a read-only installed package: the user's
+    cache directory, or the temp directory without one (None: numba's own choice works)."""
+    if numba.config.CACHE_DIR or _writable(PACKAGE_DIR / "__pycache__"):
+        return None
+    temp = Path(tempfile.gettempdir()) / f"insider-engine-numba-{_user()}"
+    return next((d for d in (user_cache_dir() / "numba", temp) if _writable(d)), None)
+
+
+def _writable(directory: Path) -> bool:
+    """Whether ``directory`` exists or can be created, and files can be written in it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK)
+
+
+def _user() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
 
 
 def kernel(func: F) -> F:
@@ -87,3 +125,5 @@ class _CompileNotice(event.Listener):
 
 
 event.register("numba:compile", _CompileNotice())
+if (_cache_dir := numba_cache_dir()) is not None:
+    numba.config.CACHE_DIR = str(_cache_dir)

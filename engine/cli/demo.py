@@ -53,8 +53,10 @@ class DemoResult:
 
 def unpack_filings(destination: Path) -> Path:
     """Extract the bundled filings (real EDGAR submissions and XML documents) under ``destination``."""
+    # Python before 3.11.4 has no extraction filters; the archive is the package's own data.
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
     with tarfile.open(FILINGS_ARCHIVE) as archive:
-        archive.extractall(destination, filter="data")
+        archive.extractall(destination, **safe)
     return destination / "filings"
 
 
