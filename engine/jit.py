@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numba
+import numpy as np
 from numba.core import event
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,6 +82,23 @@ def inlined(func: F) -> F:
     """A kernel other kernels call: inlined into each caller, so that it is not compiled (and its
     callees optimised again) as a library of its own; callable from Python too."""
     return numba.njit(cache=True, nogil=True, inline="always")(func)
+
+
+def frozen(array: np.ndarray, dtype: type) -> np.ndarray:
+    """``array`` as a C-contiguous, read-only array of ``dtype`` (a view when it already is one). Kernels
+    take their inputs this way, so each compiles one signature whatever produced the arrays (Polars
+    hands out read-only ones, NumPy writable ones), and ``warm_up`` compiles exactly that one."""
+    out = np.ascontiguousarray(array, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
+def compile_in_background(*warm_ups: Callable[[], None]) -> threading.Thread:
+    """Run kernel modules' ``warm_up`` on a thread, so that a cold cache compiles while the caller does
+    other work (a download, reading a store); a kernel called meanwhile waits for its compile."""
+    thread = threading.Thread(target=lambda: [warm_up() for warm_up in warm_ups], name="numba-warm-up")
+    thread.start()
+    return thread
 
 
 def threads() -> int:

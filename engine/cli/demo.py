@@ -20,8 +20,11 @@ from engine.edgar.download import DownloadReport, download_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
+from engine.evaluation import kernels as evaluation_kernels
 from engine.evaluation.run import EvaluationReport, evaluate
+from engine.jit import compile_in_background
 from engine.replay.server import FakeEdgar
+from engine.scoring import kernels as scoring_kernels
 from engine.scoring.run import ScoreRun, score_run
 from engine.store.datasets import Store
 
@@ -82,6 +85,7 @@ def run_demo(workdir: Path) -> DemoResult:
     except OSError as exc:
         fix = "pass --dir a directory you can write to"
         raise UserError(f"cannot create the demo directory {workdir}: {exc}", fix=fix) from exc
+    compile_in_background(scoring_kernels.warm_up, evaluation_kernels.warm_up)
     edgar = FakeEdgar.from_directory(unpack_filings(workdir / "mirror"))
     base_url = edgar.start_in_thread()
     try:

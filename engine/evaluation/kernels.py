@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from engine.jit import inlined, kernel, run_chunks
+from engine.jit import frozen, inlined, kernel, run_chunks
 from engine.kernels import argsort_radix, average_ranks
 
 NO_BUCKET = -1
@@ -54,7 +54,8 @@ def rank_ic(factor: np.ndarray, returns: np.ndarray, min_names: int) -> tuple[np
     """
     ic = np.full(factor.shape[0], np.nan)
     count = np.zeros(factor.shape[0], dtype=np.int64)
-    run_chunks(_rank_ic, factor.shape[0], factor, returns, max(min_names, 2), ic, count)
+    args = (frozen(factor, np.float64), frozen(returns, np.float64), max(int(min_names), 2), ic, count)
+    run_chunks(_rank_ic, factor.shape[0], *args)
     return ic, count
 
 
@@ -93,7 +94,8 @@ def zero_aware_buckets(factor: np.ndarray, sign: np.ndarray, quantiles: int) -> 
     tied values share a bucket, and with fewer names than quantiles the extreme buckets fill first.
     """
     out = np.full(factor.shape, NO_BUCKET, dtype=np.int8)
-    run_chunks(_zero_aware_buckets, factor.shape[0], factor, sign, quantiles, out)
+    args = (frozen(factor, np.float64), frozen(sign, np.float64), int(quantiles), out)
+    run_chunks(_zero_aware_buckets, factor.shape[0], *args)
     return out
 
 
@@ -137,3 +139,9 @@ def bucket_means(buckets: np.ndarray, returns: np.ndarray, n_buckets: int) -> tu
     counts = np.bincount(cell, minlength=rows * n_buckets).reshape(rows, n_buckets).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / counts, np.nan), counts
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel of this module, on a one-row input."""
+    rank_ic(np.ones((1, 2)), np.ones((1, 2)), 2)
+    zero_aware_buckets(np.ones((1, 1)), np.ones((1, 1)), 1)

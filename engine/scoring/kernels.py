@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from engine.jit import inlined, kernel, run_chunks
+from engine.jit import frozen, inlined, kernel, run_chunks
 from engine.kernels import argsort_radix, argsort_radix_int, average_ranks
 
 BLOCK = 128
@@ -33,7 +33,7 @@ def group_order(group: np.ndarray, day: np.ndarray, n_groups: int) -> tuple[np.n
         return np.empty(0, dtype=np.int64), ptr
     low = day.min()
     span = day.max() - low + 1
-    return argsort_radix_int(group.astype(np.int64) * span + (day - low)), ptr
+    return argsort_radix_int(frozen(group.astype(np.int64) * span + (day - low), np.int64)), ptr
 
 
 def latest_filing(
@@ -51,7 +51,8 @@ def latest_filing(
     n_issuers = ptr.shape[0] - 1
     labels = np.full((grid.shape[0], n_issuers), -1, dtype=np.int32)
     member = np.zeros((grid.shape[0], n_issuers), dtype=np.bool_)
-    args = (ptr, day, accepted, tiebreak, label, grid, lookback, labels, member)
+    inputs = (*(frozen(a, np.int64) for a in (ptr, day, accepted, tiebreak)), frozen(label, np.int32))
+    args = (*inputs, frozen(grid, np.int64), int(lookback), labels, member)
     run_chunks(_latest_filing, n_issuers, *args, step=BLOCK)
     return labels, member
 
@@ -129,7 +130,8 @@ def window_sums(
     (``end`` is exclusive: the day an amendment supersedes it, or later). A NaN ``term`` (no market cap)
     is counted in ``missing`` instead of the sums. Returns buys, sells, n_buys, n_sells, missing."""
     out = (np.zeros(n_rows), np.zeros(n_rows), *(np.zeros(n_rows, dtype=np.int32) for _ in range(3)))
-    args = (ptr, start, end, term, is_buy, grid, window, pos, *out)
+    events = (*(frozen(a, np.int64) for a in (ptr, start, end)), frozen(term, float), frozen(is_buy, bool))
+    args = (*events, frozen(grid, np.int64), int(window), frozen(pos, np.int64), *out)
     run_chunks(_window_sums, ptr.shape[0] - 1, *args, step=BLOCK)
     return out
 
@@ -262,7 +264,8 @@ def distinct_counts(
     (``start <= t < end``). Each key's intervals are merged first, so the count is a sweep over
     disjoint intervals, not a rescan of the window per date."""
     out = np.zeros(n_rows, dtype=np.int32)
-    run_chunks(_distinct_counts, ptr.shape[0] - 1, ptr, start, end, key, grid, pos, out, step=BLOCK)
+    args = (*(frozen(a, np.int64) for a in (ptr, start, end, key, grid, pos)), out)
+    run_chunks(_distinct_counts, ptr.shape[0] - 1, *args, step=BLOCK)
     return out
 
 
@@ -370,7 +373,8 @@ def cross_section(
     average ranks) and ``pct`` (average rank / n of insider); NaN raw is left out and stays NaN."""
     insider = np.full(raw.shape[0], np.nan)
     pct = np.full(raw.shape[0], np.nan)
-    args = (raw, date_ptr, ddof, float(winsorize), bool(rank), insider, pct)
+    options = (int(ddof), float(winsorize), bool(rank))
+    args = (frozen(raw, np.float64), frozen(date_ptr, np.int64), *options, insider, pct)
     run_chunks(_cross_section, date_ptr.shape[0] - 1, *args)
     return insider, pct
 
@@ -416,3 +420,13 @@ def _cross_section(
         for j in range(n):
             insider[rows[j]] = z[j]
             pct[rows[j]] = ranks[j] / n
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel of this module, on a one-event input."""
+    one, day, grid = np.array([0, 1]), np.array([0]), np.array([0])
+    latest_filing(one, day, day, day, np.array([0], dtype=np.int32), grid, 1)
+    window_sums(one, day, day + 1, np.ones(1), np.ones(1, dtype=bool), grid, 1, np.zeros((1, 1)), 1)
+    distinct_counts(one, day, day + 1, day, grid, np.zeros((1, 1)), 1)
+    group_order(day, day, 1)
+    cross_section(np.ones(1), one, 0, 0.0, False)
