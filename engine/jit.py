@@ -28,12 +28,12 @@ from numba.core import event
 F = TypeVar("F", bound=Callable[..., Any])
 
 COMPILE_SECONDS: dict[str, float] = {
-    "engine.kernels": 1.0,
-    "engine.scoring.kernels": 4.0,
-    "engine.evaluation.kernels": 2.0,
+    "engine.kernels": 0.5,
+    "engine.scoring.kernels": 3.5,
+    "engine.evaluation.kernels": 1.5,
 }
-"""Seconds each kernel module takes to compile from a cold cache on the 2-core development machine
-(``python benchmarks/bench_cold_start.py``): the estimate the compile notice gives."""
+"""CPU seconds each kernel module takes to compile from a cold cache on the 2-core development machine
+(``python benchmarks/bench_cold_start.py``): the compile notice's estimate sums the loaded modules."""
 
 CHUNKS_PER_THREAD = 4
 """Chunks per worker thread: more chunks than threads balance issuers of very different activity."""

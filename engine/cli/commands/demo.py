@@ -1,4 +1,4 @@
-"""``insider demo``: the whole pipeline on the bundled real filings, offline, in under a minute."""
+"""``insider demo``: the whole pipeline on the bundled real filings, offline."""
 
 from __future__ import annotations
 
