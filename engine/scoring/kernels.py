@@ -105,14 +105,27 @@ def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Date-major row numbers of the members: ``pos[d, i]`` (-1 outside), ``date_ptr`` (rows of date
     ``d`` are ``date_ptr[d]:date_ptr[d + 1]``, issuers in index order) and each row's issuer."""
     date_ptr = np.concatenate([[0], np.cumsum(member.sum(axis=1))]).astype(np.int64)
-    pos = np.full(member.shape, -1, dtype=np.int64)
-    pos[member] = np.arange(date_ptr[-1])
-    return pos, date_ptr, np.nonzero(member)[1].astype(np.int32)
+    flat = member.ravel()
+    pos = np.cumsum(flat, dtype=np.int64)
+    pos -= 1
+    pos[~flat] = -1
+    row_issuer = np.broadcast_to(np.arange(member.shape[1], dtype=np.int32), member.shape)[member]
+    return pos.reshape(member.shape), date_ptr, row_issuer
 
 
 def row_values(matrix: np.ndarray, date_ptr: np.ndarray, row_issuer: np.ndarray) -> np.ndarray:
     """``matrix[d, i]`` for every row (date ``d``, issuer ``i``) of the date-major row space."""
-    return matrix[np.repeat(np.arange(date_ptr.shape[0] - 1), np.diff(date_ptr)), row_issuer]
+    out = np.empty(row_issuer.shape[0], dtype=matrix.dtype)
+    _row_values(frozen(matrix, matrix.dtype), frozen(date_ptr, np.int64), frozen(row_issuer, np.int32), out)
+    return out
+
+
+@kernel
+def _row_values(matrix: np.ndarray, date_ptr: np.ndarray, row_issuer: np.ndarray, out: np.ndarray) -> None:
+    """``row_values`` into ``out``."""
+    for d in range(date_ptr.shape[0] - 1):
+        for r in range(date_ptr[d], date_ptr[d + 1]):
+            out[r] = matrix[d, row_issuer[r]]
 
 
 def window_sums(
@@ -205,7 +218,10 @@ def raw_scores(buys: np.ndarray, sells: np.ndarray, cluster: np.ndarray, missing
     """``raw = (buys - sells) * (1 + ln(1 + cluster))`` per row, NaN where ``missing > 0`` (a trade in the
     window has no market cap). The log is read from a table of the cluster sizes."""
     scale = 1.0 + np.log(1.0 + np.arange(cluster.max() + 1 if cluster.size else 1))
-    return np.where(missing > 0, np.nan, (buys - sells) * scale[cluster])
+    raw = np.subtract(buys, sells)
+    raw *= scale[cluster]
+    raw[missing > 0] = np.nan
+    return raw
 
 
 @inlined
@@ -429,4 +445,5 @@ def warm_up() -> None:
     window_sums(one, day, day + 1, np.ones(1), np.ones(1, dtype=bool), grid, 1, np.zeros((1, 1)), 1)
     distinct_counts(one, day, day + 1, day, grid, np.zeros((1, 1)), 1)
     group_order(day, day, 1)
+    row_values(np.zeros((1, 1), dtype=np.int32), one, np.zeros(1, dtype=np.int32))
     cross_section(np.ones(1), one, 0, 0.0, False)
