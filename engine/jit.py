@@ -127,8 +127,8 @@ class _CompileNotice(event.Listener):
         self._told = False
         self._lock = threading.Lock()
 
-    def on_start(self, event: event.Event) -> None:
-        module = getattr(event.data["dispatcher"].py_func, "__module__", "")
+    def on_start(self, compiling: event.Event) -> None:
+        module = getattr(compiling.data["dispatcher"].py_func, "__module__", "")
         if module not in COMPILE_SECONDS:
             return
         with self._lock:
@@ -138,7 +138,7 @@ class _CompileNotice(event.Listener):
         seconds = sum(s for name, s in COMPILE_SECONDS.items() if name in sys.modules)
         print(f"compiling numba kernels (first run only, about {seconds:.0f} s)...", file=sys.stderr)
 
-    def on_end(self, event: event.Event) -> None:
+    def on_end(self, compiling: event.Event) -> None:
         """Nothing to do when a compile ends."""
 
 
