@@ -11,6 +11,7 @@ import polars as pl
 
 from engine import provenance
 from engine.cli.commands.compare import add_check_options, check_against
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.run import ScoreRun, score_run
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
     parser = subparsers.add_parser(
         "score",
-        help="compute the insider score for every issuer on every weekday of a date range",
+        help=SUMMARIES["score"],
         description=(
             "Score the store per SCORING.md: 90-day role-weighted net buying over market cap, scaled by "
             "the 30-day count of distinct insiders, z-scored across the universe each weekday. Writes "
