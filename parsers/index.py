@@ -16,12 +16,12 @@ from datetime import date
 
 import pyarrow as pa
 
+from parsers.accessions import find_accession
 from parsers.schema import INDEX_SCHEMA, OWNERSHIP_FORMS
 from parsers.values import parse_compact_date, parse_date
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _DASHES = re.compile(r"^-{10,}[ \t\r]*$", re.MULTILINE)
-_ACCESSION = re.compile(r"(\d{10}-\d{2}-\d{6})")
 _FORM_FIRST = re.compile(r"^(\S+(?: \S+)*?)\s{2,}(.*)$")
 _FORM_LAST = re.compile(r"^(.*?\S)\s{2,}(\S+(?: \S+)*)$")
 
@@ -72,10 +72,10 @@ def parse_index(data: bytes, *, forms: Collection[str] | None = OWNERSHIP_FORMS)
         form_type, company, cik, filed, file_name = fields
         if wanted is not None and form_type not in wanted:
             continue
-        accession = _ACCESSION.search(file_name)
+        accession = find_accession(file_name)
         if accession is None:
             raise IndexFormatError(f"line {dashes_line + offset}: no accession number in {file_name!r}")
-        row = (form_type, company, _cik(cik), _filed(filed), file_name, accession.group(1))
+        row = (form_type, company, _cik(cik), _filed(filed), file_name, accession)
         for column, value in zip(columns, row, strict=True):
             column.append(value)
     return pa.Table.from_arrays(

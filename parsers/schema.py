@@ -165,6 +165,23 @@ SHARES_OUTSTANDING_SCHEMA = pa.schema(
 )
 """Point-in-time cover-page share counts (dei:EntityCommonStockSharesOutstanding), one row per fact."""
 
+PRICES_SCHEMA = pa.schema(
+    [
+        ("ticker", pa.string()),
+        ("issuer_cik", pa.int64()),
+        ("date", pa.date32()),
+        ("close", pa.float64()),
+        ("adj_close", pa.float64()),
+        ("dividend", pa.float64()),
+        ("split_factor", pa.float64()),
+        ("volume", pa.float64()),
+    ]
+)
+"""Daily prices of the store's ``prices/`` dataset, one file per series: ``close`` as traded (null when
+unknown), ``adj_close`` split- and dividend-adjusted, ``dividend`` cash per share going ex that day (0 when
+none), ``split_factor`` new shares per old share going ex that day (1 when none); ``issuer_cik`` is the
+issuer the series was fetched for, null for an index series."""
+
 INDEX_SCHEMA = pa.schema(
     [
         ("form_type", pa.string()),

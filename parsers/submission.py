@@ -11,13 +11,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from parsers.accessions import ACCESSION_PATTERN
 from parsers.schema import OWNERSHIP_FORMS
 from parsers.values import parse_compact_date
 
 _SGML_MARKERS = (b"<SEC-DOCUMENT>", b"<SEC-HEADER>", b"<SUBMISSION>", b"-----BEGIN PRIVACY-ENHANCED MESSAGE")
 # Header keys of the two forms (``KEY:<tab>value`` and ``<KEY>value``) and the value each one starts.
 _ACCEPTED = ((b"<ACCEPTANCE-DATETIME>",), re.compile(rb"[ \t]*(\d{14})"))
-_ACCESSION = ((b"ACCESSION NUMBER:", b"<ACCESSION-NUMBER>"), re.compile(rb"[ \t]*(\d{10}-\d{2}-\d{6})"))
+_ACCESSION = (
+    (b"ACCESSION NUMBER:", b"<ACCESSION-NUMBER>"),
+    re.compile(rb"[ \t]*(" + ACCESSION_PATTERN.encode() + rb")"),
+)
 _FILED = ((b"FILED AS OF DATE:", b"<FILING-DATE>"), re.compile(rb"[ \t]*(\d{8})"))
 _SUBMISSION_TYPE = ((b"CONFORMED SUBMISSION TYPE:", b"<TYPE>"), re.compile(rb"[ \t]*([^\r\n<]*)"))
 _DOCUMENT_TYPE = re.compile(rb"<TYPE>[ \t]*([^\r\n<]*)")

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from parsers.accessions import content_key
 from parsers.availability import available_date
 from parsers.ownership import OwnershipDocument, OwnershipError, parse_ownership
 from parsers.plan import is_plan, mentions_plan, plan_footnote_ids
@@ -88,7 +89,7 @@ class TableBuilder:
                 return known_accession
             if not submission.xml and is_sgml(data):
                 return self._quarantine_row(data, source, known_accession, _no_xml_reason(submission))
-            key = known_accession or "sha1-" + hashlib.sha1(submission.xml).hexdigest()[:12]
+            key = known_accession or content_key(submission.xml)
             if key in self._accessions:
                 return key
             document = parse_ownership(submission.xml)
@@ -127,6 +128,8 @@ class TableBuilder:
         filing_date: date | None,
         accepted_at: datetime | None,
     ) -> None:
+        """Append one parsed filing's rows to every table (all of them or, on an error, none), in the
+        partition of its filing date, else of its available date, else of now."""
         signature_dates = [signed for _, signed in doc.signatures if signed is not None]
         signature_date = max(signature_dates) if signature_dates else None
         available = available_date(accepted_at, filing_date, signature_date)
@@ -135,48 +138,10 @@ class TableBuilder:
         owner_ciks = [owner.cik for owner in doc.owners if owner.cik is not None]
         insider_cik = min(owner_ciks)
         ticker = clean_ticker(doc.ticker_raw)
-
-        owners = []
-        for index, owner in enumerate(doc.owners):
-            title = role_title(owner.officer_title, doc.remarks)
-            roles = owner_roles(
-                owner.is_director, owner.is_officer, owner.is_ten_percent_owner, owner.is_other, title
-            )
-            owners.append(
-                (
-                    accession,
-                    index,
-                    owner.cik,
-                    owner.name,
-                    owner.is_director,
-                    owner.is_officer,
-                    owner.is_ten_percent_owner,
-                    owner.is_other,
-                    owner.officer_title,
-                    owner.other_text,
-                    title,
-                    primary_role(roles, ROLE_WEIGHTS),
-                    owner.street1,
-                    owner.street2,
-                    owner.city,
-                    owner.state,
-                    owner.zip_code,
-                    *partition,
-                )
-            )
-
-        remarks_mention = mentions_plan(doc.remarks)
-        plan_footnotes = plan_footnote_ids(doc.footnotes)
         head = (doc.document_type, doc.issuer_cik, ticker, insider_cik)
         tail = (doc.period_of_report, filing_date, accepted_at, available, *partition)
-        transactions = []
-        counters = [0, 0]
-        for row in doc.rows:
-            row_index = counters[row.is_derivative]
-            counters[row.is_derivative] = row_index + 1
-            plan = is_plan(doc.aff10b5one, remarks_mention, row.footnote_ids, plan_footnotes)
-            transactions.append((accession, row_index, *head, *row, plan, *tail))
-
+        owners = _owner_rows(doc, accession, partition)
+        transactions = _transaction_rows(doc, accession, head, tail)
         footnotes = [(accession, fid, text, *partition) for fid, text in doc.footnotes.items()]
         self._filings.append(
             (
@@ -228,6 +193,54 @@ class TableBuilder:
                 self._now.month,
             )
         )
+
+
+def _owner_rows(doc: OwnershipDocument, accession: str, partition: tuple[int, int]) -> list[tuple]:
+    """One owners row per reporting owner, in document order, with the title and role read from it."""
+    owners = []
+    for index, owner in enumerate(doc.owners):
+        title = role_title(owner.officer_title, doc.remarks)
+        roles = owner_roles(
+            owner.is_director, owner.is_officer, owner.is_ten_percent_owner, owner.is_other, title
+        )
+        owners.append(
+            (
+                accession,
+                index,
+                owner.cik,
+                owner.name,
+                owner.is_director,
+                owner.is_officer,
+                owner.is_ten_percent_owner,
+                owner.is_other,
+                owner.officer_title,
+                owner.other_text,
+                title,
+                primary_role(roles, ROLE_WEIGHTS),
+                owner.street1,
+                owner.street2,
+                owner.city,
+                owner.state,
+                owner.zip_code,
+                *partition,
+            )
+        )
+    return owners
+
+
+def _transaction_rows(doc: OwnershipDocument, accession: str, head: tuple, tail: tuple) -> list[tuple]:
+    """One transactions row per table row, numbered within its table (non-derivative, derivative), with
+    the plan flag; ``head`` and ``tail`` are the filing's columns before and after the row's own."""
+    remarks_mention = mentions_plan(doc.remarks)
+    plan_footnotes = plan_footnote_ids(doc.footnotes)
+    transactions = []
+    counters = [0, 0]
+    for row in doc.rows:
+        row_index = counters[row.is_derivative]
+        counters[row.is_derivative] = row_index + 1
+        plan = is_plan(doc.aff10b5one, remarks_mention, row.footnote_ids, plan_footnotes)
+        transactions.append((accession, row_index, *head, *row, plan, *tail))
+    return transactions
 
 
 def content_hash(xml: bytes) -> str:

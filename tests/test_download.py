@@ -23,12 +23,12 @@ from engine.edgar.calendar import quarter_chunks
 from engine.edgar.discovery import Target, discover, index_urls
 from engine.edgar.download import Downloader, download_range, update_start
 from engine.edgar.http import EdgarClient
-from engine.edgar.manifest import Manifest
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
 from engine.replay import FakeEdgar, ReplayProcess, load_filings, max_in_window
 from engine.store.datasets import Store
+from engine.store.manifest import Manifest
 from parsers.schema import STORE_TABLES
 
 AGENT = "Insider Engine tests tests@example.com"
@@ -103,7 +103,7 @@ def test_every_filing_is_stored_exactly_once(filings, baseline: Path) -> None:
     assert stored.height == len(filings) == stored.get_column("accession").n_unique()
     assert set(stored.get_column("accession")) == {f.accession for f in filings}
     assert Store(baseline).scan("quarantine").collect().height == 0
-    assert Manifest(baseline).done() == {f.accession for f in filings}
+    assert Manifest(Store(baseline)).done() == {f.accession for f in filings}
     first = stored.row(0, named=True)
     assert first["source"].startswith("Archives/edgar/data/") and first["source"].endswith(".txt")
 
@@ -190,11 +190,11 @@ def test_a_failing_filing_is_recorded_with_its_reason_then_retried(filings, tmp_
     first = asyncio.run(run(inject=True))
     assert set(first.failed) == {victim.accession}
     assert "HTTP 503" in first.failed[victim.accession] and "gave up after 3 attempts" in first.summary()
-    assert Manifest(tmp_path).failures() == {victim.accession: first.failed[victim.accession]}
+    assert Manifest(Store(tmp_path)).failures() == {victim.accession: first.failed[victim.accession]}
     assert victim.accession not in Store(tmp_path).accessions()
     second = asyncio.run(run(inject=False))
     assert second.complete and second.stored == 1 and second.already_done == len(subset) - 1
-    assert Manifest(tmp_path).failures() == {}
+    assert Manifest(Store(tmp_path)).failures() == {}
 
 
 def test_a_later_run_over_a_later_range_retries_earlier_failures(filings, tmp_path: Path) -> None:
@@ -215,7 +215,7 @@ def test_a_later_run_over_a_later_range_retries_earlier_failures(filings, tmp_pa
     assert update_start(Store(tmp_path)) == last_day
     second = asyncio.run(run(inject=False, start=last_day))
     assert second.complete and victim.accession in Store(tmp_path).accessions()
-    assert Manifest(tmp_path).failures() == {}
+    assert Manifest(Store(tmp_path)).failures() == {}
 
 
 def test_an_index_that_could_not_be_read_is_read_again_by_the_next_update(filings, tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_an_index_that_could_not_be_read_is_read_again_by_the_next_update(filing
     assert update_start(Store(tmp_path)) == gap < days[-1]
     second = asyncio.run(run(inject=False, since=update_start(Store(tmp_path))))
     assert second.complete and missed <= Store(tmp_path).accessions()
-    assert Manifest(tmp_path).index_gaps() == {}
+    assert Manifest(Store(tmp_path)).index_gaps() == {}
     assert update_start(Store(tmp_path)) == days[-1]
 
 
@@ -255,12 +255,12 @@ def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_
                 task = asyncio.create_task(
                     download_range(store, http, urls, START, END, today=TODAY, batch_size=25)
                 )
-                while len(Manifest(tmp_path).done()) < 150:
+                while len(Manifest(store).done()) < 150:
                     await asyncio.sleep(0.02)
                 task.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await task
-            before = len(Manifest(tmp_path).done())
+            before = len(Manifest(store).done())
             assert 150 <= before < len(filings)
             stored = Store(tmp_path).accessions()
             missing = min(f.filing_date for f in filings if f.accession not in stored)
@@ -306,15 +306,16 @@ def test_a_killed_process_resumes_to_the_same_store(filings, baseline: Path, tmp
         "20",
         "--quiet",
     ]
+    manifest = Manifest(Store(store))
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while len(Manifest(store).done()) < 100 and process.poll() is None and time.monotonic() < deadline:
+        while len(manifest.done()) < 100 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert process.poll() is None, process.communicate()
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        assert len(Manifest(store).done()) < len(filings)
+        assert len(manifest.done()) < len(filings)
         finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert finished.returncode == 0, finished.stderr
         assert f"{len(filings)} filings listed" in finished.stdout
@@ -550,9 +551,9 @@ def test_progress_bar_counts_failures_and_bytes_on_a_terminal() -> None:
 
 
 def test_the_manifest_keeps_the_latest_record_and_compacts(tmp_path: Path) -> None:
-    from engine.edgar.manifest import ManifestRecord
+    from engine.store.manifest import ManifestRecord
 
-    manifest = Manifest(tmp_path)
+    manifest = Manifest(Store(tmp_path))
     day = date(2024, 1, 2)
     for i in range(70):
         status = "failed" if i % 2 == 0 else "stored"
@@ -635,7 +636,7 @@ def test_a_stopped_download_stores_what_it_fetched_and_the_rerun_fetches_only_th
         process.send_signal(stop)
         _, stderr = process.communicate(timeout=120)
         first_run = len(server.hits())
-        stored, recorded = Store(store).accessions(), Manifest(store).done()
+        stored, recorded = Store(store).accessions(), Manifest(Store(store)).done()
         rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
         hits = server.hits()
     finally:
@@ -734,7 +735,7 @@ def test_a_retry_after_of_a_day_ends_the_run_with_a_resume_hint_and_loses_nothin
         server.stop_thread()
     assert status == 2 and took < 120
     assert "Retry-After 86400 s" in error and "fix: run the same command again after" in error
-    assert 0 < len(stored) < len(subset) and Manifest(tmp_path).failures() == {}
+    assert 0 < len(stored) < len(subset) and Manifest(Store(tmp_path)).failures() == {}
     assert len(fetched_again) == len(subset) - len(stored)
     assert Store(tmp_path).accessions() == {f.accession for f in subset}
 
@@ -758,7 +759,7 @@ def test_damaged_200_answers_lose_no_filing(filings, baseline: Path, tmp_path: P
     first, left = asyncio.run(run(inject=True))
     assert left == 0 and set(first.failed) == persistent and first.quarantined == 0
     assert all("damaged answer" in reason or "cut short" in reason for reason in first.failed.values())
-    assert first.pauses >= 1 and Manifest(tmp_path).failures().keys() == persistent
+    assert first.pauses >= 1 and Manifest(Store(tmp_path)).failures().keys() == persistent
     second, _ = asyncio.run(run(inject=False))
     assert second.complete and second.stored == len(persistent)
     stored = Store(tmp_path).scan("filings").select("accession").collect().get_column("accession")

@@ -261,7 +261,7 @@ def test_tear_sheet_on_the_engines_scores(store, real_scores, price_table, tmp_p
     ).height
     assert int(sheet.coverage["nonzero"].sum()) == nonzero - unpriced
     assert "securities without prices: left out" in text
-    assert_pngs(written, ["cumulative", "ic"])
+    assert_pngs(written, ["cumulative", "bucket_means", "ic"])
 
 
 def test_cli_writes_the_report_and_prints_the_summary(store, rows, price_table, tmp_path, capsys):
@@ -274,7 +274,7 @@ def test_cli_writes_the_report_and_prints_the_summary(store, rows, price_table, 
     printed = capsys.readouterr().out
     assert code == 0
     assert printed.startswith(f"Transactions analyzed: {len(eligible):,}\n")
-    assert f"report: {out / 'report.md'} (2 charts, 4 Parquet tables beside it)" in printed
+    assert f"report: {out / 'report.md'} and report.html (2 charts, 4 Parquet tables beside them)" in printed
     assert "tear sheet was skipped" in (out / "report.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == [
         "event_by_ticker.parquet",
@@ -283,6 +283,7 @@ def test_cli_writes_the_report_and_prints_the_summary(store, rows, price_table, 
         "event_time_cluster_buys.parquet",
         "event_time_heavy-selling_months.parquet",
         "heavy_vs_other.png",
+        "report.html",
         "report.md",
     ]
 
@@ -315,5 +316,5 @@ def test_cli_with_a_score_file(store, real_scores, tmp_path, capsys):
     expected = evaluate(real_scores, YF, horizons=(1, 21), min_names=3).tear_sheet.ic_summary
     for row in expected.iter_rows(named=True):
         assert f"insider {row['horizon']}-day rank IC: mean= {row['mean_ic']:.4f}" in printed
-    assert f"report: {out / 'report.md'} (4 charts, 13 Parquet tables beside it)" in printed
-    assert len(list(out.glob("*.png"))) == 4
+    assert f"report: {out / 'report.md'} and report.html (5 charts, 13 Parquet tables beside them)" in printed
+    assert len(list(out.glob("*.png"))) == 5

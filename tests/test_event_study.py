@@ -20,12 +20,12 @@ from engine.evaluation.event_study import (
     PAST_DATA,
     bootstrap_spread,
     cluster_buy_events,
-    event_time_returns,
     heavy_months,
     heavy_selling_test,
     issuer_bootstrap_spread,
     welch_t,
 )
+from engine.evaluation.event_time import event_time_returns
 from engine.evaluation.prices import load_prices
 from parsers.schema import TRANSACTIONS_SCHEMA
 

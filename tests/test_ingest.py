@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine.store.ingest as ingest_module
+import engine.store.inputs as inputs_module
 from engine.errors import UserError
 from engine.store.datasets import Store
-from engine.store.ingest import IngestReport, accession_hint, ingest
+from engine.store.ingest import IngestReport, ingest
+from engine.store.inputs import accession_hint
 from parsers.schema import STORE_TABLES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "filings"
@@ -255,7 +257,7 @@ def test_archives_nested_in_directories_and_archives(tmp_path):
 
 
 def test_hostile_archive_members_are_refused_or_harmless(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_module, "MAX_FILING_BYTES", 50_000)
+    monkeypatch.setattr(inputs_module, "MAX_FILING_BYTES", 50_000)
     good = sample(2)
     with zipfile.ZipFile(tmp_path / "hostile.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bomb.xml", b"<ownershipDocument>" + b" " * 10_000_000)
@@ -374,7 +376,7 @@ def test_random_corruption_of_real_filings_never_stops_a_run(tmp_path):
 
 
 def test_an_oversized_file_is_quarantined_without_being_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_module, "MAX_FILING_BYTES", 100)
+    monkeypatch.setattr(inputs_module, "MAX_FILING_BYTES", 100)
     big = tmp_path / "in" / "0000000000-99-000002.xml"
     big.parent.mkdir()
     big.write_bytes(b"<ownershipDocument>" + b" " * 200)
@@ -485,7 +487,7 @@ def test_names_that_are_not_utf8_never_stop_a_batch_and_are_stored_escaped(tmp_p
     ],
 )
 def test_shown_names_are_printable_text(name, shown):
-    assert ingest_module.shown_name(name) == shown
+    assert inputs_module.shown_name(name) == shown
 
 
 def test_links_inside_a_directory_are_counted_and_never_followed(tmp_path):
@@ -518,7 +520,7 @@ def test_a_file_replaced_by_a_link_during_the_walk_is_not_followed(tmp_path):
     (root / "swapped.xml").symlink_to("/etc/passwd")
     report = IngestReport()
     failures = []
-    assert list(ingest_module._file(root / "swapped.xml", report, failures.append, explicit=False)) == []
+    assert list(inputs_module._file(root / "swapped.xml", report, failures.append, explicit=False)) == []
     assert [f.reason for f in failures] == ["not a regular file (a pipe, socket, device or link?)"]
 
 
@@ -532,7 +534,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 def test_an_archive_nested_deeper_than_the_limit_is_quarantined_whole(tmp_path):
     """outer.zip!level2.zip!level1.zip!level0.zip!f3: f3 is four archives deep, one more than the limit."""
-    assert ingest_module.MAX_ARCHIVE_DEPTH == 3
+    assert inputs_module.MAX_ARCHIVE_DEPTH == 3
     f0, f1, f2, f3 = sample(4, seed=9)
     level0 = _zip({f3.name: f3.read_bytes()})
     level1 = _zip({"level0.zip": level0, f2.name: f2.read_bytes()})

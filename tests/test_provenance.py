@@ -89,7 +89,7 @@ def test_the_score_file_records_what_produced_it(store, caps, tmp_path, capsys):
     argv = ["evaluate", "--store", str(store), "--prices", str(PRICES / "yf_daily_34_us_2020_2025.parquet")]
     assert main([*argv, "--scores", str(out), "--out", str(report_dir), "--bootstrap", "100"]) == 0
     printed = capsys.readouterr().out
-    assert "Parquet tables beside it" in printed
+    assert "Parquet tables beside them" in printed
     report = (report_dir / "report.md").read_text()
     assert f"- scores: file {out}" in report and f"- market caps: market_caps file {caps}" in report
     assert f"- store filings: {len(TESLA_FILINGS)}" in report and "flow_window = 60" in report

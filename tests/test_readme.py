@@ -25,7 +25,9 @@ from engine.cli.demo import PRICES, demo_market_caps
 from engine.edgar.backfill import FIRST_DATASET
 from engine.edgar.calendar import quarter_bounds, quarter_of, quarter_range
 from engine.edgar.shares import FIRST_FRAME
+from engine.evaluation.price_sources import FilePrices
 from engine.replay import FakeEdgar, load_filings
+from engine.replay.tiingo import FakeTiingo
 from engine.testing.form345 import synthetic_dataset
 
 ROOT = Path(__file__).parents[1]
@@ -36,7 +38,11 @@ NOT_RUN_HERE = {
     INSTALL_AND_DEMO: "CI installs the package; tests/test_demo.py runs `insider demo` end to end",
     INSTALL_AND_TEST: "this is the test command itself: .ci/run runs it",
 }
-EDGAR_COMMANDS = {"download", "update", "backfill"}
+EDGAR_COMMANDS = {"download", "update", "backfill", "tickers", "watch"}
+PRICE_COMMANDS = {"prices"}
+TIINGO_KEY = "your-tiingo-api-key"
+"""The README's placeholder key: the fake Tiingo accepts exactly it."""
+COMPANY_TICKERS = ROOT / "tests" / "fixtures" / "index" / "tickers" / "company_tickers_exchange.json"
 TODAY = date(2026, 11, 25)
 """The New York day the README's commands run on, so the quarters they backfill and the days they update
 do not grow with the calendar."""
@@ -92,7 +98,13 @@ def fake_edgar(filings_dir: Path) -> FakeEdgar:
     quarters = quarter_range(FIRST_DATASET, (TODAY.year, quarter_of(TODAY)))
     datasets = {q: synthetic_dataset(20, year=q[0], quarter=q[1], seed=i) for i, q in enumerate(quarters)}
     frames = {q: frame_json(*q) for q in quarters if q >= FIRST_FRAME}
-    return FakeEdgar(load_filings(filings_dir), datasets=datasets, frames=frames)
+    files = {"/files/company_tickers_exchange.json": COMPANY_TICKERS.read_bytes()}
+    return FakeEdgar(load_filings(filings_dir), datasets=datasets, frames=frames, files=files)
+
+
+def fake_tiingo() -> FakeTiingo:
+    """Tiingo's API serving the demo's bundled real prices (closes as traded rebuilt from adjusted ones)."""
+    return FakeTiingo(FilePrices([PRICES]).frame, api_key=TIINGO_KEY)
 
 
 def workspace(tmp_path: Path, filings_dir: Path) -> Path:
@@ -104,7 +116,9 @@ def workspace(tmp_path: Path, filings_dir: Path) -> Path:
     return tmp_path
 
 
-def run_shell_line(line: str, cwd: Path, env: dict[str, str], base_url: str) -> str | None:
+def run_shell_line(
+    line: str, cwd: Path, env: dict[str, str], base_url: str, prices_url: str = ""
+) -> str | None:
     """Run one README command; returns the ``insider`` subcommand it ran, if any."""
     if line in NOT_RUN_HERE:
         return None
@@ -117,6 +131,8 @@ def run_shell_line(line: str, cwd: Path, env: dict[str, str], base_url: str) -> 
     argv = [sys.executable, "-c", AS_OF_TODAY, *words[1:]]
     if len(words) > 1 and words[1] in EDGAR_COMMANDS and "--help" not in words:
         argv += ["--base-url", base_url, "--data-base-url", base_url, "--rate", "200", "--quiet"]
+    if len(words) > 1 and words[1] in PRICE_COMMANDS and "--help" not in words:
+        argv += ["--base-url", prices_url, "--rate", "200"]
     run = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"{line}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr}"
     return words[1]
@@ -128,11 +144,13 @@ def test_every_readme_command_and_example_runs(tmp_path: Path, filings_dir: Path
     env = {k: v for k, v in os.environ.items() if k != "INSIDER_USER_AGENT"}
     edgar = fake_edgar(filings_dir)
     base_url = edgar.start_in_thread()
+    tiingo = fake_tiingo()
+    prices_url = tiingo.start_in_thread()
     ran: list[str | None] = []
     try:
         for lang, block in readme_blocks():
             if lang == "bash":
-                ran += [run_shell_line(line, cwd, env, base_url) for line in shell_lines(block)]
+                ran += [run_shell_line(line, cwd, env, base_url, prices_url) for line in shell_lines(block)]
             else:
                 run = subprocess.run(
                     [sys.executable, "-c", block],
@@ -145,7 +163,10 @@ def test_every_readme_command_and_example_runs(tmp_path: Path, filings_dir: Path
                 assert run.returncode == 0, f"{block}\nstderr:\n{run.stderr}"
     finally:
         edgar.stop_thread()
-    assert {"backfill", "update", "ingest", "score", "evaluate", "download"} <= set(ran)
+        tiingo.stop_thread()
+    assert {"backfill", "update", "ingest", "score", "evaluate", "download", "tickers", "prices"} <= set(ran)
+    assert {h.ticker for h in tiingo.hits if h.status == 200} >= {"MSFT", "TSLA", "SPY"}
+    assert (cwd / "data" / "eval_pit" / "report.html").is_file()
     assert (cwd / "data" / "scores.parquet").is_file()
     assert (cwd / "data" / "eval" / "report.md").is_file()
     assert any((cwd / "data" / "store" / "shares_outstanding").iterdir())

@@ -19,6 +19,7 @@ from engine.edgar.http import EdgarClient
 from engine.edgar.shares import fetch_shares_outstanding
 from engine.edgar.urls import EdgarUrls
 from engine.replay import FakeEdgar, load_filings
+from engine.store.datasets import Store
 
 AAR = 1750  # AAR Corp (AIR): an officer sells 1,500 shares at $66.903, accepted Saturday 2025-01-11
 FILING = "0001127602-25-001055.txt"
@@ -57,7 +58,7 @@ def store(filings_dir: Path, tmp_path: Path) -> Path:
         async with FakeEdgar(load_filings(single), frames=frames, files=files) as server:
             urls = EdgarUrls(server.base_url, server.base_url)
             async with EdgarClient("tests tests@example.com", rate=100) as client:
-                report = await fetch_shares_outstanding(root, client, urls, [(2024, 3), (2024, 4)])
+                report = await fetch_shares_outstanding(Store(root), client, urls, [(2024, 3), (2024, 4)])
         assert report.frames == {"CY2024Q3I": 1, "CY2024Q4I": 1} and not report.failures
 
     asyncio.run(fetch())

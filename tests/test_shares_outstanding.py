@@ -11,9 +11,12 @@ import polars as pl
 
 from engine.cli.main import main
 from engine.edgar.http import EdgarClient
-from engine.edgar.shares import fetch_shares_outstanding, parse_frame, scan_shares_outstanding
+from engine.edgar.shares import fetch_shares_outstanding
 from engine.edgar.urls import EdgarUrls
 from engine.replay import FakeEdgar, load_filings
+from engine.store.datasets import Store
+from engine.store.shares import scan_shares_outstanding
+from parsers.xbrl_frames import parse_frame
 
 FRAME = {
     "taxonomy": "dei",
@@ -105,8 +108,8 @@ def test_frames_are_fetched_dated_and_replaced(filings_dir: Path, tmp_path: Path
         ) as server:
             urls = EdgarUrls(server.base_url, server.base_url)
             async with EdgarClient("tests tests@example.com", rate=100) as client:
-                first = await fetch_shares_outstanding(tmp_path, client, urls, [(2024, 3), (2024, 4)])
-                again = await fetch_shares_outstanding(tmp_path, client, urls, [(2024, 3)])
+                first = await fetch_shares_outstanding(Store(tmp_path), client, urls, [(2024, 3), (2024, 4)])
+                again = await fetch_shares_outstanding(Store(tmp_path), client, urls, [(2024, 3)])
             return server, first, again
 
     server, first, again = asyncio.run(run())
@@ -115,15 +118,15 @@ def test_frames_are_fetched_dated_and_replaced(filings_dir: Path, tmp_path: Path
         server.base_url + "api/xbrl/frames/dei/EntityCommonStockSharesOutstanding/shares/CY2024Q4I.json"
     ]
     assert again.frames == {"CY2024Q3I": 3}
-    stored = scan_shares_outstanding(tmp_path).collect().sort("issuer_cik")
+    stored = scan_shares_outstanding(Store(tmp_path)).collect().sort("issuer_cik")
     assert stored.height == 3
     assert stored.get_column("filed").to_list() == [date(2024, 11, 1), date(2024, 7, 30), None]
-    as_of = scan_shares_outstanding(tmp_path).filter(pl.col("filed") <= date(2024, 9, 1)).collect()
+    as_of = scan_shares_outstanding(Store(tmp_path)).filter(pl.col("filed") <= date(2024, 9, 1)).collect()
     assert as_of.get_column("issuer_cik").to_list() == [789019]
 
 
 def test_an_empty_store_scans_as_an_empty_typed_frame(tmp_path: Path) -> None:
-    frame = scan_shares_outstanding(tmp_path).collect()
+    frame = scan_shares_outstanding(Store(tmp_path)).collect()
     assert frame.height == 0 and frame.schema["filed"] == pl.Date
 
 
@@ -158,4 +161,4 @@ def test_backfill_fetches_frames_on_request(filings_dir: Path, tmp_path: Path, c
         server.stop_thread()
     out = capsys.readouterr().out
     assert code == 1 and "NOT STORED" in out and "3 facts in 1 frames, 1 without a known filing date" in out
-    assert scan_shares_outstanding(tmp_path).collect().height == 3
+    assert scan_shares_outstanding(Store(tmp_path)).collect().height == 3

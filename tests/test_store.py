@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,8 +25,10 @@ from hypothesis import strategies as st
 
 import engine.store.datasets as store_module
 from engine.errors import UserError
-from engine.store.datasets import CHILD_TABLES, AccessionIndex, Store
+from engine.store.accessions import accession_keys as codec_keys
+from engine.store.datasets import CHILD_TABLES, LOCK, WRITER, AccessionIndex, Store
 from engine.store.indexes import ContentIndex, resolve
+from parsers.accessions import CONTENT_KEY_PATTERN, is_accession
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 from parsers.tables import TableBuilder
 
@@ -137,6 +140,21 @@ def test_empty_store_scans_as_empty_frames_of_the_schema(tmp_path):
 def test_unknown_table_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="unknown store table 'trades'"):
         Store(tmp_path).scan("trades")
+
+
+def test_the_store_names_the_directory_of_every_dataset(tmp_path):
+    store = Store(tmp_path)
+    for name in (*STORE_TABLES, *store_module.SIDE_DATASETS):
+        assert store.dataset_dir(name) == tmp_path / name
+    with pytest.raises(ValueError, match="unknown store dataset 'trades'"):
+        store.dataset_dir("trades")
+
+
+def test_an_existing_store_needs_its_table(tmp_path):
+    with pytest.raises(UserError, match="no transactions/ directory"):
+        Store.existing(tmp_path, holding="transactions")
+    Store(tmp_path).write(batch(range(2)))
+    assert Store.existing(tmp_path).root == tmp_path
 
 
 def test_write_then_scan_round_trips_every_table_typed_per_schema(tmp_path):
@@ -548,11 +566,12 @@ def test_a_writer_killed_before_removing_replaced_rows_is_finished_on_next_open(
 
 LOCK_HOLDER = textwrap.dedent(
     """
-    import fcntl, os, sys
-    handle = os.open({lock!r}, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    os.ftruncate(handle, 0)
-    os.write(handle, b"7 %d" % os.getpid())
+    import os, sys
+    from filelock import FileLock
+    lock = FileLock({lock!r})
+    lock.acquire()
+    with open({writer!r}, "w") as record:
+        record.write("7 %d" % os.getpid())
     print("locked", flush=True)
     sys.stdin.read()
     """
@@ -562,7 +581,7 @@ LOCK_HOLDER = textwrap.dedent(
 def test_a_writer_waits_for_the_lock_then_names_the_holder(tmp_path):
     Store(tmp_path).write(batch([1]))
     holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER.format(lock=str(tmp_path / store_module.LOCK))],
+        [sys.executable, "-c", LOCK_HOLDER.format(lock=str(tmp_path / LOCK), writer=str(tmp_path / WRITER))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -662,6 +681,47 @@ def test_the_accession_index_behaves_as_a_set(stored, added, asked):
     assert len(index) == len(reference)
     probe = asked + stored + added
     assert index.missing(probe) == [a for a in probe if a not in reference]
+
+
+# the accession codec
+
+odd_accessions = st.one_of(
+    accession_keys,
+    st.text("0123456789-+ ", min_size=18, max_size=21),
+    st.text("0123456789abcdefABCDEF-+ ", min_size=10, max_size=13).map(lambda s: "sha1-" + s),
+)
+
+
+@given(st.lists(odd_accessions, unique=True, max_size=40))
+def test_the_codec_keys_exactly_the_two_forms_each_its_own_key_in_text_order(accessions):
+    keys = codec_keys(pl.Series(accessions, dtype=pl.String)).to_list()
+    for accession, key in zip(accessions, keys, strict=True):
+        well_formed = is_accession(accession) or re.fullmatch(CONTENT_KEY_PATTERN, accession) is not None
+        assert (key is not None) == well_formed, accession
+    numbered = sorted((a, k) for a, k in zip(accessions, keys, strict=True) if k is not None and k >= 0)
+    assert [k for _, k in numbered] == sorted(k for _, k in numbered)
+    keyed = [k for k in keys if k is not None]
+    assert len(set(keyed)) == len(keyed)
+
+
+def test_the_scores_keys_and_the_store_index_no_longer_drift():
+    """The score's encoder once keyed ``-000000001-20-000001`` and ``+000000001-20-000001`` as
+    ``0000000001-20-000001``, ``sha1--12345678901`` as the number ``0000012509-99-896320`` and an
+    upper-case content key as its lower-case twin, while the store's index left all of those unpacked;
+    both now call one codec, which keys neither of them."""
+    accessions = [
+        "0000000001-20-000001",
+        "-000000001-20-000001",
+        "+000000001-20-000001",
+        "0000012509-99-896320",
+        "sha1--12345678901",
+        "sha1-abcdef012345",
+        "sha1-ABCDEF012345",
+    ]
+    keys = codec_keys(pl.Series(accessions, dtype=pl.String)).to_list()
+    assert keys == [120000001, None, None, 1250999896320, None, -1 - 0xABCDEF012345, None]
+    index = AccessionIndex(pl.Series(accessions[::2], dtype=pl.String))
+    assert index.missing(accessions) == accessions[1::2]
 
 
 H, G = "a" * 64, "b" * 64

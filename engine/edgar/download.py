@@ -23,10 +23,10 @@ import polars as pl
 from engine.edgar.calendar import quarter_chunks, today_in_new_york
 from engine.edgar.discovery import Target, discover
 from engine.edgar.http import EdgarBlocked, EdgarClient, FetchError, is_html_page
-from engine.edgar.manifest import Manifest, ManifestRecord
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from engine.store.manifest import Manifest, ManifestRecord
 from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
 
@@ -117,7 +117,7 @@ class Downloader:
         self.store = store
         self.client = client
         self.urls = urls
-        self.manifest = Manifest(store.root)
+        self.manifest = Manifest(store)
         self.batch_size = batch_size
         self.workers = workers
         self.progress = progress
@@ -171,6 +171,16 @@ class Downloader:
                 raise self._stopped
             await self._queue.put(target)
 
+    def is_known(self, accession: str) -> bool:
+        """Whether ``feed`` would skip an accession: stored, quarantined, or queued in this session."""
+        return accession in self._seen
+
+    async def drain(self) -> None:
+        """Wait until every target fed so far is fetched, then write the partial batch (``insider watch``
+        stores each poll's filings at once instead of waiting for a full batch)."""
+        await self._queue.join()
+        await self._flush()
+
     async def run(self, targets: Iterable[Target]) -> DownloadReport:
         """Fetch a list of targets in one session; returns the session's report."""
         async with self:
@@ -179,15 +189,18 @@ class Downloader:
 
     async def _worker(self) -> None:
         while (target := await self._queue.get()) is not None:
-            if self._stopped is not None:
-                continue  # the run is ending: the target stays unfetched, for the next run
             try:
-                await self._fetch(target)
-            except EdgarBlocked as exc:
-                self._stopped = exc
-                continue
-            if len(self._records) >= self.batch_size:
-                await self._flush()
+                if self._stopped is not None:
+                    continue  # the run is ending: the target stays unfetched, for the next run
+                try:
+                    await self._fetch(target)
+                except EdgarBlocked as exc:
+                    self._stopped = exc
+                    continue
+                if len(self._records) >= self.batch_size:
+                    await self._flush()
+            finally:
+                self._queue.task_done()
 
     async def _fetch(self, target: Target) -> None:
         record = dict(
@@ -204,6 +217,7 @@ class Downloader:
             self._records.append(ManifestRecord(**record, status="failed", reason=exc.reason))
             self._pending.pop(target.accession, None)
             self.report.failed[target.accession] = exc.reason
+            self._seen.discard(target.accession)  # a later feed of this session may try it again
             if self.progress is not None:
                 self.progress.update(failed=1)
             return
@@ -337,7 +351,7 @@ def earlier_failures(manifest: Manifest, start: date, end: date) -> list[Target]
 def update_start(store: Store) -> date | None:
     """Where ``insider update`` resumes: the store's last filing day (again: its index may have grown), or
     the first day of an index file that an earlier run could not read, if earlier."""
-    manifest = Manifest(store.root)
+    manifest = Manifest(store)
     days = [d for d in (store.last_filing_date(), manifest.last_filing_date()) if d is not None]
     starts = [max(days)] if days else []
     starts.extend(manifest.index_gaps().values())

@@ -1,12 +1,15 @@
-"""The polite HTTP client every EDGAR request goes through.
+"""The polite HTTP client every remote request goes through: EDGAR's, and the price source's.
 
-Declared User-Agent (an e-mail address is required), ``Accept-Encoding: gzip, deflate``, a shared
-:class:`~engine.edgar.rate_limit.RateLimiter`: every host under sec.gov spends one budget of at most the
-SEC's 10/s whatever rate is asked for (a higher rate only ever applies to other hosts: mirrors). A 429,
-or a 403 (or even a 200) carrying the SEC's rate-threshold or undeclared-tool page, pauses EVERY task
-(``Retry-After`` honoured, else ``pause_seconds``); 5xx, connection resets, timeouts and damaged bodies (cut
-short, a compressed stream cut short, or refused by the caller's ``check``) are retried with exponential
-backoff and jitter, a bounded number of times, then reported as a :class:`FetchError`.
+:class:`PoliteClient` is the discipline: a declared User-Agent, ``Accept-Encoding: gzip, deflate``, a
+shared :class:`~engine.edgar.rate_limit.RateLimiter`; a refusal (429, or what :meth:`PoliteClient.refused`
+says a server's refusal looks like) pauses EVERY task (``Retry-After`` honoured, else ``pause_seconds``; a
+wait over ``max_wait`` ends the run); 5xx, connection resets, timeouts and damaged bodies (cut short, a
+compressed stream cut short, or refused by the caller's ``check``) are retried with exponential backoff
+and jitter, a bounded number of times, then reported as a :class:`FetchError`. :class:`EdgarClient` adds
+the SEC's rules: an e-mail address in the User-Agent; every host under sec.gov spends one budget of at
+most the SEC's 10/s whatever rate is asked for (a higher rate only ever applies to other hosts: mirrors);
+a 403 (or even a 200) carrying the SEC's rate-threshold or undeclared-tool page is a refusal, and the
+pause after an SEC refusal is never shorter than the SEC's 10-minute block.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
+from typing import Any, Self
 
 import aiohttp
 
@@ -57,25 +61,30 @@ MAX_USER_AGENT_LENGTH = 256
 
 
 class FetchError(Exception):
-    """A URL that still failed after every retry (or failed permanently); ``reason`` is one line."""
+    """A URL that still failed after every retry (or failed permanently); ``reason`` is one line, ``status``
+    the last HTTP status (None when no answer came)."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+        self.status = status
 
 
 class EdgarBlocked(UserError):
-    """EDGAR asked for a longer wait than a run sits through: the run ends, to be run again later."""
+    """A server (EDGAR, or a price source) asked for a longer wait than a run sits through: the run ends,
+    to be run again later."""
 
-    def __init__(self, url: str, status: int, seconds: float, max_wait: float) -> None:
+    def __init__(
+        self, url: str, status: int, seconds: float, max_wait: float, service: str = "EDGAR"
+    ) -> None:
         when = (
             f"after {datetime.now(NEW_YORK) + timedelta(seconds=seconds):%Y-%m-%d %H:%M} New York time"
             if seconds < 1e9
             else "later"
         )
         super().__init__(
-            f"EDGAR answered HTTP {status} to {url} with Retry-After {seconds:.0f} s, longer than the "
+            f"{service} answered HTTP {status} to {url} with Retry-After {seconds:.0f} s, longer than the "
             f"{max_wait:.0f} s a run waits: stopped, after storing what was already fetched",
             fix=f"run the same command again {when}: it fetches only what is not stored yet",
         )
@@ -184,14 +193,19 @@ class ClientStats:
     paused_seconds: float = 0.0
 
 
-class EdgarClient:
-    """An aiohttp session with EDGAR's politeness rules built in; use as ``async with``."""
+class PoliteClient:
+    """An aiohttp session with the politeness rules built in; use as ``async with``. ``headers`` are sent
+    with every request (e.g. an API key); ``service`` names the server in log lines and errors."""
+
+    service = "the server"
 
     def __init__(
         self,
         user_agent: str,
         *,
-        rate: float | None = SEC_MAX_RATE,
+        rate: float | None,
+        headers: Mapping[str, str] | None = None,
+        limiter: RateLimiter | None = None,
         pause_seconds: float = DEFAULT_PAUSE_SECONDS,
         retries: int = 5,
         backoff: float = 0.5,
@@ -201,13 +215,12 @@ class EdgarClient:
         max_pauses: int = 6,
         max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
-        self.user_agent = check_user_agent(user_agent)
+        self.user_agent = user_agent
+        self.headers = dict(headers or {})
         for name, value in (("pause_seconds", pause_seconds), ("timeout", timeout), ("max_wait", max_wait)):
             if not (math.isfinite(value) and value > 0):
                 raise UserError(f"{name} must be a finite positive number of seconds, got {value}")
-        self.limiter = RateLimiter(rate)
-        within_sec_limit = rate is not None and rate <= SEC_MAX_RATE
-        self.sec_limiter = self.limiter if within_sec_limit else RateLimiter(SEC_MAX_RATE)
+        self.limiter = limiter or RateLimiter(rate)
         self.pause_seconds = pause_seconds
         self.retries = retries
         self.backoff = backoff
@@ -224,11 +237,15 @@ class EdgarClient:
         # that then waits in the connection pool would be spent late, in a burst with later ones.
         self._slots = asyncio.Semaphore(connections)
 
-    async def __aenter__(self) -> EdgarClient:
+    def refused(self, status: int, body: bytes) -> bool:
+        """True when an answer says "too many requests, wait" (every task then pauses): HTTP 429."""
+        return status == 429
+
+    async def __aenter__(self) -> Self:
         tracing = aiohttp.TraceConfig()
         tracing.on_request_headers_sent.append(self._on_headers_sent)
         self._session = aiohttp.ClientSession(
-            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **self.headers},
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             connector=aiohttp.TCPConnector(limit=self.connections),
             auto_decompress=False,
@@ -246,9 +263,8 @@ class EdgarClient:
             limiter.sent(ticket)
 
     def limiter_for(self, url: str) -> RateLimiter:
-        """The budget a request to ``url`` spends: one shared by every SEC host, capped at the SEC's
-        limit; the rate asked for (which may be higher) only for other hosts."""
-        return self.sec_limiter if is_sec_url(url) else self.limiter
+        """The budget a request to ``url`` spends."""
+        return self.limiter
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -271,21 +287,18 @@ class EdgarClient:
         if self._resume_at <= now:
             self.stats.pauses += 1
         self.stats.paused_seconds += until - max(now, self._resume_at)
-        log.warning("EDGAR refused a request (%s): pausing every task for %.3g s", reason, seconds)
+        log.warning("%s refused a request (%s): pausing every task for %.3g s", self.service, reason, seconds)
         self._resume_at = until
 
     def _check_blocked(self) -> None:
         if self._blocked is not None:
-            raise EdgarBlocked(*self._blocked, self.max_wait)
+            raise EdgarBlocked(*self._blocked, self.max_wait, self.service)
 
     def wait_after_refusal(self, url: str, headers: Mapping[str, str]) -> float:
         """Seconds to hold every task after a rate-limit answer from ``url``: its Retry-After when given,
-        else the configured pause, never shorter than the SEC's block for an SEC host (the block lasts 10
-        minutes and grows with every request made during it)."""
+        else the configured pause."""
         wait = retry_after_seconds(headers.get("Retry-After"))
-        if wait is not None:
-            return wait
-        return max(self.pause_seconds, DEFAULT_PAUSE_SECONDS) if is_sec_url(url) else self.pause_seconds
+        return self.pause_seconds if wait is None else wait
 
     def _refused(self, url: str, status: int, headers: Mapping[str, str]) -> None:
         """A rate-limit answer: pause every task, or end the run when asked to wait too long."""
@@ -320,7 +333,7 @@ class EdgarClient:
         :class:`FetchError`, or :class:`EdgarBlocked` once EDGAR has asked for a wait over ``max_wait``
         (for every later call too)."""
         if self._session is None:
-            raise RuntimeError("EdgarClient must be used inside 'async with'")
+            raise RuntimeError(f"{type(self).__name__} must be used inside 'async with'")
         attempt = 0
         pauses = 0
         while True:
@@ -329,7 +342,7 @@ class EdgarClient:
             except _Retryable as exc:
                 reason = str(exc)
             else:
-                if is_refusal(status, body):
+                if self.refused(status, body):
                     pauses += 1
                     if pauses > self.max_pauses:
                         raise FetchError(
@@ -343,9 +356,9 @@ class EdgarClient:
                 if status in (403, 404, 410):
                     if missing_ok:
                         return None
-                    raise FetchError(url, f"HTTP {status}")
+                    raise FetchError(url, f"HTTP {status}", status)
                 if status < 500 and status != 408:
-                    raise FetchError(url, f"HTTP {status}")
+                    raise FetchError(url, f"HTTP {status}", status)
                 reason = f"HTTP {status}"
             if attempt >= self.retries:
                 raise FetchError(url, f"{reason} (gave up after {attempt + 1} attempts)")
@@ -365,7 +378,7 @@ class EdgarClient:
             ticket = await self._turn(limiter)
             self.stats.requests += 1
             status, headers, body = await self._attempt(url, (limiter, ticket))
-        if status == 200 and check is not None and not is_refusal(status, body):
+        if status == 200 and check is not None and not self.refused(status, body):
             problem = check(body)
             if problem is not None:
                 raise _Retryable(f"damaged answer: {problem}")
@@ -389,3 +402,33 @@ class EdgarClient:
             raise _Retryable(f"connection error: {type(exc).__name__}: {exc}") from exc
         except TimeoutError as exc:
             raise _Retryable(f"timed out after {self.timeout:g} s") from exc
+
+
+class EdgarClient(PoliteClient):
+    """The polite client with the SEC's rules: an e-mail address in the User-Agent, one budget of at most
+    ``SEC_MAX_RATE`` requests/s for every SEC host, the SEC's block pages as refusals, and pauses after an
+    SEC refusal never shorter than its 10-minute block."""
+
+    service = "EDGAR"
+
+    def __init__(self, user_agent: str, *, rate: float | None = SEC_MAX_RATE, **options: Any) -> None:
+        super().__init__(check_user_agent(user_agent), rate=rate, **options)
+        within_sec_limit = rate is not None and rate <= SEC_MAX_RATE
+        self.sec_limiter = self.limiter if within_sec_limit else RateLimiter(SEC_MAX_RATE)
+
+    def refused(self, status: int, body: bytes) -> bool:
+        """429, or the SEC's rate-threshold or undeclared-tool page sent as a 403 or even as a 200."""
+        return is_refusal(status, body)
+
+    def limiter_for(self, url: str) -> RateLimiter:
+        """One budget shared by every SEC host, capped at the SEC's limit; the rate asked for (which may
+        be higher) only for other hosts."""
+        return self.sec_limiter if is_sec_url(url) else self.limiter
+
+    def wait_after_refusal(self, url: str, headers: Mapping[str, str]) -> float:
+        """Retry-After when given, else the configured pause, never shorter than the SEC's block for an SEC
+        host (the block lasts 10 minutes and grows with every request made during it)."""
+        wait = retry_after_seconds(headers.get("Retry-After"))
+        if wait is not None:
+            return wait
+        return max(self.pause_seconds, DEFAULT_PAUSE_SECONDS) if is_sec_url(url) else self.pause_seconds

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from engine.edgar.calendar import quarter_of
 from engine.errors import UserError
+from parsers.xbrl_frames import frame_name
 
 SEC_BASE_URL = "https://www.sec.gov/"
 SEC_DATA_BASE_URL = "https://data.sec.gov/"
@@ -64,10 +65,31 @@ class EdgarUrls:
         """The full submission (SGML header + documents): ``Archives/edgar/data/{cik}/{accession}.txt``."""
         return f"{self.base}Archives/edgar/data/{int(cik)}/{accession}.txt"
 
+    def current_feed(self, form_type: str, *, start: int = 0, count: int = 100) -> str:
+        """One page of the current-filings Atom feed of one form type (EDGAR matches it as a prefix: ``4``
+        lists 4 and 4/A), newest first, issuer and reporting-owner entries both: ``cgi-bin/browse-edgar``."""
+        query = urlencode(
+            {
+                "action": "getcurrent",
+                "type": form_type,
+                "company": "",
+                "dateb": "",
+                "owner": "include",
+                "start": start,
+                "count": count,
+                "output": "atom",
+            }
+        )
+        return f"{self.base}cgi-bin/browse-edgar?{query}"
+
     def dataset_zip(self, year: int, quarter: int) -> str:
         """The SEC Insider Transactions Data Set of one quarter: ``{YYYY}q{N}_form345.zip``."""
         return f"{self.base}{DATASET_DIR}/{year}q{quarter}_form345.zip"
 
     def shares_frame(self, year: int, quarter: int) -> str:
         """XBRL frame of cover-page share counts at a quarter's end (instantaneous ``CY{YYYY}Q{q}I``)."""
-        return f"{self.data_base}api/xbrl/frames/{FRAME_CONCEPT}/CY{year}Q{quarter}I.json"
+        return f"{self.data_base}api/xbrl/frames/{FRAME_CONCEPT}/{frame_name(year, quarter)}.json"
+
+    def company_tickers(self) -> str:
+        """The SEC's current ticker map with exchanges: ``files/company_tickers_exchange.json``."""
+        return f"{self.base}files/company_tickers_exchange.json"

@@ -1,4 +1,5 @@
-"""The monthly heavy-insider-selling event test, and event-time returns around insider events.
+"""The monthly heavy-insider-selling event test and the cluster-buy events (their event-time returns are
+``engine.evaluation.event_time``).
 
 Method (as published, plus a t-statistic and a bootstrap interval): per issuer and calendar month, the
 dollar value of open-market sells (S) and buys (P) in Forms 4/4A non-derivative rows (the score's
@@ -452,38 +453,6 @@ def cluster_buy_events(
     return counted.filter(
         previous.is_null() | ((pl.col("date") - previous) > pl.duration(days=window_days))
     ).select("issuer_cik", "ticker", "date", "insiders")
-
-
-def event_time_returns(
-    prices: Prices,
-    keys: pl.Series,
-    dates: pl.Series,
-    *,
-    before: int = 20,
-    after: int = 63,
-) -> pl.DataFrame:
-    """Average cumulative return ``close[t0 + tau] / close[t0] - 1`` for tau in ``-before..after``, where
-    t0 is the first trading day on or after each event date; ``n`` events contribute at each tau."""
-    taus = np.arange(-before, after + 1)
-    col = prices.key_index(keys) if len(keys) else np.zeros(0, dtype=np.int64)
-    t0 = prices.next_trading_index(dates) if len(dates) else np.zeros(0, dtype=np.int64)
-    keep = (col >= 0) & (t0 >= 0)
-    col, t0 = col[keep], t0[keep]
-    rows = t0[:, None] + taus[None, :]
-    inside = (rows >= 0) & (rows < prices.n_dates)
-    if len(t0):
-        window = np.where(inside, prices.close[np.clip(rows, 0, prices.n_dates - 1), col[:, None]], np.nan)
-        base = prices.close[t0, col][:, None]
-        cum = window / base - 1.0
-    else:
-        cum = np.full((0, len(taus)), np.nan)
-    valid = ~np.isnan(cum)
-    n = valid.sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        mean = np.where(n > 0, np.nansum(cum, axis=0) / np.maximum(n, 1), np.nan)
-    return pl.DataFrame({"tau": taus, "mean_return": mean, "n": n.astype(np.int64)}).with_columns(
-        pl.col("mean_return").fill_nan(None)
-    )
 
 
 def _by_ticker(months: pl.DataFrame) -> pl.DataFrame:

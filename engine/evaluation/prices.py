@@ -62,6 +62,9 @@ class Prices:
     close_column: str
     max_fill: int
     suspect_move: float
+    market: np.ndarray | None = None
+    """The index series' adjusted close on the calendar (carried forward like the others), when given."""
+    market_name: str | None = None
 
     @property
     def n_dates(self) -> int:
@@ -90,6 +93,18 @@ class Prices:
         joined = probe.join(lookup, on="key", how="left").sort("order")
         return joined["column"].fill_null(-1).to_numpy()
 
+    def market_returns(self, rows: np.ndarray, taus: np.ndarray) -> np.ndarray:
+        """``market[rows + tau] / market[rows] - 1`` (events x taus); NaN outside the calendar or without
+        a market series."""
+        out = np.full((len(rows), len(taus)), np.nan)
+        if self.market is None or not len(rows):
+            return out
+        at = rows[:, None] + taus[None, :]
+        inside = (at >= 0) & (at < self.n_dates)
+        level = np.where(inside, self.market[np.clip(at, 0, self.n_dates - 1)], np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return level / self.market[rows][:, None] - 1.0
+
     def forward_returns(self, horizon: int) -> np.ndarray:
         """``close[t + horizon] / close[t] - 1`` on the panel; NaN where either close is absent or
         ``t + horizon`` runs past the calendar."""
@@ -106,6 +121,11 @@ class Prices:
             f"Prices: {len(self.keys):,} securities by {self.key}, {self.n_dates:,} trading days "
             f"{first}..{last}, {int(self.observed.sum()):,} closes (column '{self.close_column}')."
         ]
+        if self.market is not None:
+            lines.append(
+                f"Market: {self.market_name}, closes on {int(np.isfinite(self.market).sum()):,} of the "
+                f"{self.n_dates:,} trading days (event-time returns are market-adjusted against it)."
+            )
         issues = self.issues
         if issues.bad_rows.height:
             reasons = issues.bad_rows.group_by("reason").len().sort("reason")
@@ -138,33 +158,43 @@ class Prices:
         return lines
 
 
-def read_prices(source: PriceSource) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
+def read_prices(
+    source: PriceSource, *, key: str | None = None, market: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, str, str, pl.DataFrame]:
     """Read one or more price tables (each any form of ``engine.frames``) into ``date, <key>, close`` with
-    the rows that had to be left out.
+    the rows that had to be left out; ``key`` forces the key column (else the first of ``KEY_COLUMNS``
+    found); the rows of ticker ``market`` are set apart as ``date, close``.
 
-    Returns ``(prices, bad_rows, key, close_column)``.
+    Returns ``(prices, bad_rows, key, close_column, market_rows)``.
     """
     single = frames.is_path(source) or frames.is_table(source) or not isinstance(source, Sequence)
     items = [source] if single else list(source)
     if not items:
         raise UserError("no price files given", fix="pass at least one Parquet or CSV file of prices")
-    normalised, bad, keys, closes = [], [], set(), set()
+    normalised, bad, keys, closes, markets = [], [], set(), set(), []
     for item in items:
-        good, rejected, key, close_column = _normalise(
-            frames.frame(item, "prices"), frames.describe(item, "prices")
-        )
+        table, name = frames.frame(item, "prices"), frames.describe(item, "prices")
+        table, market_rows = _market_rows(table, name, market)
+        good, rejected, found, close_column = _normalise(table, name, key)
         normalised.append(good)
         bad.append(rejected)
-        keys.add(key)
+        keys.add(found)
         closes.add(close_column)
+        markets.append(market_rows)
     if len(keys) > 1:
         raise UserError(
             f"price tables identify securities differently ({', '.join(sorted(keys))})",
             fix="give every price table the same key column: ticker or issuer_cik",
         )
-    key = keys.pop()
+    found = keys.pop()
     prices = pl.concat(normalised)
-    return prices, pl.concat(bad), key, "/".join(sorted(closes))
+    market_rows = pl.concat(markets).unique("date", keep="first").sort("date")
+    if market is not None and market_rows.is_empty():
+        raise UserError(
+            f"no price rows of the market series {market!r}",
+            fix=f"add {market}'s closes to the prices (ticker {market}) or choose another --market",
+        )
+    return prices, pl.concat(bad), found, "/".join(sorted(closes)), market_rows
 
 
 def load_prices(
@@ -172,9 +202,13 @@ def load_prices(
     *,
     max_fill: int = DEFAULT_MAX_FILL,
     suspect_move: float = DEFAULT_SUSPECT_MOVE,
+    key: str | None = None,
+    market: str | None = None,
 ) -> Prices:
-    """Read prices and build the panel: calendar, forward-filled closes (``max_fill`` days), issues found."""
-    prices, bad_rows, key, close_column = read_prices(source)
+    """Read prices and build the panel: calendar, forward-filled closes (``max_fill`` days), issues found.
+    ``key`` forces ``ticker`` or ``issuer_cik`` as the securities' key; ``market`` names the ticker of an
+    index series (e.g. SPY) set apart as ``Prices.market`` for market-adjusted returns."""
+    prices, bad_rows, key, close_column, market_rows = read_prices(source, key=key, market=market)
     if prices.height == 0:
         reasons = ", ".join(
             f"{n:,} {r}" for r, n in bad_rows.group_by("reason").len().sort("reason").iter_rows()
@@ -184,7 +218,8 @@ def load_prices(
             fix="give rows with a date, a ticker or issuer_cik, and a positive adjusted close",
         )
     dates = prices["date"].to_numpy().astype("datetime64[D]")
-    calendar = np.unique(dates)
+    market_dates = market_rows["date"].to_numpy().astype("datetime64[D]")
+    calendar = np.unique(np.concatenate([dates, market_dates]))
     keys = prices[key].unique().sort()
     rows = np.searchsorted(calendar, dates)
     codes = prices.select(pl.col(key).replace_strict(keys, np.arange(len(keys)), return_dtype=pl.Int64))
@@ -210,13 +245,39 @@ def load_prices(
         close_column=close_column,
         max_fill=max_fill,
         suspect_move=suspect_move,
+        market=_market_series(market_rows, calendar, max_fill) if market is not None else None,
+        market_name=market,
     )
 
 
-def _normalise(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
+def _market_rows(table: pl.DataFrame, name: str, market: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The table without the market's rows, and those rows as ``date, close``."""
+    empty = pl.DataFrame(schema={"date": pl.Date, "close": pl.Float64})
+    if market is None:
+        return table, empty
+    lower = {c.lower(): c for c in table.columns}
+    if "ticker" not in lower:
+        raise UserError(f"{name}: a market series needs a ticker column", fix="add a ticker column")
+    symbol = pl.DataFrame({"ticker": [market]}).select(clean_ticker())["ticker"][0]
+    is_market = (clean_ticker(lower["ticker"]) == symbol).fill_null(False)
+    rows, _, _, _ = _normalise(table.filter(is_market), name, "ticker")
+    return table.filter(~is_market), rows.select("date", "close")
+
+
+def _market_series(rows: pl.DataFrame, calendar: np.ndarray, max_fill: int) -> np.ndarray:
+    raw = np.full((len(calendar), 1), np.nan)
+    raw[np.searchsorted(calendar, rows["date"].to_numpy().astype("datetime64[D]")), 0] = rows[
+        "close"
+    ].to_numpy()
+    return _fill_forward(raw, ~np.isnan(raw), max_fill)[:, 0]
+
+
+def _normalise(
+    frame: pl.DataFrame, name: str, key: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
     lower = {c.lower(): c for c in frame.columns}
     date_col = lower.get("date")
-    key_col = next((lower[k] for k in KEY_COLUMNS if k in lower), None)
+    key_col = lower.get(key) if key else next((lower[k] for k in KEY_COLUMNS if k in lower), None)
     close_col = next((lower[c] for c in CLOSE_COLUMNS if c in lower), None)
     if date_col is None or key_col is None or close_col is None:
         raise UserError(

@@ -151,9 +151,52 @@ def event_section(study: EventStudy, images: Mapping[str, str]) -> list[str]:
         "issuers instead of months, which keeps those overlapping months together.",
         "",
     ]
-    for key in ("distributions", "event_time"):
-        if key in images:
-            out += [f"![{key}]({images[key]})", ""]
+    if "distributions" in images:
+        out += [f"![distributions]({images['distributions']})", ""]
+    return out
+
+
+EVENT_TAUS: tuple[int, ...] = (-20, -5, 0, 5, 21, 63)
+"""Trading days from the event close shown in the report's event-time table (every tau is in Parquet)."""
+
+
+def event_time_section(
+    curves: Mapping[str, pl.DataFrame], market: str | None, images: Mapping[str, str]
+) -> list[str]:
+    """Markdown of the event-time curves: method, a table at a few taus, the chart."""
+    if not curves:
+        return []
+    adjusted = (
+        f"minus {market}'s return over the same days (market-adjusted)"
+        if market
+        else "not market-adjusted (no index series given: pass --market)"
+    )
+    column = "mean_abnormal" if market else "mean_return"
+    rows = [
+        {
+            "event": name,
+            "tau": tau,
+            "mean": r[column],
+            "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"],
+            "n": r["n"],
+        }
+        for name, curve in curves.items()
+        for tau in EVENT_TAUS
+        for r in curve.filter(pl.col("tau") == tau).iter_rows(named=True)
+    ]
+    out = [
+        "## Event-time returns",
+        "",
+        f"Mean cumulative return from the close of the first trading day on or after each event, {adjusted}; "
+        "95% t band across events (events treated as independent: clustered events make it too narrow).",
+        "",
+    ]
+    if rows:
+        formats = {"mean": _pct2, "ci_low": _pct2, "ci_high": _pct2}
+        out += [table(pl.DataFrame(rows), formats), ""]
+    if "event_time" in images:
+        out += [f"![event_time]({images['event_time']})", ""]
     return out
 
 
@@ -192,7 +235,14 @@ def tearsheet_section(sheet: TearSheet, images: Mapping[str, str]) -> list[str]:
         "",
         table(
             sheet.quantile_summary,
-            {"mean_return": _pct2, "minus_zero": _pct2, "mean_names": lambda v: f"{v:.1f}"},
+            {
+                "mean_return": _pct2,
+                "se_nw": _pct2,
+                "ci_low": _pct2,
+                "ci_high": _pct2,
+                "minus_zero": _pct2,
+                "mean_names": lambda v: f"{v:.1f}",
+            },
         ),
         "",
         f"### Long-short ({sheet.buckets[-1]} minus {sheet.buckets[0]})",
@@ -206,7 +256,7 @@ def tearsheet_section(sheet: TearSheet, images: Mapping[str, str]) -> list[str]:
     ]
     if sheet.notes:
         out += ["Notes:", "", *[f"- {n}" for n in sheet.notes], ""]
-    for key in ("cumulative", "ic"):
+    for key in ("cumulative", "bucket_means", "ic"):
         if key in images:
             out += [f"![{key}]({images[key]})", ""]
     return out
@@ -221,12 +271,15 @@ def markdown(
     notes: Sequence[str],
     images: Mapping[str, str],
     provenance: Mapping[str, str],
+    curves: Mapping[str, pl.DataFrame] | None = None,
+    market: str | None = None,
 ) -> str:
     """The whole report: inputs, provenance (engine version, score config, store, market caps), results."""
     out = [f"# {title}", "", "## Inputs", "", *[f"- {line}" for line in inputs], ""]
     out += ["## Provenance", "", *provenance_.markdown(provenance), ""]
     if study is not None:
         out += event_section(study, images)
+    out += event_time_section(curves or {}, market, images)
     if sheet is not None:
         out += tearsheet_section(sheet, images)
     if notes:

@@ -1,6 +1,8 @@
 """``evaluate``: does the score predict returns? The heavy-selling event test on the transactions, the factor
-tear sheet on a score panel, event-time curves, and a report object that renders and writes them (report.md,
-PNG charts and every result table as Parquet, each carrying the provenance of ``engine.provenance``)."""
+tear sheet on a score panel, market-adjusted event-time curves, and a report object that renders and writes
+them (report.md, a self-contained report.html, PNG charts and every result table as Parquet, each carrying
+the provenance of ``engine.provenance``). Computing (event_study, event_time, tearsheet), plotting (plots)
+and reporting (report, html) live apart."""
 
 from __future__ import annotations
 
@@ -12,16 +14,16 @@ import polars as pl
 
 from engine import frames, provenance
 from engine.errors import UserError
-from engine.evaluation import plots, report
+from engine.evaluation import html, plots, report
 from engine.evaluation.event_study import (
     BootstrapBy,
     EventStudy,
     MonthBy,
     Threshold,
     cluster_buy_events,
-    event_time_returns,
     heavy_selling_test,
 )
+from engine.evaluation.event_time import event_time_returns
 from engine.evaluation.prices import Prices, PriceSource, load_prices
 from engine.evaluation.tearsheet import DEFAULT_HORIZONS, TearSheet, tear_sheet
 from engine.scoring.run import ScoreRun
@@ -31,9 +33,12 @@ IMAGES: dict[str, str] = {
     "distributions": "heavy_vs_other.png",
     "event_time": "event_time.png",
     "cumulative": "cumulative_quantile_returns.png",
+    "bucket_means": "bucket_mean_returns.png",
     "ic": "ic_over_time.png",
 }
 """Report image key -> file name written next to report.md."""
+
+TITLE = "Insider signal evaluation"
 
 
 @dataclass
@@ -44,7 +49,8 @@ class EvaluationReport:
     event_study: EventStudy | None
     tear_sheet: TearSheet | None
     event_time: dict[str, pl.DataFrame]
-    """Curve name -> ``tau, mean_return, n`` (heavy-selling months, cluster buys)."""
+    """Curve name -> ``tau, mean_return, mean_abnormal, ci_low, ci_high, n`` (heavy-selling months, cluster
+    buys): ``engine.evaluation.event_time``."""
     cluster_events: pl.DataFrame | None
     inputs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -107,19 +113,23 @@ class EvaluationReport:
         return out
 
     def to_markdown(self, images: dict[str, str] | None = None) -> str:
+        """The report as Markdown, linking the charts named in ``images`` (key -> file name)."""
         return report.markdown(
-            title="Insider signal evaluation",
+            title=TITLE,
             inputs=self.inputs,
             study=self.event_study,
             sheet=self.tear_sheet,
+            curves=self.event_time,
+            market=self.prices.market_name,
             notes=self.notes,
             images=images or {},
             provenance=self.provenance,
         )
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write the PNGs, every table of ``frames()`` as ``<name>.parquet`` (provenance in its metadata) and
-        ``report.md`` into ``out_dir``; returns the written paths by name (tables as ``table:<name>``)."""
+        """Write the PNGs, every table of ``frames()`` as ``<name>.parquet`` (provenance in its metadata),
+        ``report.md`` and the self-contained ``report.html`` into ``out_dir``; returns the written paths by
+        name (tables as ``table:<name>``)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path] = {}
@@ -127,26 +137,34 @@ class EvaluationReport:
             written["distributions"] = plots.heavy_vs_other_distributions(
                 self.event_study, out / IMAGES["distributions"]
             )
-            written["event_time"] = plots.event_time(self.event_time, out / IMAGES["event_time"])
+            written["event_time"] = plots.event_time(
+                self.event_time, out / IMAGES["event_time"], market=self.prices.market_name
+            )
         if self.tear_sheet is not None:
             written["cumulative"] = plots.cumulative_quantile_returns(
                 self.tear_sheet, out / IMAGES["cumulative"]
             )
+            written["bucket_means"] = plots.bucket_means(self.tear_sheet, out / IMAGES["bucket_means"])
             written["ic"] = plots.ic_over_time(self.tear_sheet, out / IMAGES["ic"])
         images = {key: path.name for key, path in written.items()}
         for name, frame in self.frames().items():
             written[f"table:{name}"] = out / f"{name}.parquet"
             provenance.write_parquet(frame, written[f"table:{name}"], self.provenance)
+        text = self.to_markdown(images)
         written["report"] = out / "report.md"
-        written["report"].write_text(self.to_markdown(images), encoding="utf-8")
+        written["report"].write_text(text, encoding="utf-8")
+        written["html"] = out / "report.html"
+        written["html"].write_text(html.render(text, out, title=TITLE), encoding="utf-8")
         return written
 
 
 def written_summary(written: dict[str, Path]) -> str:
-    """``report.md (4 charts, 13 Parquet tables beside it)`` for what ``EvaluationReport.write`` wrote."""
+    """``report.md and report.html (5 charts, 13 Parquet tables beside them)`` for what
+    ``EvaluationReport.write`` wrote."""
     charts = sum(path.suffix == ".png" for path in written.values())
     tables = sum(path.suffix == ".parquet" for path in written.values())
-    return f"{written['report']} ({charts} charts, {tables} Parquet tables beside it)"
+    beside = f"({charts} charts, {tables} Parquet tables beside them)"
+    return f"{written['report']} and {written['html'].name} {beside}"
 
 
 def evaluate(
@@ -168,6 +186,7 @@ def evaluate(
     seed: int = 0,
     supersede_amendments: bool = True,
     cluster_min_insiders: int = 2,
+    market: str | None = None,
 ) -> EvaluationReport:
     """Evaluate a score panel and/or insider transactions against prices.
 
@@ -175,11 +194,13 @@ def evaluate(
     (``ticker`` or ``issuer_cik``) and ``factor``; with the engine's ``insider`` and a ``raw`` column,
     buckets split on the sign of ``raw`` unless ``sign_column`` says otherwise. ``prices``: a table, several,
     or loaded ``Prices``. ``transactions``: a Store or the store's transactions table, for the
-    heavy-selling test and the event-time curves. A ScoreRun or a Parquet score file brings its provenance.
+    heavy-selling test and the event-time curves. ``market``: the ticker of an index series in the price
+    table (e.g. SPY), which makes the event-time curves market-adjusted. A ScoreRun or a Parquet score file
+    brings its provenance.
     """
     if scores is None and transactions is None:
         raise UserError("nothing to evaluate", fix="pass a score panel, transactions, or both")
-    panel = prices if isinstance(prices, Prices) else load_prices(prices)
+    panel = prices if isinstance(prices, Prices) else load_prices(prices, market=market)
     inputs = panel.describe()
     notes: list[str] = []
     trades, trades_from = _transactions(transactions)
@@ -197,26 +218,15 @@ def evaluate(
             supersede_amendments=supersede_amendments,
         )
         inputs.append(f"Transactions: {study.counts['rows']:,} rows.")
-        heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())
-        curves["heavy-selling months"] = event_time_returns(panel, heavy[panel.key], heavy["start_date"])
-        clusters = cluster_buy_events(trades, min_insiders=cluster_min_insiders)
-        curves["cluster buys"] = event_time_returns(panel, clusters[panel.key], clusters["date"])
-        for name, curve in curves.items():
-            events = int(curve.filter(pl.col("tau") == 0)["n"].sum())
-            total = heavy.height if name.startswith("heavy") else clusters.height
-            notes.append(
-                f"Event-time curve '{name}': {events:,} of {total:,} events have a close on the event day."
-            )
+        curves, clusters = _event_time_curves(trades, panel, study, cluster_min_insiders, notes)
     sheet, scores_from, score_provenance = None, None, {}
     if scores is not None:
         frame, scores_from, score_provenance = _scores(scores)
-        if sign_column is None and factor == "insider" and "raw" in frame.columns:
-            sign_column = "raw"
         sheet = tear_sheet(
             frame,
             panel,
             factor=factor,
-            sign_column=sign_column,
+            sign_column=_sign_column(frame, factor, sign_column),
             horizons=horizons,
             quantiles=quantiles,
             nw_lags=nw_lags,
@@ -235,6 +245,32 @@ def evaluate(
         notes=notes,
         provenance=provenance.evaluation_provenance(scores_from, score_provenance, trades_from),
     )
+
+
+def _event_time_curves(
+    trades: pl.LazyFrame, panel: Prices, study: EventStudy, min_insiders: int, notes: list[str]
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """The event-time curves of the heavy-selling months and of cluster buys (those events too), with a
+    note per curve on how many of its events have a close on the event day."""
+    heavy = study.months.filter(pl.col("heavy") & pl.col("start_date").is_not_null())
+    clusters = cluster_buy_events(trades, min_insiders=min_insiders)
+    curves = {
+        "heavy-selling months": event_time_returns(panel, heavy[panel.key], heavy["start_date"]),
+        "cluster buys": event_time_returns(panel, clusters[panel.key], clusters["date"]),
+    }
+    for (name, curve), total in zip(curves.items(), (heavy.height, clusters.height), strict=True):
+        events = int(curve.filter(pl.col("tau") == 0)["n"].sum())
+        notes.append(
+            f"Event-time curve '{name}': {events:,} of {total:,} events have a close on the event day."
+        )
+    return curves, clusters
+
+
+def _sign_column(frame: pl.DataFrame, factor: str, sign_column: str | None) -> str | None:
+    """The column whose sign buckets the factor: as given, else ``raw`` for the engine's ``insider``."""
+    if sign_column is None and factor == "insider" and "raw" in frame.columns:
+        return "raw"
+    return sign_column
 
 
 def _scores(scores: ScoreRun | frames.TableSource) -> tuple[pl.DataFrame, str, dict[str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,8 @@ from engine.evaluation.kernels import bucket_means, rank_ic, zero_aware_buckets
 from engine.evaluation.prices import Prices
 
 DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 21, 63)
+LONG_SHORT = "long_short"
+"""The ``cumulative`` row of the top bucket minus the bottom one."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ class TearSheet:
     quantile_returns: pl.DataFrame
     """``date, horizon, bucket, mean_return, n``."""
     quantile_summary: pl.DataFrame
-    """``horizon, bucket, mean_return, minus_zero, mean_names``."""
+    """``horizon, bucket, n_dates, mean_return, se_nw (its Newey-West standard error over dates, horizon -
+    1 lags unless given), ci_low, ci_high (mean +- t(0.975, n_dates - 1) x se_nw), minus_zero,
+    mean_names``."""
     spread: pl.DataFrame
     """``date, horizon, long_short`` (top bucket minus bottom bucket)."""
     spread_summary: pl.DataFrame
@@ -50,7 +55,8 @@ class TearSheet:
     """``bucket, mean_turnover``."""
     cumulative: pl.DataFrame
     """``date, bucket, cumulative, n``: growth of 1 invested daily in each bucket (1-day returns; a day
-    without names in the bucket earns 0), and the names held that day."""
+    without names in the bucket earns 0), and the names held that day; bucket ``long_short`` is the top
+    bucket's daily return minus the bottom one's, compounded (0 on a day either is empty)."""
     coverage: pl.DataFrame
     """``date, scored, priced, nonzero, fwd_<h>...`` per evaluated date."""
     notes: list[str]
@@ -76,9 +82,26 @@ def lags_used(lags: int, n: int) -> int:
     return max(min(lags, n - 1), 0)
 
 
-def newey_west_t(values: np.ndarray, lags: int) -> float:
-    """t-statistic of the mean with Newey-West (Bartlett) standard errors and ``lags_used`` lags; NaN
-    when undefined."""
+def t_quantile(p: float, df: int) -> float:
+    """Student's t quantile: exact for 1 and 2 degrees of freedom, else the Cornish-Fisher expansion of
+    Abramowitz and Stegun 26.7.5 (within 0.1% of the exact value from 3 degrees of freedom on)."""
+    if df < 1 or not 0.0 < p < 1.0:
+        return math.nan
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    if df == 2:
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+    z = NormalDist().inv_cdf(p)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+def newey_west_se(values: np.ndarray, lags: int) -> float:
+    """Newey-West (Bartlett) standard error of the mean of the non-NaN ``values`` with ``lags_used``
+    lags; NaN when undefined."""
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
     n = len(x)
@@ -89,7 +112,14 @@ def newey_west_t(values: np.ndarray, lags: int) -> float:
     s = d @ d / n
     for lag in range(1, lags + 1):
         s += 2.0 * (1.0 - lag / (lags + 1.0)) * (d[lag:] @ d[:-lag]) / n
-    return float(x.mean() / math.sqrt(s / n)) if s > 0 else math.nan
+    return math.sqrt(s / n) if s > 0 else math.nan
+
+
+def newey_west_t(values: np.ndarray, lags: int) -> float:
+    """t-statistic of the mean with ``newey_west_se``; NaN when undefined."""
+    x = np.asarray(values, dtype=float)
+    se = newey_west_se(x, lags)
+    return float(np.nanmean(x) / se) if math.isfinite(se) else math.nan
 
 
 def tear_sheet(
@@ -108,84 +138,130 @@ def tear_sheet(
     ``sign_column`` (default: the factor) decides negative / zero / positive: for the engine's z-scored
     ``insider`` pass ``raw``, whose zeros are issuers without insider flow.
     """
-    horizons = tuple(sorted({int(h) for h in horizons}))
-    if not horizons or horizons[0] < 1:
-        raise UserError(f"horizons must be positive trading-day counts, got {horizons}", fix="e.g. 1,5,21,63")
+    horizons = _checked_horizons(horizons)
     if quantiles < 1:
         raise UserError(f"quantiles must be >= 1, got {quantiles}", fix="e.g. --quantiles 3")
     sign_column = sign_column or factor
-    frame = frames.frame(scores, "scores")
-    needed = {"date", prices.key, factor, sign_column}
-    if missing := sorted(needed - set(frame.columns)):
-        raise UserError(
-            f"score panel lacks columns {missing} (it has {frame.columns})",
-            fix=f"give a panel with date, {prices.key} and the factor column, or choose --factor",
-        )
+    frame = _score_frame(scores, prices, {factor, sign_column})
     notes: list[str] = []
-    panel = _to_panel(frame, prices, factor, sign_column, notes)
-    rows, f, s = panel
-    dates = prices.calendar[rows]
-    price_now = prices.close[rows]
+    rows, f, s = _to_panel(frame, prices, factor, sign_column, notes)
+    panel = _Panel(prices.calendar[rows], f, prices.close[rows], bucket_labels(quantiles))
+    dates, labels = panel.dates, panel.labels
     buckets = zero_aware_buckets(f, s, quantiles)
-    n_buckets = 2 * quantiles + 1
-    labels = bucket_labels(quantiles)
-
-    ic_frames, ic_rows, q_frames, q_rows, spread_frames, spread_rows = [], [], [], [], [], []
     coverage = {
         "date": dates,
         "scored": (~np.isnan(f)).sum(axis=1),
-        "priced": (~np.isnan(f) & ~np.isnan(price_now)).sum(axis=1),
+        "priced": (~np.isnan(f) & ~np.isnan(panel.close)).sum(axis=1),
         "nonzero": (~np.isnan(f) & (s != 0) & ~np.isnan(s)).sum(axis=1),
     }
+    results: list[_Horizon] = []
     for h in sorted({1, *horizons}):
         fwd = prices.forward_returns(h)[rows]
-        means, counts = bucket_means(buckets, fwd, n_buckets)
+        means, counts = bucket_means(buckets, fwd, len(labels))
         if h == 1:
             cumulative = _cumulative(dates, means, counts, labels)
-        if h not in horizons:
-            continue
-        lags = h - 1 if nw_lags is None else nw_lags
-        coverage[f"fwd_{h}"] = (~np.isnan(f) & ~np.isnan(fwd)).sum(axis=1)
-        ic, n = rank_ic(f, fwd, min_names)
-        ic_frames.append(pl.DataFrame({"date": dates, "horizon": h, "ic": ic, "n": n}))
-        ic_rows.append(_ic_summary(h, ic, lags))
-        q_frames.append(_bucket_frame(dates, h, means, counts, labels))
-        q_rows.extend(_bucket_summary(h, means, counts, labels, quantiles))
-        long_short = means[:, -1] - means[:, 0]
-        spread_frames.append(pl.DataFrame({"date": dates, "horizon": h, "long_short": long_short}))
-        valid = long_short[~np.isnan(long_short)]
-        spread_rows.append(
-            {
-                "horizon": h,
-                "n_dates": len(valid),
-                "mean": float(valid.mean()) if len(valid) else None,
-                "t_nw": _none_if_nan(newey_west_t(valid, lags)),
-            }
-        )
-        past = int(np.sum(~np.isnan(f) & ~np.isnan(price_now) & np.isnan(fwd)))
-        if past:
-            notes.append(
-                f"{past:,} scored cells with a close have no {h}-day forward return (the window runs past "
-                f"the prices or the security's history): left out of the {h}-day statistics."
-            )
+        if h in horizons:
+            lags = h - 1 if nw_lags is None else nw_lags
+            result = _horizon(panel, h, lags, fwd, means, counts, min_names)
+            coverage[f"fwd_{h}"] = result.covered
+            notes.extend(result.notes)
+            results.append(result)
     turnover = _turnover(dates, buckets, labels)
     return TearSheet(
         factor=factor,
         sign_column=sign_column,
         horizons=horizons,
         quantiles=quantiles,
-        ic=_nan_to_null(pl.concat(ic_frames).with_columns(pl.col("date").cast(pl.Date))),
-        ic_summary=pl.DataFrame(ic_rows),
-        quantile_returns=pl.concat(q_frames),
-        quantile_summary=pl.DataFrame(q_rows),
-        spread=_nan_to_null(pl.concat(spread_frames).with_columns(pl.col("date").cast(pl.Date))),
-        spread_summary=pl.DataFrame(spread_rows, schema_overrides={"mean": pl.Float64, "t_nw": pl.Float64}),
+        ic=_nan_to_null(pl.concat(r.ic for r in results).with_columns(pl.col("date").cast(pl.Date))),
+        ic_summary=pl.DataFrame([r.ic_summary for r in results]),
+        quantile_returns=pl.concat(r.quantile_returns for r in results),
+        quantile_summary=pl.DataFrame([row for r in results for row in r.quantile_summary]),
+        spread=_nan_to_null(pl.concat(r.spread for r in results).with_columns(pl.col("date").cast(pl.Date))),
+        spread_summary=pl.DataFrame(
+            [r.spread_summary for r in results], schema_overrides={"mean": pl.Float64, "t_nw": pl.Float64}
+        ),
         turnover=turnover,
         turnover_summary=turnover.group_by("bucket", maintain_order=True).agg(
             pl.col("turnover").mean().alias("mean_turnover")
         ),
         cumulative=cumulative,
         coverage=pl.DataFrame(coverage).with_columns(pl.col("date").cast(pl.Date)),
+        notes=notes,
+    )
+
+
+def _checked_horizons(horizons: Sequence[int]) -> tuple[int, ...]:
+    """The horizons sorted and unique; a ``UserError`` for none or a non-positive one."""
+    checked = tuple(sorted({int(h) for h in horizons}))
+    if not checked or checked[0] < 1:
+        raise UserError(f"horizons must be positive trading-day counts, got {checked}", fix="e.g. 1,5,21,63")
+    return checked
+
+
+def _score_frame(scores: frames.TableSource, prices: Prices, columns: set[str]) -> pl.DataFrame:
+    """The score panel as a frame, refused when it lacks ``date``, the prices' key or ``columns``."""
+    frame = frames.frame(scores, "scores")
+    if missing := sorted({"date", prices.key, *columns} - set(frame.columns)):
+        raise UserError(
+            f"score panel lacks columns {missing} (it has {frame.columns})",
+            fix=f"give a panel with date, {prices.key} and the factor column, or choose --factor",
+        )
+    return frame
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """The evaluated trading days, the factor and the close on (day x security) matrices, the buckets."""
+
+    dates: np.ndarray
+    factor: np.ndarray
+    close: np.ndarray
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class _Horizon:
+    """One horizon's share of the tear sheet: its rows of each table and its coverage column."""
+
+    ic: pl.DataFrame
+    ic_summary: dict
+    quantile_returns: pl.DataFrame
+    quantile_summary: list[dict]
+    spread: pl.DataFrame
+    spread_summary: dict
+    covered: np.ndarray
+    notes: list[str]
+
+
+def _horizon(
+    panel: _Panel, h: int, lags: int, fwd: np.ndarray, means: np.ndarray, counts: np.ndarray, min_names: int
+) -> _Horizon:
+    """Rank IC, bucket returns and the long-short spread of the ``h``-day forward returns ``fwd``
+    (``means``, ``counts``: per date and bucket), with ``lags`` Newey-West lags."""
+    dates, f, labels = panel.dates, panel.factor, panel.labels
+    ic, n = rank_ic(f, fwd, min_names)
+    long_short = means[:, -1] - means[:, 0]
+    valid = long_short[~np.isnan(long_short)]
+    past = int(np.sum(~np.isnan(f) & ~np.isnan(panel.close) & np.isnan(fwd)))
+    notes = []
+    if past:
+        notes.append(
+            f"{past:,} scored cells with a close have no {h}-day forward return (the window runs past "
+            f"the prices or the security's history): left out of the {h}-day statistics."
+        )
+    return _Horizon(
+        ic=pl.DataFrame({"date": dates, "horizon": h, "ic": ic, "n": n}),
+        ic_summary=_ic_summary(h, ic, lags),
+        quantile_returns=_bucket_frame(dates, h, means, counts, labels),
+        quantile_summary=_bucket_summary(h, means, counts, labels, len(labels) // 2, lags),
+        spread=pl.DataFrame({"date": dates, "horizon": h, "long_short": long_short}),
+        spread_summary={
+            "horizon": h,
+            "n_dates": len(valid),
+            "mean": float(valid.mean()) if len(valid) else None,
+            "t_nw": _none_if_nan(newey_west_t(valid, lags)),
+        },
+        covered=(~np.isnan(f) & ~np.isnan(fwd)).sum(axis=1),
         notes=notes,
     )
 
@@ -281,18 +357,27 @@ def _bucket_frame(dates: np.ndarray, h: int, means: np.ndarray, counts: np.ndarr
     ).with_columns(pl.col("date").cast(pl.Date), pl.col("mean_return").fill_nan(None))
 
 
-def _bucket_summary(h: int, means: np.ndarray, counts: np.ndarray, labels: list[str], quantiles: int) -> list:
+def _bucket_summary(
+    h: int, means: np.ndarray, counts: np.ndarray, labels: list[str], quantiles: int, lags: int
+) -> list:
     out = []
     zero = means[:, quantiles]
     for b, label in enumerate(labels):
         col = means[:, b]
         both = ~np.isnan(col) & ~np.isnan(zero)
+        n = int((~np.isnan(col)).sum())
+        mean = float(np.nanmean(col)) if n else math.nan
+        se = newey_west_se(col, lags)
+        half = t_quantile(0.975, n - 1) * se
         out.append(
             {
                 "horizon": h,
                 "bucket": label,
-                "n_dates": int((~np.isnan(col)).sum()),
-                "mean_return": _none_if_nan(float(np.nanmean(col)) if (~np.isnan(col)).any() else math.nan),
+                "n_dates": n,
+                "mean_return": _none_if_nan(mean),
+                "se_nw": _none_if_nan(se),
+                "ci_low": _none_if_nan(mean - half),
+                "ci_high": _none_if_nan(mean + half),
                 "minus_zero": _none_if_nan(
                     float((col[both] - zero[both]).mean()) if both.any() else math.nan
                 ),
@@ -318,13 +403,17 @@ def _turnover(dates: np.ndarray, buckets: np.ndarray, labels: list[str]) -> pl.D
 
 
 def _cumulative(dates: np.ndarray, means: np.ndarray, counts: np.ndarray, labels: list[str]) -> pl.DataFrame:
-    growth = np.cumprod(1.0 + np.nan_to_num(means, nan=0.0), axis=0)
+    long_short = means[:, -1:] - means[:, :1]
+    daily = np.hstack([means, long_short])
+    growth = np.cumprod(1.0 + np.nan_to_num(daily, nan=0.0), axis=0)
+    held = np.hstack([counts, np.minimum(counts[:, -1:], counts[:, :1])])
+    names = [*labels, LONG_SHORT]
     return pl.DataFrame(
         {
-            "date": np.repeat(dates, len(labels)),
-            "bucket": np.tile(np.array(labels), len(dates)),
+            "date": np.repeat(dates, len(names)),
+            "bucket": np.tile(np.array(names), len(dates)),
             "cumulative": growth.ravel(),
-            "n": counts.ravel(),
+            "n": held.ravel(),
         }
     ).with_columns(pl.col("date").cast(pl.Date))
 

@@ -1,5 +1,6 @@
 """A local fake EDGAR on 127.0.0.1 serving real filings under EDGAR's URL layout, with fault injection:
-filings (real submissions and synthetic copies), indexes (form.idx, master.idx), server, process."""
+filings (real submissions and synthetic copies), indexes (form.idx, master.idx), the current-filings feed of
+a scripted day (feed), server, process."""
 
 from engine._faces import lazy_face
 
@@ -18,6 +19,16 @@ _EXPORTS = {
     "max_in_window": "engine.replay.server",
     "windows_over": "engine.replay.server",
     "ReplayProcess": "engine.replay.process",
+    "FakeTiingo": "engine.replay.tiingo",
+    "LocalServer": "engine.replay.local",
+    "CurrentFeed": "engine.replay.feed",
+    "FeedFault": "engine.replay.feed",
+    "Publication": "engine.replay.feed",
+    "ReplayClock": "engine.replay.feed",
+    "as_owner": "engine.replay.feed",
+    "evenly": "engine.replay.feed",
+    "restamp": "engine.replay.feed",
+    "scripted_day": "engine.replay.feed",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from parsers.accessions import is_accession
+
 
 @dataclass(frozen=True)
 class ReplayFiling:
@@ -188,11 +190,7 @@ def load_filing(path: Path) -> ReplayFiling:
     accession = _header_value(header, "<ACCESSION-NUMBER>")
     if not accession:
         stem = path.stem
-        accession = (
-            stem
-            if re.fullmatch(r"\d{10}-\d{2}-\d{6}", stem)
-            else _derived_accession(digest, filing_date.year)
-        )
+        accession = stem if is_accession(stem) else _derived_accession(digest, filing_date.year)
     seconds = int.from_bytes(digest[8:12], "big") % (16 * 3600)
     accepted_at = datetime.combine(filing_date, datetime.min.time()) + timedelta(hours=6, seconds=seconds)
     body = wrap_submission(
@@ -220,18 +218,18 @@ def load_filings(directory: Path) -> list[ReplayFiling]:
 
 
 def synthetic_copies(
-    filings: list[ReplayFiling], n: int, *, start: date = date(2030, 1, 2)
+    filings: list[ReplayFiling], n: int, *, start: date = date(2030, 1, 2), first: int = 0
 ) -> list[ReplayFiling]:
-    """``n`` filings cycling over real ones under fresh accessions (``99999999..``) and business days from
-    ``start``, 1,000 a day: volume for benchmarks, each a real filing with its header dates and accession
-    rewritten."""
+    """``n`` filings cycling over real ones under fresh accessions (``99999999..``, numbered from
+    ``first``) and business days from ``start``, 1,000 a day: volume for benchmarks, each a real filing
+    with its header dates and accession rewritten."""
     copies = []
     day = _next_weekday(start)
     for i in range(n):
         if i and i % 1000 == 0:
             day = _next_weekday(day + timedelta(days=1))
         source = filings[i % len(filings)]
-        accession = f"9999999999-{day.year % 100:02d}-{i:06d}"
+        accession = f"9999999999-{day.year % 100:02d}-{first + i:06d}"
         body = source.body.replace(source.accession.encode(), accession.encode())
         old_day, new_day = f"{source.filing_date:%Y%m%d}".encode(), f"{day:%Y%m%d}".encode()
         body = body.replace(b": " + old_day, b": " + new_day)

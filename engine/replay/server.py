@@ -16,20 +16,22 @@ import asyncio
 import bisect
 import gzip as gzip_module
 import re
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from aiohttp import web
 
 from engine.edgar.calendar import FIRST_INDEX_DAY, quarter_bounds, quarter_of, today_in_new_york
 from engine.edgar.urls import DATASET_DIR, FRAME_CONCEPT
+from engine.replay.feed import FEED_PATH, NEW_YORK, CurrentFeed, ReplayClock
 from engine.replay.filings import ReplayFiling, iso_date, load_filings
 from engine.replay.indexes import form_index, master_index
+from engine.replay.local import LocalServer
+from parsers.accessions import ACCESSION_PATTERN
 
 RATE_PAGE = (
     b"<html><head><title>SEC.gov | Request Rate Threshold Exceeded</title></head><body>"
@@ -93,10 +95,15 @@ class Hit:
 
 
 @dataclass
-class FakeEdgar:
+class FakeEdgar(LocalServer):
     """The fake EDGAR. Every weekday up to ``today`` (default: the last filing day) has a daily index and
     every quarter since 1993 up to it a quarterly one, empty where no filing falls; later ones answer 403
-    like EDGAR's not-yet-existing indexes. ``files`` serves other real files at their path (``xbrl.idx``)."""
+    like EDGAR's not-yet-existing indexes. ``files`` serves other real files at their path (``xbrl.idx``).
+    ``feed`` serves the current-filings Atom feed of a scripted day (default: an empty feed); its filings
+    are added to ``filings`` and stay out of the archive and the daily index until the script publishes
+    them."""
+
+    thread_name = "fake-edgar"
 
     filings: list[ReplayFiling]
     frames: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -105,9 +112,14 @@ class FakeEdgar:
     latency: float = 0.0
     gzip: bool = False
     today: date | None = None
+    feed: CurrentFeed | None = None
     hits: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # EDGAR always has a current-filings feed: without a script, an empty one
+        self._feed = self.feed or CurrentFeed([], ReplayClock(datetime.now(NEW_YORK).replace(tzinfo=None)))
+        known = {f.accession for f in self.filings}
+        self.filings = self.filings + [f for f in self._feed.filings if f.accession not in known]
         self._by_accession = {f.accession: f for f in self.filings}
         self._by_day: dict[date, list[ReplayFiling]] = defaultdict(list)
         self._by_quarter: dict[tuple[int, int], list[ReplayFiling]] = defaultdict(list)
@@ -117,10 +129,7 @@ class FakeEdgar:
         self.today = self.today or max(self._by_day, default=today_in_new_york())
         self._faults: list[Fault] = []
         self._cache: dict[str, bytes] = {}
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.base_url = ""
+        self._init_server()
 
     @classmethod
     def from_directory(cls, directory: Path, **options: object) -> FakeEdgar:
@@ -176,11 +185,15 @@ class FakeEdgar:
         filing = self._by_accession.get(accession)
         if filing is None or all(cik != c for c, _ in filing.ciks):
             return None
+        if not self._feed.published(accession):
+            return None
         return filing.body
 
     def _daily_index(self, kind: str, day: date) -> bytes | None:
         assert self.today is not None
         if day > self.today or day.weekday() >= 5:
+            return None
+        if not self._feed.indexed(day):
             return None
         build = form_index if kind == "form" else master_index
         return build(self._by_day.get(day, []), daily=True, last_day=day)
@@ -206,7 +219,7 @@ class FakeEdgar:
     def _resolve(self, path: str) -> bytes | None:
         if path in self.files:
             return self.files[path]
-        if m := re.fullmatch(r"/Archives/edgar/data/(\d+)/(\d{10}-\d{2}-\d{6})\.txt", path):
+        if m := re.fullmatch(rf"/Archives/edgar/data/(\d+)/({ACCESSION_PATTERN})\.txt", path):
             return self._filing_body(int(m.group(1)), m.group(2))
         if m := re.fullmatch(
             r"/Archives/edgar/daily-index/(\d{4})/QTR([1-4])/(form|master)\.(\d{8})\.idx", path
@@ -234,6 +247,10 @@ class FakeEdgar:
             await asyncio.sleep(self.latency)
         if not _EMAIL.search(user_agent.encode("latin-1", "replace")):
             return self._log(arrived, path, user_agent, web.Response(status=403, body=UNDECLARED_PAGE))
+        if fault is None and path == FEED_PATH:
+            response, scripted = await self._feed_response(request)
+            self.hits.append(Hit(arrived, path, response.status, user_agent, scripted))
+            return response
         if fault is not None:
             response = await self._fault_response(fault, request, path)
             status = response.status if response is not None else 0
@@ -249,6 +266,22 @@ class FakeEdgar:
             body = gzip_module.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         return self._log(arrived, path, user_agent, web.Response(body=body, headers=headers))
+
+    async def _feed_response(self, request: web.Request) -> tuple[web.StreamResponse, str | None]:
+        """The feed page asked for, or the scripted fault in force (an outage answers 503), and the
+        scripted fault's kind."""
+        scripted = self._feed.active_fault()
+        if scripted is not None and scripted.kind != "scroll":
+            kind = "503" if scripted.kind == "outage" else scripted.kind
+            fault = Fault(kind, FEED_PATH, scripted.retry_after)
+            response = await self._fault_response(fault, request, FEED_PATH)
+            assert response is not None
+            return response, scripted.kind
+        status, body = self._feed.page(request.query, self.base_url)
+        page = web.Response(
+            status=status, body=body, content_type="application/atom+xml", charset="ISO-8859-1"
+        )
+        return page, scripted.kind if scripted is not None else None
 
     def _log(self, arrived: float, path: str, user_agent: str, response: web.Response) -> web.Response:
         self.hits.append(Hit(arrived, path, response.status, user_agent))
@@ -322,53 +355,6 @@ class FakeEdgar:
         application.router.add_get("/_replay/{action}", self._control)
         application.router.add_get("/{tail:.*}", self._handle)
         return application
-
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1 (an ephemeral port by default); returns the base URL ``http://127.0.0.1:N/``."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        sockets = site._server.sockets  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/"
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Close the listener and every connection."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeEdgar:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def start_in_thread(self, port: int = 0) -> str:
-        """Serve from a background thread with its own event loop (for a client in another loop)."""
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start(port))
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self.stop())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-edgar", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        return self.base_url
-
-    def stop_thread(self) -> None:
-        """Stop a server started by :meth:`start_in_thread`."""
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(30)
-            self._thread = None
 
 
 def max_in_window(hits: Iterable[Hit], period: float = 1.0) -> int:

@@ -1,5 +1,6 @@
 """SCORING.md as code: config, eligibility and amendment rules, the lazy events pipeline, market caps,
-numba kernels with their plain-Python twins, the slow reference and the run."""
+numba kernels with their plain-Python twins, the slow reference, the run and the live cross-section of
+insider watch."""
 
 from engine._faces import lazy_face
 
@@ -17,6 +18,12 @@ _EXPORTS = {
     "reference_score": "engine.scoring.reference",
     "eligible_trades": "engine.scoring.rules",
     "clean_ticker": "engine.scoring.rules",
+    "point_in_time_caps": "engine.scoring.caps_from_prices",
+    "ticker_table": "engine.scoring.tickers",
+    "TickerTable": "engine.scoring.tickers",
+    "resolve_issuers": "engine.scoring.tickers",
+    "read_company_tickers": "engine.scoring.tickers",
+    "live_scores": "engine.scoring.live",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from engine.errors import UserError
 from engine.scoring.amendments import amendment_dates, with_superseded
 from engine.scoring.config import ROLES, ScoreConfig
 from engine.scoring.market_caps import SHARES, MarketCaps
 from engine.scoring.rules import dollar_value, eligible_trades, priced
-from engine.store.accessions import KEY, accession_key
+from engine.store.accessions import KEY, accession_key, check_keys
 from parsers.roles import SEE_REMARKS_PATTERN
 
 NEVER = np.iinfo(np.int64).max // 2
@@ -348,7 +347,7 @@ def event_frame(
         )
         .collect()
     )
-    _check_accessions(trades)
+    check_keys(trades, "transactions", rows="eligible row(s)")
     duplicates = trades["duplicate"].sum()
     if duplicates:
         notes.append(f"{duplicates} duplicate transaction row(s) (same accession and row) counted once")
@@ -416,15 +415,6 @@ def _input_notes(candidates: pl.DataFrame, earliest: dt.date, last_day: dt.date)
             "reporting-owner CIK were left out"
         )
     return notes
-
-
-def _check_accessions(trades: pl.DataFrame) -> None:
-    bad_accessions = trades[KEY].null_count()
-    if bad_accessions:
-        raise UserError(
-            f"transactions: {bad_accessions} eligible row(s) with a malformed accession",
-            fix="accessions are 0000000000-00-000000 or sha1-<12 hex>; re-ingest the filings",
-        )
 
 
 def _sized(trades: pl.LazyFrame, caps: MarketCaps, config: ScoreConfig, detail: bool) -> pl.LazyFrame:

@@ -19,6 +19,7 @@ from engine import frames
 from engine.errors import UserError
 from engine.frames import TableSource
 from engine.scoring.rules import clean_ticker
+from engine.scoring.tickers import resolve_issuers
 from parsers.schema import SHARES_OUTSTANDING_SCHEMA
 
 MarketSource = TableSource
@@ -158,31 +159,13 @@ def _from_shares_table(frame: pl.DataFrame, origin: str) -> MarketCaps:
 def tickers_to_ciks(
     frame: pl.DataFrame, ticker_map: pl.LazyFrame | None, origin: str
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Map ``ticker`` to the issuer whose latest filing on or before the row's date used it (or, before
-    any such filing, the first issuer to use it later)."""
+    """Map ``ticker`` to an issuer by the point-in-time rule of ``engine.scoring.tickers.resolve_issuers``
+    (the issuer whose latest filing on or before the row's date used it; before any, the first to use it
+    later)."""
     if ticker_map is None:
         raise UserError(f"{origin}: tickers need filings to map them to CIKs", fix="add an issuer_cik column")
-    frame = frame.with_columns(clean_ticker()).sort("date")
-    known = (
-        ticker_map.select("ticker", "available_date", "issuer_cik").unique().sort("available_date").collect()
-    )
-    joined = frame.join_asof(
-        known,
-        left_on="date",
-        right_on="available_date",
-        by="ticker",
-        strategy="backward",
-        check_sortedness=False,
-    )
-    forward = frame.join_asof(
-        known,
-        left_on="date",
-        right_on="available_date",
-        by="ticker",
-        strategy="forward",
-        check_sortedness=False,
-    )
-    joined = joined.with_columns(pl.col("issuer_cik").fill_null(forward["issuer_cik"])).drop("available_date")
+    frame = frame.with_columns(clean_ticker())
+    joined = frame.with_columns(resolve_issuers(frame, ticker_map).alias("issuer_cik"))
     unmatched = joined.filter(pl.col("issuer_cik").is_null() & pl.col("ticker").is_not_null())
     notes = []
     if unmatched.height:

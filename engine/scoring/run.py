@@ -33,6 +33,7 @@ from engine.scoring.universe import (
     ticker_labels,
 )
 from engine.store.datasets import Store
+from engine.store.shares import frame_files, scan_shares_outstanding
 from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -90,10 +91,7 @@ def open_tables(source: Source) -> tuple[dict[str, pl.LazyFrame], Store | None]:
     """The four store tables as LazyFrames, from a Store, a store directory or a mapping of tables
     (owners and footnotes may be left out: they then count as empty)."""
     if isinstance(source, str | Path):
-        root = Path(source)
-        if not (root / "filings").is_dir():
-            raise UserError(f"no store at {root} (no filings/ directory)", fix="run `insider ingest` first")
-        source = Store(root)
+        source = Store.existing(source)
     if isinstance(source, Store):
         return {name: source.scan(name) for name in _SCHEMAS}, source
     if frames.is_table(source):
@@ -166,14 +164,19 @@ def resolve_market_caps(
     if isinstance(market_caps, str) and market_caps == "store":
         if store is None:
             raise UserError("market_caps='store' needs a Store source", fix="pass the Store or a file")
-        files = sorted((store.root / "shares_outstanding").glob("**/*.parquet"))
-        if not files:
+        if not frame_files(store):
             raise UserError(
                 f"the store {store.root} has no shares_outstanding table",
                 fix="load shares outstanding into the store or pass --market-caps FILE",
             )
+        from engine.scoring.caps_from_prices import point_in_time_caps
+        from engine.store.prices import has_prices, scan_prices
+
+        if has_prices(store):  # point-in-time caps: shares as filed x closes as traded
+            build = point_in_time_caps(scan_shares_outstanding(store), scan_prices(store))
+            return build.market_caps(f"the store's shares_outstanding x its prices ({store.root})")
         label = f"the store's shares_outstanding table ({store.root})"
-        return load_market_caps(pl.scan_parquet(files), ticker_map, label=label)
+        return load_market_caps(scan_shares_outstanding(store), ticker_map, label=label)
     return load_market_caps(market_caps, ticker_map)
 
 
@@ -327,7 +330,7 @@ def _latest_filings(
     config: ScoreConfig,
 ) -> tuple[pl.Series, np.ndarray, np.ndarray]:
     """The ticker labels, and per date and issuer the label of the latest filing and universe membership
-    (``kernels.latest_filing`` on the filings grouped by issuer, by a counting sort rather than a sort)."""
+    (``kernels.latest_filing`` on the filings grouped by issuer by ``kernels.group_order``, not by Polars)."""
     tickers, label = ticker_labels(filings["ticker"])
     day = filings["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
     order, ptr = kernels.group_order(issuer_index(filings["issuer_cik"].to_numpy()), day, n_issuers)
@@ -355,8 +358,8 @@ def _window_columns(
     """``buys, sells, n_buys, n_sells, missing, cluster`` per row: the events grouped by issuer and day,
     and within a day by term, so that a window's sum adds the same terms in the same order whatever
     other events a run loaded (an append equals a full rescore bit for bit)."""
-    order, ptr = kernels.group_order(issuer, events.start, n_issuers)
-    kernels.sort_runs(order, ptr, events.start, events.term)
+    grouped, ptr = kernels.group_order(issuer, events.start, n_issuers)
+    order = kernels.sort_runs(grouped, ptr, events.start, events.term)
     start = events.start[order]
     superseded = events.superseded[order]
     sums = kernels.window_sums(

@@ -1,4 +1,5 @@
-"""The Parquet store: every dataset's layout, atomic writes, the accession index and local-file ingest."""
+"""The Parquet store: every dataset's layout (the tables, the download manifest, shares outstanding), atomic
+writes, the accession codec and index, and local-file ingest."""
 
 from engine._faces import lazy_face
 
@@ -6,6 +7,8 @@ _EXPORTS = {
     "Store": "engine.store.datasets",
     "WriteResult": "engine.store.datasets",
     "AccessionIndex": "engine.store.indexes",
+    "Manifest": "engine.store.manifest",
+    "scan_shares_outstanding": "engine.store.shares",
     "ingest": "engine.store.ingest",
     "IngestReport": "engine.store.ingest",
 }

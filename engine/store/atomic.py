@@ -17,7 +17,10 @@ TMP_SUFFIX = ".tmp"
 
 
 def fsync_directory(directory: Path) -> None:
-    """Make the renames inside ``directory`` durable."""
+    """Make the renames inside ``directory`` durable (Windows cannot open a directory to fsync it; NTFS
+    journals the rename itself)."""
+    if os.name == "nt":
+        return
     handle = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(handle)

@@ -1,7 +1,10 @@
 """The Parquet store: one hive-partitioned dataset per table of ``parsers.schema.STORE_TABLES``.
 
 Layout: ``ROOT/<table>/filing_year=YYYY/filing_month=M/part-<hash>.parquet``; partition columns live in
-the directory names, not in the files. Readers only ever match ``*.parquet`` and every file appears by
+the directory names, not in the files. Beside the tables live the side datasets, each in its own
+directory with its own layout: ``_manifest`` (``engine.store.manifest``) and ``shares_outstanding``
+(``engine.store.shares``). Every path inside a store is built in ``engine.store``: others ask a
+``Store`` for a dataset's directory or scan. Readers only ever match ``*.parquet`` and every file appears by
 ``os.replace`` of a fully written, fsynced temp file, so a reader never sees half a file.
 
 A write is one batch of filings, published at once. Every file of a batch is first written under a
@@ -16,19 +19,18 @@ a power loss, the whole batch removed), so that a retry stores each row exactly 
 replaces stored filings (one filing, one row: ``engine.store.indexes``) stages rewrites of the files
 that hold their rows and removes those files once the rewrites are published.
 
-One process writes at a time: each write holds an exclusive ``fcntl`` lock on ``ROOT/.lock``, which
-also carries a generation number bumped by every write. An instance keeps the set of stored accessions
+One process writes at a time: each write holds an exclusive lock on ``ROOT/.lock`` (``filelock``: an
+OS lock on Linux, macOS and Windows, released by the OS if the process dies) and bumps a generation
+number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the set of stored accessions
 in memory and reloads it only when the generation shows that another instance or process wrote since.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from engine.errors import UserError
 from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
@@ -51,10 +54,25 @@ CHILD_TABLES: tuple[str, ...] = tuple(name for name in STORE_TABLES if name not 
 WRITE_ORDER: tuple[str, ...] = (*CHILD_TABLES, QUARANTINE, FILINGS)
 """Child tables first, ``filings/`` last: the filings row is what marks an accession as stored."""
 
+MANIFEST = "_manifest"
+"""The downloader's record of every accession it dealt with (``engine.store.manifest``)."""
+SHARES_OUTSTANDING = "shares_outstanding"
+"""Cover-page shares outstanding, one file per XBRL frame (``engine.store.shares``)."""
+PRICES = "prices"
+"""Daily prices, one file per series (``engine.evaluation.price_store``)."""
+COMPANY_TICKERS = "company_tickers"
+"""The SEC's current ticker map, as last fetched (``engine.scoring.tickers``)."""
+SIDE_DATASETS: tuple[str, ...] = (MANIFEST, SHARES_OUTSTANDING, PRICES, COMPANY_TICKERS)
+"""Datasets kept beside the filing batches (each written by the module named)."""
+
 JOURNAL = "_journal.json"
 STAGING, PUBLISH = "staging", "publish"
 """Journal states: files being written under hidden names; files being renamed into place."""
 LOCK = ".lock"
+WRITER = ".writer"
+"""``generation pid`` of the last write: the generation tells instances their indexes are stale, the pid
+names the holder when the lock is busy."""
+LOCK_POLL_SECONDS = 0.05
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
 
@@ -96,8 +114,25 @@ class Store:
             with contextlib.suppress(UserError), self._locked(timeout=0.0):
                 pass
 
+    @classmethod
+    def existing(cls, root: str | os.PathLike[str], *, holding: str = FILINGS) -> Store:
+        """The store at ``root``, refused with a ``UserError`` when it has no ``holding`` table yet."""
+        store = cls(root)
+        if not store.dataset_dir(holding).is_dir():
+            raise UserError(
+                f"no store at {store.root} (no {holding}/ directory)", fix="run `insider ingest` first"
+            )
+        return store
+
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    def dataset_dir(self, name: str) -> Path:
+        """The directory of one dataset: a table of ``STORE_TABLES`` or one of ``SIDE_DATASETS``."""
+        if name not in STORE_TABLES and name not in SIDE_DATASETS:
+            known = ", ".join((*STORE_TABLES, *SIDE_DATASETS))
+            raise ValueError(f"unknown store dataset {name!r}; the datasets are {known}")
+        return self.root / name
 
     # reading
 
@@ -107,7 +142,7 @@ class Store:
         Files written before a column was added to the schema scan with that column null, and columns
         a file has beyond the schema are ignored, so that a store outlives schema changes."""
         schema = _polars_schema(name)
-        directory = self.root / name
+        directory = self.dataset_dir(name)
         if not any(directory.glob("filing_year=*/filing_month=*/*.parquet")):
             return pl.LazyFrame(schema=schema)
         return pl.scan_parquet(
@@ -126,6 +161,15 @@ class Store:
     def last_filing_date(self) -> date | None:
         """The latest ``filing_date`` of any stored filing, or None for an empty store."""
         return self.scan(FILINGS).select(pl.col("filing_date").max()).collect().item()
+
+    def side_directory(self, name: str) -> Path:
+        """A directory of the store for state kept beside the datasets (``_watch``), created if missing;
+        its name starts with ``_`` so that no dataset scan ever reads it."""
+        if not name.startswith("_") or "/" in name:
+            raise ValueError(f"a side directory is named _name, got {name!r}")
+        directory = self.root / name
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
     def summary(self) -> dict[str, int]:
         """Row count of every dataset."""
@@ -222,9 +266,7 @@ class Store:
         gone = pa.array(sorted(resolution.replace), pa.string())
         for name in (*CHILD_TABLES, FILINGS):
             for year, month in sorted(set(resolution.replace.values())):
-                directory = (
-                    self.root / name / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
-                )
+                directory = self._partition_dir(name, year, month)
                 for path in sorted(directory.glob("*.parquet")):
                     held = pq.read_table(path, columns=["accession"]).column("accession")
                     if not pc.any(pc.is_in(held, value_set=gone)).as_py():
@@ -269,10 +311,13 @@ class Store:
             digest = hashlib.sha1(name.encode())
             for key in zip(*(rows.column(k).to_pylist() for k in keys), strict=True):
                 digest.update(repr(key).encode())
-            directory = self.root / name / f"{year}={parts[start][0]}" / f"{month}={parts[start][1]}"
+            directory = self._partition_dir(name, *parts[start])
             file_name = f"part-{digest.hexdigest()[:20]}.parquet"
             yield directory / file_name, rows.select(_FILE_SCHEMAS[name].names)
             start = end
+
+    def _partition_dir(self, name: str, year: int, month: int) -> Path:
+        return self.dataset_dir(name) / f"{PARTITION_COLUMNS[0]}={year}" / f"{PARTITION_COLUMNS[1]}={month}"
 
     def _write_files(self, files: list[tuple[str, Path, pa.Table]], obsolete: list[Path]) -> None:
         """Journal the batch, stage every file, mark the journal publishing, publish (renames, then the
@@ -297,37 +342,28 @@ class Store:
         """Hold the writer lock: repair a crashed batch, bump the generation, reload stale indexes."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            handle = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            lock = FileLock(self.root / LOCK)
+            lock.acquire(timeout=timeout, poll_interval=LOCK_POLL_SECONDS)
+        except Timeout:
+            holder = _read_writer(self.root / WRITER)[1]
+            raise UserError(
+                f"the store {self.root} is being written by another process (pid {holder})",
+                fix="wait for the other ingest or update to finish, or use another --store",
+            ) from None
         except OSError as exc:
             raise UserError(
                 f"cannot write to the store {self.root}: {exc.strerror or exc}",
                 fix="pass a --store directory you can write to",
             ) from exc
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = _read_lock_file(self.root / LOCK)[1]
-                        raise UserError(
-                            f"the store {self.root} is being written by another process (pid {holder})",
-                            fix="wait for the other ingest or update to finish, or use another --store",
-                        ) from None
-                    time.sleep(0.05)
-            generation = _read_lock_file(self.root / LOCK)[0]
+            generation = _read_writer(self.root / WRITER)[0]
             self._forget_if_changed(generation)
             self._recover()
             self._generation = (generation or 0) + 1
-            record = f"{self._generation:020d} {os.getpid():>10}\n".encode()
-            os.pwrite(handle, record, 0)
-            os.ftruncate(handle, len(record))
-            os.fsync(handle)
+            replace_bytes(self.root / WRITER, f"{self._generation} {os.getpid()}\n".encode())
             yield
         finally:
-            os.close(handle)
+            lock.release()
 
     def _forget_if_changed(self, generation: int | None) -> None:
         """Drop the in-memory indexes when another writer has changed the store since they were loaded."""
@@ -384,8 +420,8 @@ def _quarantine_keys(table: pa.Table) -> list[tuple[str | None, str | None]]:
     return list(zip(table.column("source").to_pylist(), table.column("sha1").to_pylist(), strict=True))
 
 
-def _read_lock_file(path: Path) -> tuple[int | None, str]:
-    """The generation and the pid of the last writer, from the lock file (None, "unknown" if absent)."""
+def _read_writer(path: Path) -> tuple[int | None, str]:
+    """The generation and the pid of the last writer (None, "unknown" if absent or unreadable)."""
     try:
         generation, pid = path.read_text().split()
         return int(generation), pid

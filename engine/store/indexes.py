@@ -24,65 +24,53 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-CONTENT_KEY_PREFIX = "sha1-"
-"""Accessions of this form are content keys: the filing came with no accession number."""
+from engine.store.accessions import accession_keys
+from parsers.accessions import CONTENT_KEY_PREFIX, is_content_key
+
 COLUMNS: tuple[str, ...] = ("accession", "xml_sha256", "filing_year", "filing_month")
 """What the index reads of the stored filings."""
 
 
 class AccessionIndex:
-    """A set of accessions in little memory: EDGAR numbers (``0000011544-20-000013``) packed into a
-    sorted int64 array, 8 bytes each (millions of filings fit in tens of MB); other keys in a set."""
+    """A set of accessions in little memory: their int64 keys (``engine.store.accessions``) in a sorted
+    array, 8 bytes each (millions of filings fit in tens of MB); malformed ones, which have none, in a set."""
 
     def __init__(self, accessions: pl.Series) -> None:
-        packed = _packed(accessions)
-        self._numbers = np.sort(packed.drop_nulls().to_numpy())
-        self._others = set(accessions.filter(packed.is_null()).to_list())
+        keys = accession_keys(accessions)
+        self._keys = np.sort(keys.drop_nulls().to_numpy())
+        self._others = set(accessions.filter(keys.is_null()).to_list())
 
     def __len__(self) -> int:
-        return len(self._numbers) + len(self._others)
+        return len(self._keys) + len(self._others)
 
     def missing(self, accessions: list[str]) -> list[str]:
         """The given accessions that are not in the index, in their order."""
-        packed = _packed(pl.Series(accessions, dtype=pl.String))
-        numbers = packed.fill_null(-1).to_numpy()
-        positions = np.searchsorted(self._numbers, numbers)
-        hits = positions < len(self._numbers)
-        hits[hits] = self._numbers[positions[hits]] == numbers[hits]
-        standard = packed.is_not_null().to_numpy()
+        keys = accession_keys(pl.Series(accessions, dtype=pl.String))
+        wanted = keys.fill_null(0).to_numpy()
+        positions = np.searchsorted(self._keys, wanted)
+        hits = positions < len(self._keys)
+        hits[hits] = self._keys[positions[hits]] == wanted[hits]
+        keyed = keys.is_not_null().to_numpy()
         return [
             accession
-            for accession, is_standard, hit in zip(accessions, standard, hits, strict=True)
-            if not (hit if is_standard else accession in self._others)
+            for accession, has_key, hit in zip(accessions, keyed, hits, strict=True)
+            if not (hit if has_key else accession in self._others)
         ]
 
     def add(self, accessions: list[str]) -> None:
         """Add accessions that are not in the index yet."""
         series = pl.Series(accessions, dtype=pl.String)
-        packed = _packed(series)
-        numbers = np.sort(packed.drop_nulls().to_numpy())
-        self._numbers = np.insert(self._numbers, np.searchsorted(self._numbers, numbers), numbers)
-        self._others.update(series.filter(packed.is_null()).to_list())
+        keys = accession_keys(series)
+        new = np.sort(keys.drop_nulls().to_numpy())
+        self._keys = np.insert(self._keys, np.searchsorted(self._keys, new), new)
+        self._others.update(series.filter(keys.is_null()).to_list())
 
     def remove(self, accessions: list[str]) -> None:
         """Drop accessions from the index (filings replaced by another copy)."""
         series = pl.Series(accessions, dtype=pl.String)
-        packed = _packed(series)
-        self._numbers = self._numbers[~np.isin(self._numbers, packed.drop_nulls().to_numpy())]
-        self._others.difference_update(series.filter(packed.is_null()).to_list())
-
-
-def _packed(accessions: pl.Series) -> pl.Series:
-    """``0000011544-20-000013`` -> 11544200000013 (int64); null for any other form of key."""
-    column = pl.col(accessions.name)
-    number = column.str.replace_all("-", "", literal=True).cast(pl.Int64, strict=False)
-    standard = column.str.contains(r"^\d{10}-\d{2}-\d{6}$")
-    return accessions.to_frame().select(pl.when(standard).then(number)).to_series()
-
-
-def keyed_by_content(accession: str) -> bool:
-    """Whether an accession is a content key (``sha1-...``) rather than an EDGAR accession number."""
-    return accession.startswith(CONTENT_KEY_PREFIX)
+        keys = accession_keys(series)
+        self._keys = self._keys[~np.isin(self._keys, keys.drop_nulls().to_numpy())]
+        self._others.difference_update(series.filter(keys.is_null()).to_list())
 
 
 @dataclass
@@ -151,21 +139,21 @@ def resolve(batch: Iterable[tuple[str, str]], index: ContentIndex) -> Resolution
     first: dict[str, str] = {}
     for accession, digest in batch:
         earlier = first.get(digest)
-        if keyed_by_content(accession):
+        if is_content_key(accession):
             if earlier is None:
                 first[digest] = accession
             else:
                 resolution.drop.add(accession)
-        elif earlier is None or keyed_by_content(earlier):
+        elif earlier is None or is_content_key(earlier):
             if earlier is not None:
                 resolution.drop.add(earlier)
             first[digest] = accession
-    anonymous = [digest for digest, accession in first.items() if keyed_by_content(accession)]
+    anonymous = [digest for digest, accession in first.items() if is_content_key(accession)]
     for digest, stored in zip(anonymous, index.stored(anonymous), strict=True):
         if stored:
             resolution.drop.add(first[digest])
     for digest, accession in first.items():
-        replaced = None if keyed_by_content(accession) else index.content_keyed(digest)
+        replaced = None if is_content_key(accession) else index.content_keyed(digest)
         if replaced is not None:
             resolution.replace[replaced[0]] = replaced[1:]
     return resolution

@@ -1,39 +1,33 @@
 """Files, directories and archives of EDGAR ownership filings -> the store, in batches, on every core.
 
-The parent walks the inputs (directories recursively, ``.zip`` and ``.tar.gz``/``.tgz``/``.tar``
-archives member by member, nested archives too) and reads the bytes; chunks of files are parsed by
+The parent walks the inputs and reads the bytes (``engine.store.inputs``); chunks of files are parsed by
 ``parsers.tables.TableBuilder``, in worker processes for large inputs, which send back Arrow IPC bytes;
 the parent deduplicates and writes batches to the store. Nothing here raises on bad input: a file that
 cannot be read or parsed, or an archive that is corrupt or nested too deep, becomes a quarantine row
-with its source (``archive.zip!member/path`` inside archives, names escaped by ``shown_name``), its
-accession when known and a one-line reason. Symbolic links inside a directory are not followed.
+with its source, its accession when known and a one-line reason.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import multiprocessing
 import os
-import re
-import stat
-import tarfile
 import time
-import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import UserError
+from engine.store.inputs import Failure, Input, accession_hint, shown_name, walk
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
@@ -41,20 +35,11 @@ from parsers.tables import TableBuilder
 if TYPE_CHECKING:
     from engine.store.datasets import Store
 
-FILING_SUFFIXES: frozenset[str] = frozenset({".xml", ".txt", ".nc", ".sgml"})
-"""Files inside directories and archives that are read as filings; other files are skipped (counted)."""
-MAX_FILING_BYTES = 64 * 1024 * 1024
-"""A larger file is no ownership filing: quarantined by path without reading it."""
-MAX_ARCHIVE_DEPTH = 3
-"""Archives inside archives are opened this many levels deep; a deeper one is quarantined whole."""
 CHUNK_BYTES = 32 * 1024 * 1024
 """A parse task holds at most ``chunk_size`` files or about this many bytes, whichever comes first."""
 BATCH_BYTES = 256 * 1024 * 1024
 """A store write happens every ``batch_size`` filings or once the pending tables hold this many bytes
 (quarantined files keep their bytes, and a feed of non-ownership submissions can be large)."""
-
-_ACCESSION = re.compile(r"(\d{10})-(\d{2})-(\d{6})")
-_COMPACT_ACCESSION = re.compile(r"(\d{10})(\d{2})(\d{6})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,40 +69,6 @@ class IngestReport:
     workers: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class _Input:
-    source: str
-    data: bytes
-    accession: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    source: str
-    reason: str
-    data: bytes | None
-    size: int | None
-
-
-def shown_name(name: str) -> str:
-    """A path or member name as printable text: bytes that are not UTF-8 (``\\xff``) and control
-    characters escaped, so that any name can be printed and stored without stopping a batch."""
-    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def accession_hint(name: str) -> str | None:
-    """The accession number a file name carries (``0000011544-20-000013.txt``, ``000001154420000013.xml``)."""
-    base = name.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1]
-    found = _ACCESSION.search(base)
-    if found:
-        return "-".join(found.groups())
-    compact = _COMPACT_ACCESSION.fullmatch(base.split(".", 1)[0])
-    return "-".join(compact.groups()) if compact else None
-
-
 def ingest(
     paths: Sequence[str | os.PathLike[str]],
     store: Store,
@@ -133,7 +84,7 @@ def ingest(
     Inputs of fewer than ``parallel_threshold`` files are parsed in this process (starting workers
     costs more than it saves); larger ones by a pool of ``workers`` processes, ``chunk_size`` files per
     task. The store is written every ``batch_size`` filings. ``progress`` gets each chunk's file count.
-    The pool starts processes with ``forkserver``: a script calling this needs the
+    The pool starts processes with ``forkserver`` (``spawn`` on Windows): a script calling this needs the
     ``if __name__ == "__main__":`` guard.
     """
     started = time.perf_counter()
@@ -148,7 +99,7 @@ def ingest(
     now = datetime.now(UTC)
     report = IngestReport(workers=max(1, workers or os.cpu_count() or 1))
     writer = _BatchWriter(store, report, batch_size, now)
-    chunks = _chunks(_walk(roots, report, writer.fail, store.root), chunk_size)
+    chunks = _chunks(walk(roots, report, writer.fail, store.root), chunk_size)
     head = list(itertools.islice(chunks, max(1, -(-parallel_threshold // chunk_size))))
     parallel = report.workers > 1 and sum(map(len, head)) >= parallel_threshold
     if not parallel:
@@ -182,7 +133,7 @@ class _BatchWriter:
         self.batch_size = batch_size
         self.now = now
         self.pending: list[dict[str, pa.Table]] = []
-        self.failures: list[_Failure] = []
+        self.failures: list[Failure] = []
         self.accessions: set[str] = set()
         self.filings = 0
         self.bytes = 0
@@ -198,7 +149,7 @@ class _BatchWriter:
         finally:
             self._thread.shutdown()
 
-    def fail(self, failure: _Failure) -> None:
+    def fail(self, failure: Failure) -> None:
         self.failures.append(failure)
         self.bytes += len(failure.data or b"")
         if self.bytes >= BATCH_BYTES:
@@ -263,166 +214,7 @@ class _BatchWriter:
             self.report.rows[name] += count
 
 
-def _walk(
-    roots: Iterable[Path], report: IngestReport, fail: Callable[[_Failure], None], store_root: Path
-) -> Iterator[_Input]:
-    """Every filing under the roots, in a stable order; failures go to ``fail``, skips to the report.
-
-    Hidden files and directories, and the store itself when it lies under a root, are not walked.
-    Symbolic links inside a directory are not followed (a link may lead anywhere: ``/etc/passwd``);
-    they are counted in ``report.links``. A link named as a root is followed: the user chose it."""
-    store_root = store_root.resolve()
-
-    def unreadable(error: OSError) -> None:
-        source = shown_name(os.fsdecode(error.filename)) if error.filename else "directory"
-        fail(_Failure(source, f"cannot read directory: {_one_line(error)}", None, None))
-
-    def linked(directory: str, name: str) -> bool:
-        if os.path.islink(os.path.join(directory, name)):
-            report.links += 1
-            return True
-        return False
-
-    for root in roots:
-        if root.is_dir():
-            for directory, subdirectories, names in os.walk(root, onerror=unreadable):
-                subdirectories[:] = sorted(
-                    d
-                    for d in subdirectories
-                    if not d.startswith(".")
-                    and not linked(directory, d)
-                    and (Path(directory) / d).resolve() != store_root
-                )
-                for name in sorted(names):
-                    if not name.startswith(".") and not linked(directory, name):
-                        yield from _file(Path(directory) / name, report, fail, explicit=False)
-        else:
-            yield from _file(root, report, fail, explicit=True)
-
-
-def _file(
-    path: Path, report: IngestReport, fail: Callable[[_Failure], None], *, explicit: bool
-) -> Iterator[_Input]:
-    """One file: an archive walked member by member, or a filing read whole.
-
-    A file found by walking is read without following a link, should one replace it meanwhile."""
-    source = shown_name(str(path))
-    archive = _is_archive(path.name)
-    if not archive and not explicit and path.suffix.lower() not in FILING_SUFFIXES:
-        report.skipped += 1
-        return
-    if archive:
-        report.archives += 1
-    else:
-        report.files += 1
-    what = "archive" if archive else "file"
-    try:
-        status = path.stat() if explicit else path.lstat()
-    except OSError as exc:
-        fail(_Failure(source, f"cannot read {what}: {_one_line(exc)}", None, None))
-        return
-    if not stat.S_ISREG(status.st_mode):
-        fail(_Failure(source, "not a regular file (a pipe, socket, device or link?)", None, None))
-        return
-    opener = None if explicit else _open_no_follow
-    if archive:
-        try:
-            with open(path, "rb", opener=opener) as handle:
-                yield from _archive(handle, source, path.name, report, fail, depth=1)
-        except OSError as exc:
-            fail(_Failure(source, f"cannot read archive: {_one_line(exc)}", None, status.st_size))
-        return
-    if status.st_size > MAX_FILING_BYTES:
-        reason = f"file of {status.st_size} bytes is too large to be an ownership filing"
-        fail(_Failure(source, reason, None, status.st_size))
-        return
-    try:
-        with open(path, "rb", opener=opener) as handle:
-            data = handle.read()
-    except OSError as exc:
-        fail(_Failure(source, f"cannot read file: {_one_line(exc)}", None, status.st_size))
-        return
-    yield _Input(source, data, accession_hint(source))
-
-
-def _open_no_follow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW)
-
-
-def _archive(
-    handle: IO[bytes],
-    source: str,
-    name: str,
-    report: IngestReport,
-    fail: Callable[[_Failure], None],
-    depth: int,
-) -> Iterator[_Input]:
-    """The filings inside one archive; a corrupt archive keeps the members read before the damage."""
-    kind = "zip" if name.lower().endswith(".zip") else "tar"
-    members = _zip_members if kind == "zip" else _tar_members
-    count = 0
-    try:
-        for member, read in members(handle):
-            count += 1
-            inner = f"{source}!{shown_name(member)}"
-            if _is_archive(member):
-                try:
-                    data = read()
-                except Exception as exc:
-                    fail(_Failure(inner, f"cannot read archive member: {_one_line(exc)}", None, None))
-                    continue
-                if depth >= MAX_ARCHIVE_DEPTH:
-                    reason = f"archive nested more than {MAX_ARCHIVE_DEPTH} deep: not opened, kept whole"
-                    fail(_Failure(inner, reason, data, None))
-                    continue
-                report.archives += 1
-                yield from _archive(io.BytesIO(data), inner, member, report, fail, depth + 1)
-                continue
-            if member.lower()[member.rfind(".") :] not in FILING_SUFFIXES:
-                report.skipped += 1
-                continue
-            report.files += 1
-            try:
-                data = read()
-            except Exception as exc:
-                fail(_Failure(inner, f"cannot read archive member: {_one_line(exc)}", None, None))
-                continue
-            yield _Input(inner, data, accession_hint(inner))
-    except Exception as exc:
-        handle.seek(0)
-        data = handle.read(MAX_FILING_BYTES + 1)
-        kept = data if len(data) <= MAX_FILING_BYTES else None
-        where = f" after {count} members" if count else ""
-        fail(_Failure(source, f"corrupt {kind} archive{where}: {_one_line(exc)}", kept, None))
-
-
-def _zip_members(handle: IO[bytes]) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    with zipfile.ZipFile(handle) as archive:
-        for info in archive.infolist():
-            if info.is_dir() or _hidden(info.filename):
-                continue
-            yield info.filename, lambda info=info: _read_limited(archive.open(info), info.file_size)
-
-
-def _tar_members(handle: IO[bytes]) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    with tarfile.open(fileobj=handle, mode="r:*") as archive:
-        for info in archive:
-            if not info.isfile() or _hidden(info.name):
-                continue
-            yield info.name, lambda info=info: _read_limited(archive.extractfile(info), info.size)
-
-
-def _read_limited(stream: IO[bytes] | None, declared: int) -> bytes:
-    if stream is None or declared > MAX_FILING_BYTES:
-        raise ValueError(f"member of {declared} bytes is too large to be an ownership filing")
-    with stream:
-        data = stream.read(MAX_FILING_BYTES + 1)
-    if len(data) > MAX_FILING_BYTES:
-        raise ValueError("member expands beyond the size of any ownership filing")
-    return data
-
-
-def _parse_chunk(chunk: list[_Input], now: datetime) -> tuple[int, dict[str, bytes], int]:
+def _parse_chunk(chunk: list[Input], now: datetime) -> tuple[int, dict[str, bytes], int]:
     """Worker: parse one chunk; (inputs, Arrow IPC bytes per table, accessions repeated in the chunk)."""
     builder = TableBuilder(now)
     duplicates = 0
@@ -435,15 +227,17 @@ def _parse_chunk(chunk: list[_Input], now: datetime) -> tuple[int, dict[str, byt
     return len(chunk), {name: _encode(table) for name, table in builder.build().items()}, duplicates
 
 
-def _parse_here(now: datetime) -> Callable[[list[_Input]], tuple[int, dict[str, bytes], int]]:
+def _parse_here(now: datetime) -> Callable[[list[Input]], tuple[int, dict[str, bytes], int]]:
     return lambda chunk: _parse_chunk(chunk, now)
 
 
 def _parse_in_pool(
-    chunks: Iterator[list[_Input]], workers: int, now: datetime
+    chunks: Iterator[list[Input]], workers: int, now: datetime
 ) -> Iterator[tuple[int, dict[str, bytes], int]]:
     """Chunk results in input order, with at most two chunks per worker in flight (bounded memory)."""
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context(
+        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             in_flight: deque[Future] = deque()
@@ -471,7 +265,7 @@ def _decode(encoded: dict[str, bytes]) -> dict[str, pa.Table]:
     return {name: pa.ipc.open_stream(data).read_all() for name, data in encoded.items()}
 
 
-def _failure_table(failures: list[_Failure], now: datetime) -> pa.Table:
+def _failure_table(failures: list[Failure], now: datetime) -> pa.Table:
     rows = [
         {
             "source": f.source,
@@ -489,8 +283,8 @@ def _failure_table(failures: list[_Failure], now: datetime) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
 
 
-def _chunks(items: Iterator[_Input], size: int) -> Iterator[list[_Input]]:
-    chunk: list[_Input] = []
+def _chunks(items: Iterator[Input], size: int) -> Iterator[list[Input]]:
+    chunk: list[Input] = []
     total = 0
     for item in items:
         chunk.append(item)
@@ -500,18 +294,3 @@ def _chunks(items: Iterator[_Input], size: int) -> Iterator[list[_Input]]:
             chunk, total = [], 0
     if chunk:
         yield chunk
-
-
-def _is_archive(name: str) -> bool:
-    return name.lower().endswith((".zip", ".tar.gz", ".tgz", ".tar"))
-
-
-def _hidden(member: str) -> bool:
-    parts = [part for part in member.split("/") if part not in ("", ".", "..")]
-    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
-
-
-def _one_line(exc: BaseException) -> str:
-    message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    text = shown_name(" ".join(message.split())) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:200]

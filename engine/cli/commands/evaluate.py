@@ -1,5 +1,6 @@
-"""``insider evaluate --store DIR --prices FILE --out DIR``: the heavy-selling event test and the factor tear
-sheet, written as report.md + PNG charts + the result tables as Parquet, with the compact summary printed."""
+"""``insider evaluate --store DIR [--prices FILE] --out DIR``: the heavy-selling event test, the factor tear
+sheet and market-adjusted event-time curves, written as report.md, a self-contained report.html, PNG charts
+and the result tables as Parquet, with the compact summary printed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="test whether insider activity and the score predict returns; write a report with charts",
+        help=SUMMARIES["evaluate"],
         description=(
             "Evaluate against adjusted closes. With --store: the monthly heavy-insider-selling event test "
             "(heavy months vs other insider-active months, 63-trading-day forward returns, Welch t and a "
@@ -28,18 +30,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "With a score panel (--scores FILE, or --market-caps FILE to score the store here): the factor "
             "tear sheet (rank IC with Newey-West t, zero-aware bucket returns, long-short, turnover, "
             "coverage). Writes report.md (with the provenance: engine version, score config, store, market "
-            "caps), PNG charts and every result table as Parquet (IC series and summary, bucket returns, "
+            "caps), a self-contained report.html, PNG charts and every result table as Parquet (IC series "
+            "and summary, bucket returns, "
             "event months...) to --out and prints the summary."
         ),
     )
     parser.add_argument("--store", metavar="DIR", help="store written by `insider ingest` (transactions)")
     parser.add_argument(
         "--prices",
-        required=True,
         nargs="+",
         metavar="FILE",
         help="Parquet/CSV of date, ticker (or issuer_cik), close (split/dividend-adjusted); several files "
-        "are combined and must not disagree",
+        "are combined and must not disagree; default: the store's prices/ dataset (`insider prices`), by "
+        "issuer",
+    )
+    parser.add_argument(
+        "--market",
+        metavar="TICKER",
+        help="index series among the prices (e.g. SPY) for market-adjusted event-time returns; default: "
+        "SPY with the store's prices, none with --prices files",
     )
     parser.add_argument("--scores", metavar="FILE", help="score panel (Parquet/CSV): date, ticker, factor...")
     parser.add_argument(
@@ -112,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if args.store is None and args.scores is None:
         raise UserError("nothing to evaluate", fix="pass --store DIR, --scores FILE, or both")
     out = _report_dir(args.out)
-    prices = load_prices(args.prices)
+    prices = _prices(args, load_prices)
     transactions = _store(args.store) if args.store else None
     scores: Path | ScoreRun | None = None
     if args.scores:
@@ -165,12 +174,28 @@ def _report_dir(path: str) -> Path:
     return out
 
 
+def _prices(args: argparse.Namespace, load_prices):
+    """``--prices`` files, else the store's prices/ dataset keyed by issuer (SPY as the market)."""
+    if args.prices:
+        return load_prices(args.prices, market=args.market)
+    from engine.evaluation.price_store import DEFAULT_MARKET
+    from engine.store.prices import has_prices, store_price_table
+
+    store = _store(args.store) if args.store else None
+    if store is None or not has_prices(store):
+        raise UserError(
+            "no prices: pass --prices FILE, or fetch them into the store first",
+            fix="run `insider prices --store DIR --from YYYY-MM-DD` or pass --prices FILE",
+        )
+    table = store_price_table(store)
+    market = args.market or (DEFAULT_MARKET if (table["ticker"] == DEFAULT_MARKET).any() else None)
+    return load_prices(table, key="issuer_cik", market=market)
+
+
 def _store(root: str) -> Store:
     from engine.store.datasets import Store
 
-    if not (Path(root) / "transactions").is_dir():
-        raise UserError(f"no store at {root} (no transactions/ directory)", fix="run `insider ingest` first")
-    return Store(root)
+    return Store.existing(root, holding="transactions")
 
 
 def _score_store(root: str, market_caps: str, calendar: np.ndarray) -> ScoreRun:

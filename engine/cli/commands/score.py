@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from engine.cli.commands.compare import add_check_options, check_against
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
 from engine.scoring.incremental import score_file
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
     parser = subparsers.add_parser(
         "score",
-        help="compute the insider score for every issuer on every weekday of a date range",
+        help=SUMMARIES["score"],
         description=(
             "Score the store per SCORING.md: 90-day role-weighted net buying over market cap, scaled by "
             "the 30-day count of distinct insiders, z-scored across the universe each weekday. Writes "
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--market-caps",
         metavar="FILE",
         help="Parquet/CSV of date, issuer_cik (or ticker) and market_cap, or close and shares_outstanding, "
-        "or shares_outstanding alone; default: the store's shares_outstanding table",
+        "or shares_outstanding alone; default: the store's shares_outstanding table, times the closes of "
+        "its prices/ dataset when `insider prices` has filled it (point-in-time market caps)",
     )
     parser.add_argument(
         "--universe",

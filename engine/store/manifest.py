@@ -1,4 +1,5 @@
-"""The downloader's record of every accession it dealt with: ``<store>/_manifest/part-NNNNNNNN-*.parquet``.
+"""The _manifest dataset, written and read here only: the downloader's record of every accession it dealt
+with, ``<store>/_manifest/part-NNNNNNNN-*.parquet``.
 
 One part per batch, appended after the batch's rows are in the store (so a crash between the two only
 means the batch is fetched again, and the store skips what it already has). Each part appears by an
@@ -10,7 +11,6 @@ read are kept in ``_manifest/index_gaps.json`` until a run over their day reads 
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -22,8 +22,8 @@ import polars as pl
 import pyarrow as pa
 
 from engine.store.atomic import replace_bytes, replace_parquet
+from engine.store.datasets import MANIFEST, Store
 
-MANIFEST_DIR = "_manifest"
 INDEX_GAPS = "index_gaps.json"
 STATUSES = ("stored", "quarantined", "failed")
 
@@ -57,8 +57,8 @@ class ManifestRecord:
 class Manifest:
     """Reads and appends the manifest parts of one store."""
 
-    def __init__(self, store_root: str | os.PathLike[str]) -> None:
-        self.directory = Path(store_root) / MANIFEST_DIR
+    def __init__(self, store: Store) -> None:
+        self.directory = store.dataset_dir(MANIFEST)
 
     def _parts(self) -> list[tuple[int, Path]]:
         if not self.directory.is_dir():
