@@ -251,7 +251,8 @@ def test_score_command_appends_a_day(tmp_path, capsys):
     out = tmp_path / "scores.parquet"
     argv = ["score", "--store", str(store.root), "--market-caps", str(market_file), "--start", "2024-01-01"]
     assert main([*argv, "--end", "2024-03-01", "--out", str(out)]) == 0
-    store.write(arrow_batch(book.tables(), [book.filing(1, 11, day(61), [("S", 5.0, 10.0)])]))
+    monday = [book.filing(1, 11, day(63), [("S", 5.0, 10.0)])]
+    store.write(arrow_batch(book.tables(), monday))
     assert main([*argv, "--end", "2024-03-04", "--out", str(out), "--append"]) == 0
     assert "this run scored 1 date(s), 1 of them new" in capsys.readouterr().out
     full = score(store, day(0), day(63), market_caps=str(market_file))
