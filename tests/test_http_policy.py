@@ -130,11 +130,18 @@ def test_an_agent_of_256_characters_is_accepted_and_of_257_refused() -> None:
     assert str(error.value) == f"the User-Agent is 257 characters long, over 256\n  fix: {FIX}"
 
 
-@pytest.mark.parametrize(("name", "value"), [("timeout", 0.0), ("max_wait", float("nan"))])
+@pytest.mark.parametrize(
+    ("name", "value"), [("pause_seconds", -1.0), ("timeout", 0.0), ("max_wait", float("nan"))]
+)
 def test_a_wait_that_is_not_a_finite_positive_number_is_refused_by_name(name: str, value: float) -> None:
     with pytest.raises(UserError) as error:
         EdgarClient(AGENT, **{name: value})
     assert str(error.value) == f"{name} must be a finite positive number of seconds, got {value}"
+
+
+def test_a_rate_of_exactly_the_sec_limit_is_one_budget_for_every_host() -> None:
+    client = EdgarClient(AGENT, rate=10.0)
+    assert client.limiter_for("https://www.sec.gov/x") is client.limiter_for("http://127.0.0.1:9/x")
 
 
 def test_the_library_defaults_are_the_command_lines() -> None:
@@ -440,12 +447,16 @@ def test_a_persistent_refusal_ends_after_six_pauses(filings) -> None:
     asyncio.run(main())
 
 
-def test_a_retry_after_of_exactly_max_wait_is_waited(filings) -> None:
+def test_a_retry_after_of_exactly_max_wait_is_waited_and_logged(filings, caplog) -> None:
     async def main() -> None:
         async with FakeEdgar(filings) as server, EdgarClient(AGENT, rate=None, max_wait=1.0) as client:
             server.inject("429", retry_after="1")
-            assert await client.get(filing_url(server)) == server.filings[0].body
+            with caplog.at_level(logging.WARNING, logger="engine.edgar.http"):
+                assert await client.get(filing_url(server)) == server.filings[0].body
             assert (client.stats.pauses, client.stats.paused_seconds) == (1, pytest.approx(1.0))
+            assert [record.getMessage() for record in caplog.records] == [
+                f"EDGAR refused a request (HTTP 429 on {filing_url(server)}): pausing every task for 1 s"
+            ]
 
     asyncio.run(main())
 
