@@ -179,6 +179,7 @@ def test_html_pages_are_told_by_their_start_in_any_case_after_blank_space() -> N
         (500, RATE_PAGE, False),
         (503, RATE_PAGE, False),
     ],
+    ids=["429", "403-page", "200-page", "403-plain", "200-text", "404-page", "500-page", "503-page"],
 )
 def test_only_a_429_or_the_sec_block_page_as_403_or_200_is_a_refusal(status, body, refused) -> None:
     assert is_refusal(status, body) is refused
@@ -218,6 +219,7 @@ def test_deflate_bodies_are_inflated_with_or_without_the_zlib_wrapper() -> None:
         (b"not compressed at all", "gzip", "corrupt gzip stream: "),
         (zlib.compress(BODY), "gzip", "corrupt gzip stream: "),
     ],
+    ids=["unsupported", "gzip-cut", "deflate-cut", "not-gzip", "zlib-as-gzip"],
 )
 def test_a_body_that_cannot_be_decoded_is_a_transient_failure(body, encoding, reason) -> None:
     with pytest.raises(_Retryable) as failure:
