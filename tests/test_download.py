@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rate_checks import SERVER_LAG, most_in_a_second, record_sends
 
 from engine.cli.main import main
 from engine.cli.options import client_from_args
@@ -26,11 +27,9 @@ from engine.edgar.download import Downloader, download_range, update_start
 from engine.edgar.http import EdgarClient
 from engine.edgar.manifest import Manifest
 from engine.edgar.progress import Progress
-from engine.edgar.rate_limit import RateLimiter
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
 from engine.replay import FakeEdgar, ReplayProcess, load_filings, max_in_window
-from engine.replay.server import Hit
 from engine.store.datasets import Store
 from parsers.schema import STORE_TABLES
 
@@ -120,32 +119,9 @@ def test_acceptance_time_comes_from_the_submission_header(baseline: Path) -> Non
     assert row["available_date"] == date(2020, 1, 30)
 
 
-SERVER_LAG = 0.1
-"""Seconds by which the replay server, in its own process, may stamp an arrival late on a loaded machine:
-measured here at load average 4 to 6 on 2 cores, 11 requests the client sent 1.04 s apart were stamped
-as close as 0.9805 s in the worst of 25 runs (60 ms). The limiter's pacing is checked exactly on the
-client's own send times and on a virtual clock (tests/test_rate_limit_clock.py); at the server, no window
-of ``1 - SERVER_LAG`` seconds may hold more than the limit."""
-
-
 @pytest.fixture
 def sends(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The moments the client wrote each rate-limited request's headers (what the limiter paces)."""
-    times: list[float] = []
-    sent = RateLimiter.sent
-
-    def recording(self: RateLimiter, ticket: int | None) -> None:
-        sent(self, ticket)
-        if ticket is not None:
-            times.append(time.monotonic())
-
-    monkeypatch.setattr(RateLimiter, "sent", recording)
-    return times
-
-
-def most_in_a_second(times: list[float]) -> int:
-    """The most of ``times`` within any span of one second."""
-    return max_in_window([Hit(at, "", 200, "") for at in times], 1.0)
+    return record_sends(monkeypatch)
 
 
 def test_faults_are_survived_and_the_rate_never_exceeded(
