@@ -1,11 +1,14 @@
 """Scoring benchmark: the full daily panel on a synthetic EDGAR-scale universe, one as-of cross-section,
 the reference implementation and a pandas groupby-rolling version beside it, and a scaling table.
 
-    python benchmarks/bench_score.py [--work DIR] [--sizes 1000x5,7000x20] [--skip-scaling]
+    python benchmarks/bench_score.py [--work DIR] [--sizes 1000x5,7000x20] [--skip-scaling] [--append]
 
-Each size is generated once into ``--work`` as a hive-partitioned store (``benchmarks/synthetic_universe.py``)
-and scored in a fresh subprocess that scans it with ``engine.store.datasets.Store``, so its peak RSS
-(``resource.getrusage``) is the scorer's own.
+Each size is generated once into ``--work`` as a hive-partitioned store (``benchmarks/synthetic_universe.py``,
+calibrated to EDGAR's volume: 7000x20 is 7M filings, 11M transaction rows) and scored in a fresh subprocess
+that scans it with ``engine.store.datasets.Store``, so its peak RSS (``resource.getrusage``) is the scorer's
+own. The largest size's panel is also split by stage (the functions ``score_run`` calls, timed in place;
+"inputs + panel frame" is the rest), and with ``--append`` each size's score file is written to the day
+before the end and extended by one day (``score_file(..., append=True)``, as ``insider score --append``).
 Numba kernels are loaded from their cache before timing. The machine is shared: the 1-minute load
 average is printed with each figure, and the process CPU seconds beside the wall time (on 2 cores, a
 quiet machine's wall time is about the larger of CPU / 2 and the serial part).
@@ -20,7 +23,10 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_universe import generate  # noqa: E402
 
+from engine.scoring import kernels  # noqa: E402
+from engine.scoring import run as run_module  # noqa: E402
 from engine.scoring.config import ScoreConfig  # noqa: E402
 from engine.scoring.events import trade_events  # noqa: E402
-from engine.scoring.market_caps import load_market_caps  # noqa: E402
+from engine.scoring.incremental import score_file  # noqa: E402
+from engine.scoring.market_caps import MarketCaps, load_market_caps  # noqa: E402
 from engine.scoring.reference import reference_score  # noqa: E402
 from engine.scoring.run import score_asof, score_run  # noqa: E402
 from engine.scoring.universe import filing_events  # noqa: E402
@@ -67,26 +76,68 @@ def warm_up() -> float:
     return time.perf_counter() - began
 
 
-def measure(directory: Path, years: int) -> dict:
-    """In this (fresh) process: score the full daily panel, then one as-of cross-section."""
+STAGES = (
+    ("pipeline (Polars: trades to events)", run_module, "trade_events"),
+    ("universe (filings, latest filing)", run_module, "_latest_filings"),
+    ("row positions", kernels, "row_positions"),
+    ("windows (90-day sums, cluster)", run_module, "_window_columns"),
+    ("raw", kernels, "raw_scores"),
+    ("cross-section (z-score, ranks)", kernels, "cross_section"),
+    ("ticker labels", kernels, "row_values"),
+)
+"""The stages of ``score_run`` timed in place: (label, module, function it calls)."""
+
+
+@contextmanager
+def stage_timer(seconds: dict[str, float]) -> Iterator[None]:
+    """Add each stage's wall seconds to ``seconds`` while inside (the functions wrapped, then restored)."""
+    originals = [(module, name, getattr(module, name)) for _, module, name in STAGES]
+
+    def timed(label: str, function: Callable) -> Callable:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - began
+
+        return wrapper
+
+    for (label, module, name), (_, _, function) in zip(STAGES, originals, strict=True):
+        setattr(module, name, timed(label, function))
+    try:
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+
+
+def measure(directory: Path, years: int, append: bool) -> dict:
+    """In this (fresh) process: score the full daily panel by stage, one as-of cross-section, and with
+    ``append`` one day's append to a score file."""
     caps = load_market_caps(directory / "market_caps.parquet")
     warmup = warm_up()
     start, end = f"{FIRST_YEAR}-01-01", f"{FIRST_YEAR + years - 1}-12-31"
+    stages: dict[str, float] = {}
     cpu = time.process_time()
     began = time.perf_counter()
-    run = score_run(tables_of(directory), start, end, market_caps=caps)
+    with stage_timer(stages):
+        run = score_run(tables_of(directory), start, end, market_caps=caps)
     panel = time.perf_counter() - began
     cpu = time.process_time() - cpu
+    stages["inputs + panel frame"] = panel - sum(stages.values())
     rows, issuers, dates = run.frame.height, run.frame["issuer_cik"].n_unique(), run.frame["date"].n_unique()
     del run
     asof = []
     for _ in range(3):
         began = time.perf_counter()
-        section = score_asof(tables_of(directory), end, market_caps=caps)
+        section = score_asof(Store(directory), end, market_caps=caps)
         asof.append(time.perf_counter() - began)
     return {
         "panel_s": panel,
         "cpu_s": cpu,
+        "stages": stages,
+        **(measure_append(directory, start, end, caps) if append else {}),
         "asof_s": float(np.median(asof)),
         "asof_rows": section.height,
         "rows": rows,
@@ -98,9 +149,35 @@ def measure(directory: Path, years: int) -> dict:
     }
 
 
-def measured(directory: Path, years: int) -> dict:
+def measure_append(directory: Path, start: str, end: str, caps: MarketCaps) -> dict:
+    """A score file written to the weekday before ``end``, then extended to ``end``: the append's wall and
+    CPU seconds (each file of the store's last month touched first, as a day's update writes there)."""
+    store = Store(directory)
+    with tempfile.TemporaryDirectory(dir=directory.parent) as temp:
+        path = Path(temp) / "scores.parquet"
+        before = (dt.date.fromisoformat(end) - dt.timedelta(days=1)).isoformat()
+        score_file(path, store, start, before, market_caps=caps)
+        root = directory / "filings"
+        last_month = max(
+            root.glob("*/*"), key=lambda d: [int(p.split("=")[1]) for p in d.relative_to(root).parts]
+        )
+        for file in last_month.glob("*.parquet"):
+            os.utime(file)
+        cpu = time.process_time()
+        began = time.perf_counter()
+        result = score_file(path, store, start, end, market_caps=caps, append=True)
+        return {
+            "append_s": time.perf_counter() - began,
+            "append_cpu_s": time.process_time() - cpu,
+            "append_dates": result.scored_dates,
+            "file_mb": path.stat().st_size / 1e6,
+        }
+
+
+def measured(directory: Path, years: int, append: bool) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--measure", str(directory), "--years", str(years)],
+        [sys.executable, __file__, "--measure", str(directory), "--years", str(years)]
+        + (["--append"] if append else []),
         check=True,
         capture_output=True,
         text=True,
@@ -241,27 +318,31 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/insider_bench"))
     parser.add_argument("--sizes", default="1000x5,1000x20,3500x20,7000x5,7000x10,7000x20")
     parser.add_argument("--skip-scaling", action="store_true", help="only the full 7000x20 panel")
+    parser.add_argument("--append", action="store_true", help="also time one day's append to a score file")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--years", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.years)))
+        print(json.dumps(measure(args.measure, args.years, args.append)))
         return
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start (shared)")
     sizes = ["7000x20"] if args.skip_scaling else args.sizes.split(",")
     print(
         f"{'issuers':>7} {'years':>5} {'cells':>12} {'panel s':>8} {'cpu s':>7} {'peak GB':>8} "
-        f"{'as-of s':>8} {'load':>5}"
+        f"{'as-of s':>8}" + (f" {'append s':>9} {'cpu s':>6}" if args.append else "") + f" {'load':>5}"
     )
     for size in sizes:
         issuers, years = map(int, size.split("x"))
-        result = measured(dataset(args.work, issuers, years), years)
-        r = result
+        r = measured(dataset(args.work, issuers, years), years, args.append)
+        appended = f" {r['append_s']:>9.2f} {r['append_cpu_s']:>6.2f}" if args.append else ""
         print(
             f"{issuers:>7} {years:>5} {r['rows']:>12,} {r['panel_s']:>8.2f} {r['cpu_s']:>7.2f} "
-            f"{r['peak_gb']:>8.2f} {r['asof_s']:>8.3f} {r['load']:>5.2f}",
+            f"{r['peak_gb']:>8.2f} {r['asof_s']:>8.3f}{appended} {r['load']:>5.2f}",
             flush=True,
         )
+    print(f"panel of {size} by stage (wall s, load {r['load']:.2f}):")
+    for label, seconds in r["stages"].items():
+        print(f"  {label:<38} {seconds:>6.2f}  {seconds / r['panel_s']:>4.0%}")
     warm_up()
     small = compare_reference(dataset(args.work, 60, 2))
     print(

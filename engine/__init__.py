@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "score": "engine.scoring.run",
     "score_asof": "engine.scoring.run",
+    "score_file": "engine.scoring.incremental",
     "ScoreConfig": "engine.scoring.config",
     "explain": "engine.scoring.explain",
     "compare": "engine.evaluation.compare",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import NamedTuple
 
 from lxml import etree
@@ -113,7 +114,7 @@ def parse_ownership(xml: bytes) -> OwnershipDocument:
         raise OwnershipError("empty document")
     root, recovered = parse_xml(xml)
     if root.tag != ROOT_TAG:
-        raise OwnershipError(f"not an ownership document: root element <{_tag_name(root)}>")
+        raise OwnershipError(f"not an ownership document: root element <{root.tag}>")
     if recovered and b"</" + ROOT_TAG.encode() + b">" not in xml[-4096:]:
         raise OwnershipError("truncated document: no closing </ownershipDocument>")
     doc = OwnershipDocument(recovered=recovered)
@@ -141,10 +142,6 @@ def _decoded(doc: OwnershipDocument, column: str, decode: Callable[[str | None],
     value = decode(text)
     flag_invalid(doc.quality, column, text, value)
     return value
-
-
-def _tag_name(element: etree._Element) -> str:
-    return element.tag if isinstance(element.tag, str) else "comment or processing instruction"
 
 
 def _all_text(element: etree._Element) -> str | None:
@@ -220,21 +217,21 @@ def _signature(doc: OwnershipDocument, element: etree._Element) -> None:
     doc.signatures.append((name, signed))
 
 
-def _table(is_derivative: bool) -> Callable[[OwnershipDocument, etree._Element], None]:
-    def parse_table(doc: OwnershipDocument, element: etree._Element) -> None:
-        for child in element:
-            is_holding = _ROW_KINDS.get(child.tag)
-            if is_holding is not None:
-                doc.rows.append(_row(child, is_derivative, is_holding))
-
-    return parse_table
+def _table(is_derivative: bool, doc: OwnershipDocument, element: etree._Element) -> None:
+    for child in element:
+        is_holding = _ROW_KINDS.get(child.tag)
+        if is_holding is not None:
+            doc.rows.append(_row(child, is_derivative, is_holding))
 
 
-def _scalar(attribute: str, decode: Callable[[str | None], object]):
-    def set_scalar(doc: OwnershipDocument, element: etree._Element) -> None:
-        setattr(doc, attribute, _decoded(doc, attribute, decode, element.text))
+def _scalar(
+    attribute: str, decode: Callable[[str | None], object], doc: OwnershipDocument, element: etree._Element
+) -> None:
+    setattr(doc, attribute, _decoded(doc, attribute, decode, element.text))
 
-    return set_scalar
+
+def _document_type(text: str | None) -> str | None:
+    return (text_or_none(text) or "").upper() or None
 
 
 def _remarks(doc: OwnershipDocument, element: etree._Element) -> None:
@@ -242,20 +239,21 @@ def _remarks(doc: OwnershipDocument, element: etree._Element) -> None:
 
 
 _TOP: dict[str, Callable[[OwnershipDocument, etree._Element], None]] = {
-    "schemaVersion": _scalar("schema_version", text_or_none),
-    "documentType": _scalar("document_type", lambda text: (text_or_none(text) or "").upper() or None),
-    "periodOfReport": _scalar("period_of_report", parse_date),
-    "dateOfOriginalSubmission": _scalar("date_of_original_submission", parse_date),
-    "noSecuritiesOwned": _scalar("no_securities_owned", parse_bool),
-    "notSubjectToSection16": _scalar("not_subject_to_section16", parse_bool),
-    "form3HoldingsReported": _scalar("form3_holdings_reported", parse_bool),
-    "form4TransactionsReported": _scalar("form4_transactions_reported", parse_bool),
-    "aff10b5One": _scalar("aff10b5one", parse_bool),
+    # partial, not closures: the handlers are plain functions, called (and mutation-tested) per document
+    "schemaVersion": partial(_scalar, "schema_version", text_or_none),
+    "documentType": partial(_scalar, "document_type", _document_type),
+    "periodOfReport": partial(_scalar, "period_of_report", parse_date),
+    "dateOfOriginalSubmission": partial(_scalar, "date_of_original_submission", parse_date),
+    "noSecuritiesOwned": partial(_scalar, "no_securities_owned", parse_bool),
+    "notSubjectToSection16": partial(_scalar, "not_subject_to_section16", parse_bool),
+    "form3HoldingsReported": partial(_scalar, "form3_holdings_reported", parse_bool),
+    "form4TransactionsReported": partial(_scalar, "form4_transactions_reported", parse_bool),
+    "aff10b5One": partial(_scalar, "aff10b5one", parse_bool),
     "remarks": _remarks,
     "issuer": _issuer,
     "reportingOwner": _owner,
-    "nonDerivativeTable": _table(is_derivative=False),
-    "derivativeTable": _table(is_derivative=True),
+    "nonDerivativeTable": partial(_table, False),
+    "derivativeTable": partial(_table, True),
     "footnotes": _footnotes,
     "ownerSignature": _signature,
 }

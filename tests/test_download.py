@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from rate_checks import SERVER_LAG, most_in_a_second, record_sends
 
 from engine.cli.main import main
 from engine.cli.options import client_from_args
@@ -117,9 +119,17 @@ def test_acceptance_time_comes_from_the_submission_header(baseline: Path) -> Non
     assert row["available_date"] == date(2020, 1, 30)
 
 
-def test_faults_are_survived_and_the_rate_never_exceeded(filings_dir, filings, baseline, tmp_path) -> None:
+@pytest.fixture
+def sends(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return record_sends(monkeypatch)
+
+
+def test_faults_are_survived_and_the_rate_never_exceeded(
+    filings_dir, filings, baseline, tmp_path, sends: list[float]
+) -> None:
     """Every kind of fault, gzip bodies on, the server in its own process stamping arrivals: the store
-    still ends identical, each filing is fetched once, no one-second window holds more than the rate."""
+    still ends identical, each filing is fetched once, no one-second span of the client's sends holds more
+    than the rate (nor, allowing for the server's own lag, of the arrivals)."""
     server = ReplayProcess(filings_dir, workdir=tmp_path, gzip=True)
     try:
         server.inject("403-rate", match="full-index")
@@ -143,8 +153,11 @@ def test_faults_are_survived_and_the_rate_never_exceeded(filings_dir, filings, b
         server.stop()
     assert report.complete, report.summary()
     assert sum(1 for h in hits if h.fault) == 1 + 2 * len(faults)
-    assert report.pauses >= 5 and report.retries >= 8
-    assert max_in_window(hits, 1.0) <= 200
+    # 9 refusals: refusals close in time share one pause; 10 transient faults, each retried (a request
+    # timed out by the machine's load adds a retry)
+    assert 1 <= report.pauses <= 9 and report.retries >= 10
+    assert most_in_a_second(sends) <= 200
+    assert max_in_window(hits, 1.0 - SERVER_LAG) <= 200
     ok = Counter(
         h.path for h in hits if h.status == 200 and not h.fault and "/Archives/edgar/data/" in h.path
     )
@@ -152,7 +165,10 @@ def test_faults_are_survived_and_the_rate_never_exceeded(filings_dir, filings, b
     assert_same_store(tmp_path / "store", baseline)
 
 
-def test_ten_per_second_is_never_exceeded_and_is_sustained(filings_dir, filings, tmp_path: Path) -> None:
+def test_ten_per_second_is_never_exceeded_and_is_sustained(
+    filings_dir, filings, tmp_path: Path, sends: list[float]
+) -> None:
+    """The pace measured in the 25 runs of SERVER_LAG: 9.27 to 9.60 requests a second at the server."""
     subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3][:30]
     server = ReplayProcess(filings_dir, workdir=tmp_path, latency=0.02)
 
@@ -171,8 +187,9 @@ def test_ten_per_second_is_never_exceeded_and_is_sustained(filings_dir, filings,
         hits = server.hits()
     finally:
         server.stop()
-    assert report.complete and report.stored == len(subset) == len(hits)
-    assert max_in_window(hits, 1.0) <= 10
+    assert report.complete and report.stored == len(subset) == len(hits) == len(sends)
+    assert most_in_a_second(sends) <= 10
+    assert max_in_window(hits, 1.0 - SERVER_LAG) <= 10
     times = sorted(h.at for h in hits)
     assert (len(times) - 1) / (times[-1] - times[0]) >= 9.0
 
@@ -275,6 +292,46 @@ def test_a_cancelled_run_resumes_to_the_same_store(filings, baseline: Path, tmp_
     assert report.already_done >= before
     assert len(fetched) == len(filings) - report.already_done
     assert_same_store(tmp_path, baseline)
+
+
+class GatedStore(Store):
+    """A real store whose writes start only when the test lets them (``entered`` tells it one is waiting)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def write(self, tables):
+        self.entered.set()
+        if not self.release.wait(timeout=60):
+            raise TimeoutError("the test never released the write")
+        return super().write(tables)
+
+
+def test_a_run_cancelled_during_a_store_write_finishes_that_write_then_stops(filings, tmp_path: Path) -> None:
+    """Ctrl-C while a batch is being written: the cancellation waits for the write (store, then manifest)
+    to finish instead of abandoning it halfway, then goes on; the batch is stored and recorded in full."""
+    subset = [f for f in filings if f.filing_date.year == 2020 and f.filing_date.month <= 3][:10]
+    targets = [Target(f.filing_date, f.accession, min(c for c, _ in f.ciks), f.form_type) for f in subset]
+    store = GatedStore(tmp_path)
+
+    async def run() -> bool:
+        async with FakeEdgar(subset) as server, client() as http:
+            downloader = Downloader(store, http, EdgarUrls(server.base_url, server.base_url))
+            task = asyncio.create_task(downloader.run(targets))
+            assert await asyncio.to_thread(store.entered.wait, 60)
+            task.cancel()
+            await asyncio.sleep(0.2)  # time enough for a cancellation that would not wait for the write
+            waited = not task.done()
+            store.release.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return waited
+
+    assert asyncio.run(run())
+    accessions = {f.accession for f in subset}
+    assert Store(tmp_path).accessions() == accessions and Manifest(tmp_path).done() == accessions
 
 
 @pytest.mark.slow
@@ -745,7 +802,7 @@ def test_damaged_200_answers_lose_no_filing(filings, baseline: Path, tmp_path: P
     than the retries allow (recorded as failed, fetched by the next run). After the second run every
     filing is stored exactly once, none quarantined, and the store is the fault-free one."""
     kinds = ["gzip-cut", "cut-200", "html-200", "rate-200"]
-    victims = {kind: filings[i :: 37][:16] for i, kind in enumerate(kinds)}
+    victims = {kind: filings[i::37][:16] for i, kind in enumerate(kinds)}
     persistent = {f.accession for kind in kinds[:3] for f in victims[kind][::2]}
 
     async def run(inject: bool):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import math
 import zipfile
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,8 +23,6 @@ from engine.replay import FakeEdgar, load_filings
 from engine.store.datasets import Store
 from engine.testing.form345 import dataset_columns, synthetic_dataset
 from parsers.form345_dataset import DatasetError, parse_dataset
-from parsers.plan import mentions_plan
-from parsers.roles import owner_roles, primary_role, role_title
 from parsers.schema import STORE_TABLES
 from parsers.tables import TableBuilder
 
@@ -178,26 +178,60 @@ def test_the_data_set_and_the_xml_agree_on_the_same_filings(partial, xml_tables)
                 assert math.isclose(ours, theirs, abs_tol=0.005), (column, ours, theirs)
 
 
+FLAGS_AND_ROLE = {
+    # RPTOWNER_RELATIONSHIP: (director, officer, ten percent, other), role when not an officer
+    "Director": ((True, False, False, False), "director"),
+    "Officer": ((False, True, False, False), None),
+    "TenPercentOwner": ((False, False, True, False), "ten_percent"),
+    "Other": ((False, False, False, True), "other"),
+    "Director,Officer": ((True, True, False, False), None),
+    "Officer,TenPercentOwner": ((False, True, True, False), None),
+    "DirectorOther": ((True, False, False, True), "director"),
+    "Director,OfficerOther": ((True, True, False, True), None),
+    "Director,TenPercentOwnerOther": ((True, False, True, True), "director"),
+    "TenPercentOwnerOther": ((False, False, True, True), "ten_percent"),
+}
+"""Hand-read from SCORING.md section 6 for every relationship text the synthetic data set writes: the
+flags each one sets, and the owner's role when no officer flag makes the title decide."""
+
+OFFICER_ROLE = {
+    "Chief Executive Officer": "ceo",
+    "CFO": "cfo",
+    "EVP, General Counsel": "officer",
+    "President and COO": "officer",
+    "See Remarks": "officer",  # the data set's remarks name a 10b5-1 plan, never a CEO or CFO
+    "": "officer",
+}
+"""An officer's role for every title the synthetic data set writes (a CEO or CFO outranks a director)."""
+
+PLAN_TEXTS = {
+    "Sold under a Rule 10b5-1 trading plan.": True,
+    "Weighted average price.": False,
+    "Trades under a Rule 10b5-1 plan adopted March 1.": True,
+    "": False,
+}
+"""Every footnote and remarks text of the synthetic data set, hand-labelled: does it name a 10b5-1 plan?"""
+
+
+def raw_tables(data: bytes) -> dict[str, list[dict[str, str]]]:
+    """The data set's TSV files as rows of text, read with the csv module alone."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+        texts = {name.removesuffix(".tsv"): zipped.read(name).decode() for name in zipped.namelist()}
+    return {name: list(csv.DictReader(io.StringIO(text), delimiter="\t")) for name, text in texts.items()}
+
+
 def test_the_full_layout_fills_every_table(tmp_path: Path) -> None:
-    result = parse_dataset(synthetic_dataset(300, seed=3), source="2030q1_form345.zip")
+    data = synthetic_dataset(300, seed=3)
+    result = parse_dataset(data, source="2030q1_form345.zip")
     assert result.warnings == []
     tables = {name: pl.from_arrow(t) for name, t in result.tables.items()}
     assert tables["filings"].height == 300
     assert tables["owners"].height >= 300 and tables["footnotes"].height > 0
     kinds = tables["transactions"].group_by("is_derivative", "is_holding").len()
     assert kinds.height == 4
-    owners = tables["owners"]
-    joined = owners.join(
-        tables["filings"].select("accession", "remarks", "insider_cik", "n_owners"), on="accession"
+    insider = tables["owners"].group_by("accession").agg(
+        pl.col("owner_cik").min(), pl.len().cast(pl.Int16).alias("n")
     )
-    for row in joined.iter_rows(named=True):
-        title = role_title(row["officer_title"], row["remarks"])
-        assert row["role_title"] == title
-        roles = owner_roles(
-            row["is_director"], row["is_officer"], row["is_ten_percent_owner"], row["is_other"], title
-        )
-        assert row["role"] == primary_role(roles)
-    insider = owners.group_by("accession").agg(pl.col("owner_cik").min(), pl.len().cast(pl.Int16).alias("n"))
     check = tables["filings"].join(insider, on="accession")
     assert (check["insider_cik"] == check["owner_cik"]).all() and (check["n_owners"] == check["n"]).all()
     assert tables["filings"].get_column("aff10b5one").null_count() < 300
@@ -206,23 +240,46 @@ def test_the_full_layout_fills_every_table(tmp_path: Path) -> None:
     assert set(tables["filings"].get_column("ticker").drop_nulls()) <= {"ABC", "XYZ", "DEF.B"}
 
 
+def test_owner_flags_titles_and_roles_match_the_hand_read_relationships() -> None:
+    data = synthetic_dataset(300, seed=3)
+    raw = raw_tables(data)
+    remarks = {row["ACCESSION_NUMBER"]: row["REMARKS"] for row in raw["SUBMISSION"]}
+    owners = pl.from_arrow(parse_dataset(data, source="x.zip").tables["owners"])
+    parsed = {(row["accession"], row["owner_cik"]): row for row in owners.iter_rows(named=True)}
+    assert len(parsed) == owners.height == len(raw["REPORTINGOWNER"])
+    roles = Counter()
+    for row in raw["REPORTINGOWNER"]:
+        accession, title = row["ACCESSION_NUMBER"], row["RPTOWNER_TITLE"]
+        (director, officer, ten, other), role = FLAGS_AND_ROLE[row["RPTOWNER_RELATIONSHIP"]]
+        role = role or OFFICER_ROLE[title]
+        role_title = (remarks[accession] or None) if title == "See Remarks" else (title or None)
+        got = parsed[accession, int(row["RPTOWNERCIK"])]
+        flags = (got["is_director"], got["is_officer"], got["is_ten_percent_owner"], got["is_other"])
+        assert flags == (director, officer, ten, other), row
+        expected = (title or None, role_title, role)
+        assert (got["officer_title"], got["role_title"], got["role"]) == expected, row
+        roles[role] += 1
+    assert set(roles) == {"ceo", "cfo", "officer", "director", "ten_percent", "other"}
+
+
 def test_the_plan_flag_follows_the_xml_rules() -> None:
-    result = parse_dataset(synthetic_dataset(400, seed=5), source="x.zip")
-    filings = pl.from_arrow(result.tables["filings"]).select("accession", "aff10b5one", "remarks")
-    notes = pl.from_arrow(result.tables["footnotes"])
-    plan_notes = {
-        (a, f) for a, f, t in notes.select("accession", "footnote_id", "text").iter_rows() if mentions_plan(t)
-    }
-    rows = pl.from_arrow(result.tables["transactions"]).join(filings, on="accession")
+    """A row is a plan trade when its filing's 10b5-1 box is ticked ("1"), its remarks name a plan, or
+    one of its footnotes does (the texts hand-labelled in PLAN_TEXTS)."""
+    data = synthetic_dataset(400, seed=5)
+    raw = raw_tables(data)
+    submissions = {row["ACCESSION_NUMBER"]: row for row in raw["SUBMISSION"]}
+    notes = {(row["ACCESSION_NUMBER"], row["FOOTNOTE_ID"]): row["FOOTNOTE_TXT"] for row in raw["FOOTNOTES"]}
+    rows = pl.from_arrow(parse_dataset(data, source="x.zip").tables["transactions"])
     assert rows.height > 0
+    reasons = Counter()
     for row in rows.iter_rows(named=True):
-        expected = (
-            bool(row["aff10b5one"])
-            or mentions_plan(row["remarks"])
-            or any((row["accession"], fid) in plan_notes for fid in row["footnote_ids"])
-        )
-        assert row["plan"] == expected
-    assert 0 < rows["plan"].sum() < rows.height
+        filing = submissions[row["accession"]]
+        box = filing["AFF10B5ONE"] == "1"
+        remark = PLAN_TEXTS[filing["REMARKS"]]
+        note = any(PLAN_TEXTS[notes[row["accession"], fid]] for fid in row["footnote_ids"])
+        assert row["plan"] == (box or remark or note), row
+        reasons.update(name for name, hit in (("box", box), ("remarks", remark), ("note", note)) if hit)
+    assert set(reasons) == {"box", "remarks", "note"} and 0 < rows["plan"].sum() < rows.height
 
 
 def test_column_names_and_file_names_match_case_insensitively() -> None:

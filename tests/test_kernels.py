@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import kernels as shared
+from engine import kernels_reference as shared_twin
 from engine.scoring import kernels
 from engine.scoring import kernels_reference as twin
 
@@ -123,9 +125,26 @@ def test_no_spread_gives_zero(values):
 @given(st.lists(st.floats(allow_nan=False), max_size=300))
 def test_radix_argsort_is_a_stable_sort(values):
     x = np.array(values, dtype=float)
-    np.testing.assert_array_equal(x[kernels.argsort_radix(x)], np.sort(x))
+    np.testing.assert_array_equal(shared.argsort_radix(x), shared_twin.argsort_radix(x))
+    np.testing.assert_array_equal(x[shared.argsort_radix(x)], np.sort(x))
     nonzero = x[x != 0]
-    np.testing.assert_array_equal(kernels.argsort_radix(nonzero), np.argsort(nonzero, kind="stable"))
+    np.testing.assert_array_equal(shared.argsort_radix(nonzero), np.argsort(nonzero, kind="stable"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300))
+def test_integer_radix_argsort_is_a_stable_sort(values):
+    x = np.array(values, dtype=np.int64)
+    np.testing.assert_array_equal(shared.argsort_radix_int(x), shared_twin.argsort_radix_int(x))
+    np.testing.assert_array_equal(shared.argsort_radix_int(x), np.argsort(x, kind="stable"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([0.0, -0.0, 1.0, -2.5])), max_size=60))
+def test_average_ranks_match_twin(values):
+    x = np.array(values, dtype=float)
+    fast = shared.average_ranks(x, shared.argsort_radix(x))
+    np.testing.assert_array_equal(fast, shared_twin.average_ranks(x, shared_twin.argsort_radix(x)))
 
 
 @settings(max_examples=100, deadline=None)
@@ -137,6 +156,27 @@ def test_group_order_is_a_stable_sort_by_group_then_day(rows):
     slow = twin.group_order(group, day, 6)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 4), st.one_of(st.floats(-5, 5), st.just(np.nan))),
+        max_size=60,
+    )
+)
+def test_sort_runs_orders_each_groups_same_day_rows_by_value(rows):
+    group = np.array([g for g, _, _ in rows], dtype=np.int64)
+    day = np.array([d for _, d, _ in rows], dtype=np.int64)
+    value = np.array([v for _, _, v in rows], dtype=float)
+    grouped, ptr = kernels.group_order(group, day, 6)
+    order = kernels.sort_runs(grouped, ptr, day, value)
+    np.testing.assert_array_equal(order, twin.sort_runs(grouped, ptr, day, value))
+    shuffled = np.random.default_rng(len(rows)).permutation(len(rows))
+    again = kernels.sort_runs(
+        kernels.group_order(group[shuffled], day[shuffled], 6)[0], ptr, day[shuffled], value[shuffled]
+    )
+    np.testing.assert_array_equal(value[shuffled][again], value[order])
 
 
 @settings(max_examples=100, deadline=None)

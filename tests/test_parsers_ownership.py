@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from parsers.ownership import OwnershipError, parse_ownership
+from parsers.xml_safety import MalformedXMLError, parse_xml
 
 SPEC = Path(__file__).parent / "fixtures" / "spec_samples"
 
@@ -157,7 +158,7 @@ def _document(body: str, doc_type: str = "4") -> bytes:
 def test_unknown_elements_are_ignored() -> None:
     doc = parse_ownership(
         _document(
-            "<script>alert(1)</script><futureThing><value>9</value></futureThing>"
+            "<script>alert(1)</script><futureThing><value>9</value></futureThing><futureFlag>1</futureFlag>"
             "<nonDerivativeTable><nonDerivativeTransaction><newField><value>5</value></newField>"
             "<transactionAmounts><transactionShares><value>10</value></transactionShares></transactionAmounts>"
             "</nonDerivativeTransaction></nonDerivativeTable>"
@@ -166,6 +167,7 @@ def test_unknown_elements_are_ignored() -> None:
     [row] = doc.rows
     assert row.shares == 10.0
     assert doc.ticker_raw == "none"
+    assert doc.aff10b5one is None  # only <aff10b5One> (any case) is the plan box
 
 
 def test_comments_and_processing_instructions_inside_a_field_lose_nothing() -> None:
@@ -227,6 +229,67 @@ def test_values_without_value_wrapper_and_scalar_quirks() -> None:
     assert row.equity_swap_involved is None
 
 
+def test_a_field_keeps_its_first_value_and_a_stray_value_changes_nothing() -> None:
+    doc = parse_ownership(
+        _document(
+            "<nonDerivativeTable><nonDerivativeTransaction>"
+            "<transactionAmounts><transactionShares><value>10</value><value>20</value></transactionShares>"
+            "</transactionAmounts><transactionCoding><transactionCode>P</transactionCode><value>S</value>"
+            "</transactionCoding></nonDerivativeTransaction></nonDerivativeTable>"
+        )
+    )
+    [row] = doc.rows
+    assert (row.shares, row.transaction_code) == (10.0, "P")
+
+
+def test_footnote_ids_without_an_id_are_not_listed() -> None:
+    doc = parse_ownership(
+        _document(
+            "<nonDerivativeTable><nonDerivativeTransaction><transactionAmounts><transactionShares>"
+            '<value>1</value><footnoteId/><footnoteId id=" "/><footnoteId id=" F1 "/><footnoteId id="F1"/>'
+            "</transactionShares></transactionAmounts></nonDerivativeTransaction></nonDerivativeTable>"
+        )
+    )
+    assert [row.footnote_ids for row in doc.rows] == [("F1",)]
+
+
+def test_footnotes_keep_the_text_of_their_inner_elements() -> None:
+    doc = parse_ownership(
+        _document(
+            '<footnotes><footnote id="F1">Sold under a <b>Rule 10b5-1</b> plan.</footnote>'
+            '<footnote id="F2"/><footnote id="F3">Price <i>weighted</i> <i>average</i>.</footnote>'
+            '<footnote id="F4"> plain </footnote></footnotes>'
+        )
+    )
+    assert doc.footnotes == {
+        "F1": "Sold under a Rule 10b5-1 plan.",
+        "F2": "",
+        "F3": "Price weighted average.",
+        "F4": "plain",
+    }
+
+
+def test_a_bad_byte_and_a_broken_tag_are_read_in_recover_mode() -> None:
+    """Not valid UTF-8, and not well-formed as Windows-1252 either: recover mode reads what it can."""
+    root, recovered = parse_xml(b"<a>\x96<b></a>")
+    assert (root.tag, [child.tag for child in root], recovered) == ("a", ["b"], True)
+
+
+def test_windows_1252_is_read_with_the_hardened_options() -> None:
+    """Bytes undefined in Windows-1252 become U+FFFD; comments, instructions and blank text are dropped
+    as in a strict parse."""
+    root, recovered = parse_xml(b"<a><t>\x81\x96</t><!-- note --><?pi x?>\n  <b>1</b>\n</a>")
+    assert (root.text, [child.tag for child in root], recovered) == (None, ["t", "b"], True)
+    assert root[0].text == "\ufffd\u2013"
+
+
+def test_bytes_that_are_no_xml_at_all_are_refused_with_libxml2s_reason() -> None:
+    with pytest.raises(MalformedXMLError) as refused:
+        parse_xml(b"\x00\x01\x02\x03")
+    assert str(refused.value).startswith("not well-formed XML: Document is empty, line 1, column 1")
+    assert "\n" not in str(refused.value)
+
+
 def test_recover_mode_for_a_malformed_early_filing() -> None:
     xml = _document(
         "<nonDerivativeTable ativeTable><nonDerivativeTransaction><transactionAmounts>"
@@ -258,7 +321,7 @@ def test_windows_1252_bytes_are_read_as_such(filings_dir: Path) -> None:
         (_document("", doc_type="10-K"), "document type '10-K' is not an ownership form"),
         (_document("").replace(b"<issuerCik>0000000042</issuerCik>", b""), "no issuer CIK"),
         (_document("").replace(b"<rptOwnerCik>7</rptOwnerCik>", b""), "no reporting-owner CIK"),
-        (_document("")[:-40], "truncated document"),
+        (_document("")[:-40], "truncated document: no closing </ownershipDocument>"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "not well-formed XML"),
     ],
 )

@@ -118,9 +118,7 @@ def rows(draw) -> dict:
 @st.composite
 def documents(draw) -> dict:
     remarks, remarks_plan = draw(st.none() | labelled_texts) or (None, False)
-    footnotes = {
-        fid: draw(labelled_texts) for fid in FOOTNOTE_IDS[: draw(st.integers(0, len(FOOTNOTE_IDS)))]
-    }
+    footnotes = {fid: draw(labelled_texts) for fid in FOOTNOTE_IDS[: draw(st.integers(0, len(FOOTNOTE_IDS)))]}
     owners = []
     for cik in draw(st.lists(st.integers(1, 9_999_999_999), min_size=1, max_size=10, unique=True)):
         owners.append(

@@ -84,6 +84,14 @@ def test_owner_roles_and_primary_role(flags, title, roles, primary) -> None:
     assert role_weight(roles) == ROLE_WEIGHTS[primary]
 
 
+def test_primary_role_follows_the_weights_given() -> None:
+    """With weights that rank a director above an officer, the later role listed wins."""
+    weights = {**ROLE_WEIGHTS, "director": 0.9}
+    assert primary_role(["officer", "ten_percent", "director"], weights) == "director"
+    assert primary_role(["officer", "director"], weights) == "director"
+    assert primary_role(["ten_percent", "other"], weights) == "ten_percent"  # a tie keeps the first
+
+
 @pytest.mark.parametrize(
     ("text", "flags", "primary"),
     [

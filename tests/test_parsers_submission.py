@@ -108,3 +108,101 @@ def test_truncated_submission_keeps_what_is_there(filings_dir: Path) -> None:
     sub = split_submission(cut)
     assert sub.accession == "0000318300-20-000201"
     assert sub.xml.startswith(b'<?xml version="1.0"?>') and not sub.xml.endswith(b"</ownershipDocument>")
+
+
+# Crafted wrappers: where each value is looked for, and where it stops ---------------------------------
+
+HEADER = (
+    b"ACCESSION NUMBER:\t0000000001-24-000001\nCONFORMED SUBMISSION TYPE:\t4\n"
+    b"FILED AS OF DATE:\t20240105\n<ACCEPTANCE-DATETIME>20241231235959\n"
+)
+
+
+def wrapper(header: bytes, *documents: bytes) -> bytes:
+    head = b"<SEC-DOCUMENT>\n<SEC-HEADER>\n" + header + b"</SEC-HEADER>\n"
+    return head + b"".join(documents) + b"</SEC-DOCUMENT>\n"
+
+
+def document(doc_type: bytes | None, body: bytes) -> bytes:
+    type_line = b"" if doc_type is None else b"<TYPE>" + doc_type + b"\n"
+    return b"<DOCUMENT>\n" + type_line + b"<SEQUENCE>1\n" + body + b"</DOCUMENT>\n"
+
+
+def xml(text: bytes) -> bytes:
+    return b"<XML>\n<ownershipDocument>" + text + b"</ownershipDocument>\n</XML>\n"
+
+
+def test_every_header_field_to_its_last_digit() -> None:
+    sub = split_submission(wrapper(HEADER, document(b"4", xml(b"A"))))
+    assert (sub.accession, sub.filing_date, sub.accepted_at, sub.document_type, sub.xml) == (
+        "0000000001-24-000001",
+        date(2024, 1, 5),
+        datetime(2024, 12, 31, 23, 59, 59),
+        "4",
+        b"<ownershipDocument>A</ownershipDocument>",
+    )
+
+
+def test_a_header_value_not_in_its_form_is_none_and_the_first_of_a_repeated_key_wins() -> None:
+    header = (
+        b"ACCESSION NUMBER:\tpending\nFILED AS OF DATE:\t20240105\nFILED AS OF DATE:\t20240201\n"
+        b"<ACCEPTANCE-DATETIME>soon\n"
+    )
+    sub = split_submission(wrapper(header, document(b"4", xml(b"A"))))
+    assert (sub.accession, sub.filing_date, sub.accepted_at) == (None, date(2024, 1, 5), None)
+
+
+def test_a_wrapper_without_documents_has_its_header_to_the_last_byte_and_no_xml() -> None:
+    sub = split_submission(b"<SEC-HEADER>\nCONFORMED SUBMISSION TYPE:\t4\nFILED AS OF DATE:\t20240105")
+    assert (sub.document_type, sub.filing_date, sub.xml) == ("4", date(2024, 1, 5), b"")
+
+
+def test_header_fields_are_read_from_the_header_only() -> None:
+    """A document quoting header tags (an exhibit) lends the submission neither a type nor a time."""
+    quoting = document(b"EX-99", b"<TEXT>\n<ACCEPTANCE-DATETIME>20240105093000\n</TEXT>\n")
+    sub = split_submission(wrapper(b"ACCESSION NUMBER:\t0000000001-24-000001\n", quoting))
+    assert (sub.accession, sub.accepted_at, sub.document_type, sub.xml) == (
+        "0000000001-24-000001",
+        None,
+        None,
+        b"",
+    )
+
+
+def test_values_and_documents_at_the_very_start_of_the_bytes_are_read() -> None:
+    starts_with_key = b"<ACCEPTANCE-DATETIME>20240105093000\n<SUBMISSION>\n<TYPE>4\n"
+    assert split_submission(starts_with_key).accepted_at == datetime(2024, 1, 5, 9, 30)
+    starts_with_document = document(b"4", xml(b"A") + b"<ACCEPTANCE-DATETIME>20240105093000\n") + (
+        b"<SUBMISSION>\n"
+    )
+    sub = split_submission(starts_with_document)
+    assert (sub.accepted_at, sub.document_type) == (None, "4")
+    assert sub.xml.startswith(b"<ownershipDocument>A</ownershipDocument>")
+
+
+def test_the_xml_is_the_first_ownership_documents_first_block() -> None:
+    sub = split_submission(
+        wrapper(
+            HEADER,
+            document(b"EX-99", xml(b"exhibit")),
+            document(None, b"<TEXT>no type line</TEXT>\n"),
+            document(b"4/a", xml(b"A") + xml(b"second block")),
+            document(b"EX-24", b"<TEXT>power of attorney</TEXT>\n"),
+            document(b"4", xml(b"B")),
+        )
+    )
+    assert (sub.document_type, sub.xml) == ("4/A", b"<ownershipDocument>A</ownershipDocument>")
+
+
+def test_an_ownership_document_takes_its_xml_from_itself_only() -> None:
+    """No <XML> in the Form 4 document: none is borrowed from the exhibit after it; an <XML> block cut
+    short ends at its own document's end."""
+    without = wrapper(HEADER, document(b"4", b"<TEXT>paper</TEXT>\n"), document(b"EX-99", xml(b"X")))
+    assert split_submission(without).xml == b""
+    cut = wrapper(HEADER, document(b"4", b"<XML>\n<ownershipDocument>A\n"), document(b"EX-99", xml(b"X")))
+    assert split_submission(cut).xml == b"<ownershipDocument>A"
+
+
+def test_an_xml_body_starting_on_the_tags_line_is_whole() -> None:
+    sub = split_submission(wrapper(HEADER, document(b"4", b"<XML><ownershipDocument/></XML>\n")))
+    assert sub.xml == b"<ownershipDocument/>"

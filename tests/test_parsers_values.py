@@ -58,7 +58,16 @@ def test_parse_date(text, expected) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("20200102", date(2020, 1, 2)), ("20201302", None), ("2020-01-02", None), ("", None), (None, None)],
+    [
+        ("20200102", date(2020, 1, 2)),
+        ("20201302", None),
+        ("2020-01-02", None),
+        ("2024 1 5", None),  # eight characters whose parts int() would read: still not YYYYMMDD
+        ("2024+1+5", None),
+        ("202401051", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_parse_compact_date(text, expected) -> None:
     assert parse_compact_date(text) == expected

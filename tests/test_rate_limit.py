@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from virtual_clock import Clock, install
 
+import engine.edgar.rate_limit as rate_limit
 from engine.edgar.rate_limit import RateLimiter, SlidingWindow
 from engine.errors import UserError
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return install(monkeypatch, rate_limit, Clock())
 
 
 def _max_in_window(times: list[float], period: float) -> int:
@@ -82,32 +86,108 @@ def test_a_non_positive_rate_is_refused(rate: float) -> None:
         RateLimiter(rate)
 
 
-def test_concurrent_tasks_share_one_budget() -> None:
+def test_concurrent_tasks_share_one_budget(clock: Clock) -> None:
+    """10 tasks x 5 requests at 20/s: one pace for all, 1.04 / 20 = 0.052 s apart (the 0.04 s margin
+    widens each 1 s window), so the 50th request starts 49 x 0.052 s after the first."""
     limiter = RateLimiter(20)
     stamps: list[float] = []
 
     async def task() -> None:
         for _ in range(5):
             await limiter.acquire()
-            stamps.append(time.monotonic())
+            stamps.append(clock.monotonic())
 
-    async def main() -> None:
-        await asyncio.gather(*(task() for _ in range(10)))
-
-    began = time.monotonic()
-    asyncio.run(main())
+    began = clock.now
+    clock.run(*(task() for _ in range(10)))
     assert len(stamps) == 50
     assert _max_in_window(stamps, 1.0) <= 20
-    assert 2.0 <= time.monotonic() - began < 3.5
+    assert sorted(stamps) == pytest.approx([began + i * 0.052 for i in range(50)])
 
 
-def test_unlimited_never_waits() -> None:
+def test_unlimited_never_waits(clock: Clock) -> None:
     limiter = RateLimiter(None)
 
-    async def main() -> None:
-        for _ in range(1000):
-            await limiter.acquire()
+    async def main() -> list[int | None]:
+        return [await limiter.acquire() for _ in range(1000)]
 
-    began = time.monotonic()
-    asyncio.run(main())
-    assert time.monotonic() - began < 0.5
+    (tickets,) = clock.run(main())
+    assert tickets == [None] * 1000 and clock.sleeps == [] and clock.now == 1000.0
+
+
+def test_a_window_without_a_period_allows_limit_requests_per_second() -> None:
+    window = SlidingWindow(2)
+    assert [window.reserve(0.0) for _ in range(5)] == [(0, 0.0), (1, 0.5), (2, 1.0), (3, 1.5), (4, 2.0)]
+
+
+@pytest.mark.parametrize(("limit", "period"), [(0, 1.0), (-1, 1.0), (1, 0.0), (1, -1.0), (0, 0.0)])
+def test_a_window_needs_a_positive_limit_and_period(limit: int, period: float) -> None:
+    with pytest.raises(ValueError, match=r"^limit must be >= 1 and period > 0$"):
+        SlidingWindow(limit, period)
+
+
+@pytest.mark.parametrize("rate", [0, -3, float("nan"), float("inf")])
+def test_the_rate_error_names_the_option_the_value_and_the_fix(rate: float) -> None:
+    with pytest.raises(UserError) as error:
+        RateLimiter(rate)
+    message = f"--rate must be a finite positive number, got {rate}\n  fix: pass e.g. --rate 8"
+    assert str(error.value) == message
+
+
+def test_a_long_run_keeps_bounded_bookkeeping_and_its_pace() -> None:
+    """100,000 requests at 2/s: the window forgets old tickets (a few thousand kept, not 100,000) and the
+    pace is still exactly one request every half second."""
+    window = SlidingWindow(2, 1.0)
+    grants = [window.reserve(0.0) for _ in range(100_000)]
+    assert grants[-3:] == [(99_997, 49_998.5), (99_998, 49_999.0), (99_999, 49_999.5)]
+    assert len(window._starts) < 10_000 and len(window._booked) < 10_000
+
+
+def test_a_start_reported_for_a_forgotten_ticket_is_ignored() -> None:
+    window = SlidingWindow(1, 1.0)
+    for _ in range(100_000):
+        window.reserve(0.0)
+    window.started(0, 1e9)
+    assert window.reserve(0.0) == (100_000, 100_000.0)
+
+
+def test_a_task_woken_late_is_accounted_from_its_wake_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sleep overruns by 0.3 s and no request reports ``sent``: the wake-up itself is recorded as
+    the start, so at 1/s the next request waits a full second after it (1000, 1001.3, 1002.6), never
+    only after the booked instant (1000, 1001.3, 1002.0 would be two starts 0.7 s apart)."""
+    clock = install(monkeypatch, rate_limit, Clock(oversleep=0.3))
+    limiter = RateLimiter(1.0, margin=0.0)
+
+    async def main() -> list[float]:
+        stamps = []
+        for _ in range(3):
+            await limiter.acquire()
+            stamps.append(clock.monotonic())
+        return stamps
+
+    (stamps,) = clock.run(main())
+    assert stamps == pytest.approx([1000.0, 1001.3, 1002.6])
+
+
+def test_a_request_sent_late_pushes_the_window_back(clock: Clock) -> None:
+    """At 1/s, a request written to the socket 0.5 s after its slot counts from then: the next one
+    starts a second after the late send (1001.5), not after the slot (1001.0)."""
+    limiter = RateLimiter(1.0, margin=0.0)
+
+    async def main() -> list[float]:
+        first = await limiter.acquire()
+        clock.now += 0.5
+        limiter.sent(first)
+        await limiter.acquire()
+        return [clock.monotonic()]
+
+    (stamps,) = clock.run(main())
+    assert stamps == [1001.5]
+
+
+def test_tickets_are_numbered_in_booking_order(clock: Clock) -> None:
+    limiter = RateLimiter(50.0)
+
+    async def main() -> list[int | None]:
+        return [await limiter.acquire() for _ in range(4)]
+
+    assert clock.run(main()) == [[0, 1, 2, 3]]

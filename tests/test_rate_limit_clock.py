@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import heapq
-import types
-
 import pytest
+from virtual_clock import Clock, install
 
 import engine.edgar.rate_limit as rate_limit
 from engine.edgar.rate_limit import RateLimiter
@@ -16,40 +13,9 @@ ARRIVAL_JITTER = 0.03
 promises that even then no one-second window at the server holds more than the limit."""
 
 
-class Clock:
-    """Virtual time: when every running task is asleep, the earliest sleeper wakes and the clock jumps to
-    its deadline (as an event loop's timers would, without waiting)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.running = 0
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        waker = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.now + max(0.0, delay), id(waker), waker))
-        self.running -= 1
-        await waker
-        self.running += 1
-
-    async def drive(self) -> None:
-        while self.running or self._sleepers:
-            await asyncio.sleep(0)
-            if not self.running and self._sleepers:
-                deadline, _, waker = heapq.heappop(self._sleepers)
-                self.now = max(self.now, deadline)
-                waker.set_result(None)
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(rate_limit, "time", types.SimpleNamespace(monotonic=fake.monotonic))
-    monkeypatch.setattr(rate_limit, "asyncio", types.SimpleNamespace(sleep=fake.sleep))
-    return fake
+    return install(monkeypatch, rate_limit, Clock())
 
 
 def starts(limiter: RateLimiter, clock: Clock, n_tasks: int, per_task: int) -> list[float]:
@@ -60,13 +26,8 @@ def starts(limiter: RateLimiter, clock: Clock, n_tasks: int, per_task: int) -> l
             ticket = await limiter.acquire()
             stamps.append(clock.monotonic())
             limiter.sent(ticket)
-        clock.running -= 1
 
-    async def main() -> None:
-        clock.running = n_tasks
-        await asyncio.gather(clock.drive(), *(task() for _ in range(n_tasks)))
-
-    asyncio.run(main())
+    clock.run(*(task() for _ in range(n_tasks)))
     return sorted(stamps)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -11,6 +12,8 @@ import pytest
 from scoring_tables import Book, caps, day
 
 from engine.evaluation.event_study import eligible_trades, issuer_labels
+from engine.scoring import rules
+from engine.scoring.amendments import amendment_dates, with_superseded
 from engine.scoring.rules import clean_ticker
 from engine.scoring.run import score
 from parsers.values import clean_ticker as clean_ticker_text
@@ -33,6 +36,75 @@ def test_null_is_derivative_and_non_finite_shares_are_judged_alike():
     book.transactions[2]["shares"] = float("nan")
     book.transactions[3]["shares"] = float("inf")
     assert counted(book, day(10)) == (2, 2)
+
+
+def test_a_null_holding_flag_counts_and_a_null_share_count_does_not_in_both_paths():
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 1000, 10.0), ("P", 200, 10.0), ("S", 300, 10.0)])
+    book.transactions[1]["is_holding"] = None
+    book.transactions[2]["shares"] = None
+    assert counted(book, day(10)) == (2, 2)
+
+
+def test_trades_are_eligible_by_the_forms_and_codes_asked_for():
+    rows = [("4", "P"), ("4", "S"), ("4", "A"), ("4/A", "P"), ("5", "P"), ("5", "A"), ("3", "P")]
+    transactions = pl.LazyFrame(
+        {
+            "document_type": [form for form, _ in rows],
+            "transaction_code": [code for _, code in rows],
+            "is_derivative": [False] * len(rows),
+            "is_holding": [False] * len(rows),
+            "shares": [10.0] * len(rows),
+        }
+    )
+
+    def kept(**rule) -> list[tuple[str, str]]:
+        frame = rules.eligible_trades(transactions, **rule).collect()
+        return list(frame.select("document_type", "transaction_code").iter_rows())
+
+    assert kept() == [("4", "P"), ("4", "S"), ("4/A", "P")]
+    assert kept(forms=("4", "5"), codes=("P", "A")) == [("4", "P"), ("4", "A"), ("5", "P"), ("5", "A")]
+
+
+def test_a_second_original_filing_for_the_same_period_supersedes_nothing_in_both_paths():
+    """Only an amendment supersedes: two Form 4s of one insider for one period both count."""
+    book = Book()
+    book.filing(1, 100, day(10), [("S", 1000, 10.0)], period=day(5))
+    book.filing(1, 100, day(30), [("S", 1200, 10.0)], period=day(5))
+    assert counted(book, day(40)) == (2, 2)
+
+
+def test_each_trade_is_superseded_by_the_first_amendment_available_after_it():
+    """Amendments listed out of order; the trade of day 10 is superseded from day 20, of day 25 from
+    day 30, of day 45 from day 60, and another insider's trade never (and Polars warns of nothing)."""
+    amendments = [(100, 40), (100, 20), (100, 60), (100, 30), (101, 5), (101, None)]
+    filings = pl.LazyFrame(
+        {
+            "issuer_cik": [1] * len(amendments),
+            "insider_cik": [insider for insider, _ in amendments],
+            "period_of_report": [day(1)] * len(amendments),
+            "document_type": ["4/A"] * len(amendments),
+            "available_date": [None if at is None else day(at) for _, at in amendments],
+        }
+    )
+    trades = pl.LazyFrame(
+        {
+            "issuer_cik": [1, 1, 1, 1],
+            "insider_cik": [100, 100, 100, 102],
+            "period_of_report": [day(1)] * 4,
+            "available_date": [day(45), day(10), day(25), day(10)],
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        joined = with_superseded(trades, amendment_dates(filings)).collect()
+    assert sorted(joined.select("insider_cik", "available_date", "superseded").iter_rows()) == [
+        (100, day(10), day(20)),
+        (100, day(25), day(30)),
+        (100, day(45), day(60)),
+        (102, day(10), None),
+    ]
+    assert [str(warning.message) for warning in caught] == []
 
 
 def test_a_price_missing_zero_negative_or_not_finite_is_value_zero_in_both_paths():

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import engine.store.datasets as store_module
 from engine.errors import UserError
 from engine.store.accessions import accession_keys as codec_keys
-from engine.store.datasets import CHILD_TABLES, AccessionIndex, Store
+from engine.store.datasets import CHILD_TABLES, LOCK, WRITER, AccessionIndex, Store
 from engine.store.indexes import ContentIndex, resolve
 from parsers.accessions import CONTENT_KEY_PATTERN, is_accession
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
@@ -566,11 +566,12 @@ def test_a_writer_killed_before_removing_replaced_rows_is_finished_on_next_open(
 
 LOCK_HOLDER = textwrap.dedent(
     """
-    import fcntl, os, sys
-    handle = os.open({lock!r}, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    os.ftruncate(handle, 0)
-    os.write(handle, b"7 %d" % os.getpid())
+    import os, sys
+    from filelock import FileLock
+    lock = FileLock({lock!r})
+    lock.acquire()
+    with open({writer!r}, "w") as record:
+        record.write("7 %d" % os.getpid())
     print("locked", flush=True)
     sys.stdin.read()
     """
@@ -580,7 +581,7 @@ LOCK_HOLDER = textwrap.dedent(
 def test_a_writer_waits_for_the_lock_then_names_the_holder(tmp_path):
     Store(tmp_path).write(batch([1]))
     holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER.format(lock=str(tmp_path / store_module.LOCK))],
+        [sys.executable, "-c", LOCK_HOLDER.format(lock=str(tmp_path / LOCK), writer=str(tmp_path / WRITER))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

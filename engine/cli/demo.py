@@ -32,12 +32,15 @@ from engine.edgar.download import DownloadReport, download_range
 from engine.edgar.http import EdgarClient
 from engine.edgar.urls import EdgarUrls
 from engine.errors import UserError
+from engine.evaluation import kernels as evaluation_kernels
 from engine.evaluation.event_study import cluster_buy_events, eligible_trades
 from engine.evaluation.price_sources import FilePrices
 from engine.evaluation.price_store import PriceReport, plan_requests, update_prices
 from engine.evaluation.prices import load_prices
 from engine.evaluation.run import EvaluationReport, evaluate
+from engine.jit import compile_in_background
 from engine.replay import FakeEdgar
+from engine.scoring import kernels as scoring_kernels
 from engine.scoring.caps_from_prices import CapsBuild, point_in_time_caps
 from engine.scoring.run import ScoreRun, score_run
 from engine.scoring.tickers import TickerTable, read_company_tickers, save_current, ticker_table
@@ -104,8 +107,10 @@ class DemoResult:
 
 def unpack_filings(destination: Path) -> Path:
     """Extract the bundled filings (real EDGAR submissions and XML documents) under ``destination``."""
+    # Python before 3.11.4 has no extraction filters; the archive is the package's own data.
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
     with tarfile.open(FILINGS_ARCHIVE) as archive:
-        archive.extractall(destination, filter="data")
+        archive.extractall(destination, **safe)
     return destination / "filings"
 
 
@@ -180,6 +185,7 @@ def run_demo(workdir: Path, *, top: int = 5) -> DemoResult:
     except OSError as exc:
         fix = "pass --dir a directory you can write to"
         raise UserError(f"cannot create the demo directory {workdir}: {exc}", fix=fix) from exc
+    compile_in_background(scoring_kernels.warm_up, evaluation_kernels.warm_up)
     edgar = FakeEdgar.from_directory(unpack_filings(workdir / "mirror"))
     base_url = edgar.start_in_thread()
     try:

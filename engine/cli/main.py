@@ -11,23 +11,26 @@ from collections.abc import Sequence
 from engine import __version__
 from engine.errors import UserError
 
-COMMANDS: tuple[str, ...] = (
-    "ingest",
-    "evaluate",
-    "download",
-    "update",
-    "backfill",
-    "compact",
-    "score",
-    "watch",
-    "compare",
-    "explain",
-    "demo",
-    "tickers",
-    "prices",
-)
-"""Modules of ``engine.cli.commands``; each has ``register(subparsers)`` that adds its parser and sets
-``func`` (``args -> exit code``) as the parser's default."""
+SUMMARIES: dict[str, str] = {
+    "ingest": "parse Form 3/4/5 filings (files, directories, .zip/.tar.gz archives) into a store",
+    "evaluate": "test whether insider activity and the score predict returns; write a report with charts",
+    "download": "fetch every Form 3/4/5 filed in a date range from EDGAR into a store",
+    "update": "bring a store up to date: every Form 3/4/5 filed since its last filing day",
+    "backfill": "fill a store from the SEC's quarterly Insider Transactions Data Sets (2006 on)",
+    "compact": "rewrite every partition holding several data files as one (faster reads; also automatic)",
+    "score": "compute the insider score for every issuer on every weekday of a date range",
+    "watch": "poll EDGAR's current-filings feed: store, score and raise events within seconds",
+    "compare": "compare a score panel with a reference panel; exit 1 when anything is beyond tolerance",
+    "explain": "show how one issuer's score on one date was made, trade by trade",
+    "tickers": "the point-in-time issuer-to-ticker table of the store, joined with the SEC's current map",
+    "prices": "fetch the daily prices the store's universe needs (Tiingo or your files) into the store",
+    "demo": "run the whole pipeline on bundled real filings against a local EDGAR replay (no network)",
+}
+"""Every subcommand and its one-line summary. Each is a module of ``engine.cli.commands`` whose
+``register(subparsers)`` adds its parser and sets ``func`` (``args -> exit code``) as the parser's
+default; the summaries live here so that ``insider --help`` lists the commands without importing them
+(they load polars, pyarrow, aiohttp, numba...)."""
+COMMANDS: tuple[str, ...] = tuple(SUMMARIES)
 
 
 ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
@@ -37,7 +40,8 @@ system allocator, which hands freed memory back, unless the user chose another; 
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
-    """The argument parser with ``commands`` registered (all of them by default)."""
+    """The argument parser with ``commands`` registered from their modules; the other commands are
+    listed by name and summary only."""
     parser = argparse.ArgumentParser(
         prog="insider",
         description="SEC Form 3/4/5 insider filings to a point-in-time trading signal.",
@@ -47,8 +51,11 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in commands:
-        importlib.import_module(f"engine.cli.commands.{name}").register(subparsers)
+    for name, summary in SUMMARIES.items():
+        if name in commands:
+            importlib.import_module(f"engine.cli.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
 
 
@@ -78,10 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _invoked(argv: Sequence[str]) -> Sequence[str]:
-    """Only the subcommand being run needs its module imported (they load polars, pyarrow, aiohttp...);
-    without one, every command is registered so that ``--help`` lists them all."""
+    """The subcommand being run, the only one whose module is imported (none for ``insider --help``)."""
     command = next((word for word in argv if not word.startswith("-")), None)
-    return (command,) if command in COMMANDS else COMMANDS
+    return (command,) if command in SUMMARIES else ()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from parsers.form345_dataset import DatasetError, parse_dataset
 FIRST_DATASET = (2006, 1)
 """The first quarter the SEC published a data set for."""
 
+
 @dataclass
 class QuarterResult:
     """What one data set contributed."""

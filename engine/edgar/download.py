@@ -360,4 +360,3 @@ def update_start(store: Store) -> date | None:
     starts = [max(days)] if days else []
     starts.extend(manifest.index_gaps().values())
     return min(starts) if starts else None
-

@@ -321,6 +321,8 @@ class PoliteClient:
                 return ticket
 
     def _backoff_delay(self, attempt: int) -> float:
+        """Seconds before retry ``attempt + 1``: ``backoff`` doubled per attempt up to ``backoff_cap``, drawn
+        from the upper half of that ceiling (jitter spreads tasks that failed together)."""
         ceiling = min(self.backoff_cap, self.backoff * 2**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
@@ -390,10 +392,7 @@ class PoliteClient:
         assert self._session is not None
         try:
             async with self._session.get(url, trace_request_ctx=spent) as response:
-                body = await response.read()
-                expected = response.content_length
-                if expected is not None and len(body) != expected:
-                    raise _Retryable(f"truncated body: {len(body)} of {expected} bytes")
+                body = await response.read()  # shorter than its Content-Length: ClientPayloadError
                 encoding = response.headers.get("Content-Encoding")
                 return response.status, response.headers, decode_body(body, encoding)
         except aiohttp.ClientPayloadError as exc:

@@ -9,6 +9,8 @@ _EXPORTS = {
     "score_asof": "engine.scoring.run",
     "score_run": "engine.scoring.run",
     "ScoreRun": "engine.scoring.run",
+    "score_file": "engine.scoring.incremental",
+    "ScoreFile": "engine.scoring.incremental",
     "SCORE_COLUMNS": "engine.scoring.run",
     "ScoreConfig": "engine.scoring.config",
     "MarketCaps": "engine.scoring.market_caps",

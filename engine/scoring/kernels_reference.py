@@ -1,4 +1,4 @@
-"""Plain-Python twins of ``engine.scoring.kernels``: the same contracts, written the obvious slow way.
+"""Plain-Python twins of ``engine.scoring.kernels``: the same names and contracts, the obvious slow way.
 
 The tests run both on random inputs and compare; nothing in the engine calls these.
 """
@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from engine.kernels_reference import argsort_radix, average_ranks
+
 
 def group_order(group, day, n_groups):
     """Twin of ``kernels.group_order``: a stable sort by (group, day)."""
@@ -17,6 +19,16 @@ def group_order(group, day, n_groups):
     for g in group:
         ptr[g + 1] += 1
     return order, np.cumsum(ptr)
+
+
+def sort_runs(order, ptr, day, value):
+    """Twin of ``kernels.sort_runs``: a stable sort of each group by (day, value), NaN values last."""
+    out = np.array(order, dtype=np.int64)
+    for g in range(len(ptr) - 1):
+        rows = list(out[ptr[g] : ptr[g + 1]])
+        rows.sort(key=lambda r: (day[r], math.isnan(value[r]), 0.0 if math.isnan(value[r]) else value[r]))
+        out[ptr[g] : ptr[g + 1]] = rows
+    return out
 
 
 def latest_filing(ptr, day, accepted, tiebreak, label, grid, lookback):
@@ -109,10 +121,6 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
 
 
-def _average_ranks(values: list[float]) -> list[float]:
-    return [sum(1 for w in values if w < v) + (sum(1 for w in values if w == v) + 1) / 2 for v in values]
-
-
 def zscore_moments(values, ddof):
     """Twin of ``kernels.zscore_moments``."""
     n = len(values)
@@ -136,7 +144,7 @@ def scored_values(x, winsorize, rank):
     if winsorize > 0:
         lo, hi = _quantile(x, winsorize), _quantile(x, 1 - winsorize)
         x = [min(max(v, lo), hi) for v in x]
-    ranks = _average_ranks(x)
+    ranks = average_ranks(np.array(x), argsort_radix(np.array(x))).tolist()
     return (ranks if rank else x), ranks
 
 

@@ -114,17 +114,22 @@ def load_market_caps(
 
 
 def _deduplicated(frame: pl.DataFrame, origin: str) -> pl.DataFrame:
-    """One value per (issuer, date): exact repeats collapse, conflicting ones are an error."""
-    unique = frame.unique(["issuer_cik", "date", "cap"])
-    conflicts = unique.filter(pl.len().over("issuer_cik", "date") > 1)
-    if conflicts.height:
+    """One value per (issuer, date): exact repeats collapse, conflicting ones are an error. One sort,
+    then each row compared with the one before (no hash table over the whole table)."""
+    ordered = frame.sort("issuer_cik", "date", "cap")
+    issuer, date, cap = pl.col("issuer_cik"), pl.col("date"), pl.col("cap")
+    same_day = ((issuer == issuer.shift()) & (date == date.shift())).fill_null(False)
+    flags = ordered.select(same_day.alias("repeat"), (same_day & (cap != cap.shift())).alias("conflict"))
+    if flags["conflict"].any():
+        unique = frame.unique(["issuer_cik", "date", "cap"])
+        conflicts = unique.filter(pl.len().over("issuer_cik", "date") > 1)
         first = conflicts.sort("row").row(0, named=True)
         raise UserError(
             f"{origin}: issuer {first['issuer_cik']} has {conflicts.height} conflicting values on "
             f"{first['date']} (first at row {first['row']})",
             fix="keep one market data row per issuer and date",
         )
-    return unique.select("issuer_cik", "date", "cap").sort("issuer_cik", "date")
+    return ordered.filter(~flags["repeat"]).select("issuer_cik", "date", "cap")
 
 
 def _from_shares_table(frame: pl.DataFrame, origin: str) -> MarketCaps:

@@ -21,7 +21,7 @@ from engine import frames, provenance
 from engine.errors import UserError
 from engine.scoring import kernels
 from engine.scoring.config import ScoreConfig
-from engine.scoring.events import partition_window, trade_events
+from engine.scoring.events import TradeEvents, partition_window, trade_events
 from engine.scoring.market_caps import MarketCaps, MarketSource, load_market_caps
 from engine.scoring.rules import clean_ticker
 from engine.scoring.universe import (
@@ -214,11 +214,6 @@ def _distinct_issuers(*ciks: pl.Series) -> np.ndarray:
     return np.unique(np.concatenate([c.unique().to_numpy() for c in ciks]).astype(np.int64))
 
 
-def _group_offsets(group: np.ndarray, n_groups: int) -> np.ndarray:
-    """CSR offsets of rows already sorted by group: group ``g`` is ``ptr[g]:ptr[g + 1]``."""
-    return np.concatenate([[0], np.cumsum(np.bincount(group, minlength=n_groups))])
-
-
 def score_run(
     source: Source,
     start: DateLike | None = None,
@@ -228,8 +223,10 @@ def score_run(
     universe: UniverseSource | None = None,
     config: ConfigSource | None = None,
     dates: Sequence[DateLike] | None = None,
+    with_provenance: bool = True,
 ) -> ScoreRun:
-    """``score`` with its notes (what was left out of the inputs and why cells are null) and provenance."""
+    """``score`` with its notes (what was left out of the inputs and why cells are null) and provenance
+    (``with_provenance=False`` leaves it empty and spares the scan of every filing its store facts need)."""
     config = as_config(config)
     start = None if start is None else frames.to_date(start, "start")
     end = None if end is None else frames.to_date(end, "end")
@@ -253,10 +250,10 @@ def score_run(
             fix="pass market_caps= (a file or frame of date, issuer_cik or ticker, market_cap) or 'store'",
         )
     caps = resolve_market_caps(market_caps, store, all_filings.with_columns(clean_ticker()))
-    pending_filings = filings.sort("issuer_cik", "available_date").collect(background=True)
+    pending_filings = filings.collect(background=True)
     events = trade_events(tables, first_day, last_day, caps, config)
     filing_frame = pending_filings.fetch_blocking()
-    tickers, filing_label = ticker_labels(filing_frame["ticker"])
+    del pending_filings
     notes = caps.notes + events.notes
     issuers = _distinct_issuers(
         filing_frame["issuer_cik"],
@@ -265,44 +262,19 @@ def score_run(
     )
     issuer_index = _indexer(issuers)
     with kernel_threads(issuers.size * grid.size):
-        labels, member = kernels.latest_filing(
-            _group_offsets(issuer_index(filing_frame["issuer_cik"].to_numpy()), issuers.size),
-            filing_frame["available_date"].cast(pl.Int32).to_numpy().astype(np.int64),
-            filing_frame["accepted"].to_numpy(),
-            filing_frame["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy(),
-            filing_label,
-            grid,
-            config.universe_lookback,
-        )
+        tickers, labels, member = _latest_filings(filing_frame, issuer_index, issuers.size, grid, config)
+        del filing_frame
         if explicit is not None:
             member = explicit_membership(explicit, issuers, grid)
         pos, date_ptr, row_issuer = kernels.row_positions(member)
         n_rows = int(date_ptr[-1])
-        order, e_ptr = kernels.group_order(issuer_index(events.issuer_cik), events.start, issuers.size)
-        start_day = events.start[order]
-        superseded = events.superseded[order]
-        buys, sells, n_buys, n_sells, missing = kernels.window_sums(
-            e_ptr,
-            start_day,
-            superseded,
-            events.term[order],
-            events.is_buy[order],
-            grid,
-            config.flow_window,
-            pos,
-            n_rows,
+        buys, sells, n_buys, n_sells, missing, cluster = _window_columns(
+            events, issuer_index(events.issuer_cik), issuers.size, grid, pos, n_rows, config
         )
-        cluster = kernels.distinct_counts(
-            e_ptr,
-            start_day,
-            np.minimum(superseded, start_day + config.cluster_window),
-            events.insider_cik[order],
-            grid,
-            pos,
-            n_rows,
-        )
+        del events
         raw = kernels.raw_scores(buys, sells, cluster, missing)
         no_cap = missing > 0
+        del missing
         non_finite = ~no_cap & ~np.isfinite(raw)
         raw[non_finite] = np.nan
         buys[no_cap | non_finite] = np.nan
@@ -312,26 +284,28 @@ def score_run(
         )
         row_label = kernels.row_values(labels, date_ptr, row_issuer)
     del labels, member, pos
-    n_null = int(no_cap.sum())
-    if n_null:
-        n_issuers_null = np.unique(row_issuer[no_cap]).size
-        notes.append(
-            f"raw is null in {n_null} cell(s) of {n_issuers_null} issuer(s): a trade in the "
-            f"{config.flow_window}-day window "
-            "has no market cap on or before its available date (null_reason = no_market_cap)"
-        )
-    if non_finite.any():
-        notes.append(
-            f"raw is null in {int(non_finite.sum())} cell(s) of {np.unique(row_issuer[non_finite]).size} "
-            "issuer(s) whose window holds a non-finite or overflowing term (null_reason = non_finite_term)"
-        )
+    notes += _null_notes(no_cap, non_finite, row_issuer, config)
     if n_rows == 0:
         notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
-    cells = pl.DataFrame(
+    null_reason = pl.DataFrame({"no_cap": no_cap, "non_finite": non_finite}).select(
+        pl.when(pl.col("no_cap"))
+        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
+        .when(pl.col("non_finite"))
+        .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
+        .alias("null_reason")
+    )["null_reason"]
+    del no_cap, non_finite
+    # The panel is the largest object of a run: each intermediate is freed before the next column is made.
+    issuer_cik = pl.Series("issuer_cik", issuers[row_issuer])
+    del row_issuer
+    row_label[row_label < 0] = tickers.len()
+    ticker = pl.concat([tickers, pl.Series([None], dtype=pl.String)]).gather(row_label).alias("ticker")
+    del row_label
+    frame = pl.DataFrame(
         {
             "date": pl.Series(np.repeat(grid.astype(np.int32), np.diff(date_ptr))).cast(pl.Date),
-            "issuer": row_issuer,
-            "label": row_label,
+            "issuer_cik": issuer_cik,
+            "ticker": ticker,
             "buys": pl.Series(buys, nan_to_null=True),
             "sells": pl.Series(sells, nan_to_null=True),
             "cluster": cluster,
@@ -340,22 +314,94 @@ def score_run(
             "n_buys": n_buys,
             "n_sells": n_sells,
             "pct": pl.Series(pct, nan_to_null=True),
-            "no_cap": no_cap,
-            "non_finite": non_finite,
+            "null_reason": null_reason,
         }
     )
-    frame = cells.select(
-        "date",
-        pl.lit(pl.Series(issuers)).gather(pl.col("issuer")).alias("issuer_cik"),
-        pl.lit(tickers).gather(pl.when(pl.col("label") >= 0).then(pl.col("label"))).alias("ticker"),
-        *SCORE_COLUMNS[3:-1],
-        pl.when(pl.col("no_cap"))
-        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
-        .when(pl.col("non_finite"))
-        .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
-        .alias("null_reason"),
-    )
+    if not with_provenance:
+        return ScoreRun(frame, notes)
     return ScoreRun(frame, notes, provenance.score_provenance(config, tables["filings"], caps.source))
+
+
+def _latest_filings(
+    filings: pl.DataFrame,
+    issuer_index: Callable[[np.ndarray], np.ndarray],
+    n_issuers: int,
+    grid: np.ndarray,
+    config: ScoreConfig,
+) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """The ticker labels, and per date and issuer the label of the latest filing and universe membership
+    (``kernels.latest_filing`` on the filings grouped by issuer by ``kernels.group_order``, not by Polars)."""
+    tickers, label = ticker_labels(filings["ticker"])
+    day = filings["available_date"].cast(pl.Int32).to_numpy().astype(np.int64)
+    order, ptr = kernels.group_order(issuer_index(filings["issuer_cik"].to_numpy()), day, n_issuers)
+    labels, member = kernels.latest_filing(
+        ptr,
+        day[order],
+        filings["accepted"].to_numpy()[order],
+        filings["acc_key"].fill_null(np.iinfo(np.int64).min).to_numpy()[order],
+        label[order],
+        grid,
+        config.universe_lookback,
+    )
+    return tickers, labels, member
+
+
+def _window_columns(
+    events: TradeEvents,
+    issuer: np.ndarray,
+    n_issuers: int,
+    grid: np.ndarray,
+    pos: np.ndarray,
+    n_rows: int,
+    config: ScoreConfig,
+) -> tuple[np.ndarray, ...]:
+    """``buys, sells, n_buys, n_sells, missing, cluster`` per row: the events grouped by issuer and day,
+    and within a day by term, so that a window's sum adds the same terms in the same order whatever
+    other events a run loaded (an append equals a full rescore bit for bit)."""
+    grouped, ptr = kernels.group_order(issuer, events.start, n_issuers)
+    order = kernels.sort_runs(grouped, ptr, events.start, events.term)
+    start = events.start[order]
+    superseded = events.superseded[order]
+    sums = kernels.window_sums(
+        ptr,
+        start,
+        superseded,
+        events.term[order],
+        events.is_buy[order],
+        grid,
+        config.flow_window,
+        pos,
+        n_rows,
+    )
+    cluster = kernels.distinct_counts(
+        ptr,
+        start,
+        np.minimum(superseded, start + config.cluster_window),
+        events.insider_cik[order],
+        grid,
+        pos,
+        n_rows,
+    )
+    return (*sums, cluster)
+
+
+def _null_notes(
+    no_cap: np.ndarray, non_finite: np.ndarray, row_issuer: np.ndarray, config: ScoreConfig
+) -> list[str]:
+    """The notes on null ``raw`` cells: how many, of how many issuers, and why."""
+    notes = []
+    if no_cap.any():
+        notes.append(
+            f"raw is null in {int(no_cap.sum())} cell(s) of {np.unique(row_issuer[no_cap]).size} issuer(s): "
+            f"a trade in the {config.flow_window}-day window "
+            "has no market cap on or before its available date (null_reason = no_market_cap)"
+        )
+    if non_finite.any():
+        notes.append(
+            f"raw is null in {int(non_finite.sum())} cell(s) of {np.unique(row_issuer[non_finite]).size} "
+            "issuer(s) whose window holds a non-finite or overflowing term (null_reason = non_finite_term)"
+        )
+    return notes
 
 
 def tables_empty(tables: dict[str, pl.LazyFrame]) -> bool:
@@ -383,7 +429,14 @@ def score(
     of ``issuer_cik`` (and ``date``). ``config``: a ScoreConfig, a dict of its keys or a TOML file.
     """
     return score_run(
-        source, start, end, market_caps=market_caps, universe=universe, config=config, dates=dates
+        source,
+        start,
+        end,
+        market_caps=market_caps,
+        universe=universe,
+        config=config,
+        dates=dates,
+        with_provenance=False,
     ).frame
 
 

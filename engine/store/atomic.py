@@ -21,7 +21,10 @@ is one group, and bigger files split into groups readers can take in parallel an
 
 
 def fsync_directory(directory: Path) -> None:
-    """Make the renames inside ``directory`` durable."""
+    """Make the renames inside ``directory`` durable (Windows cannot open a directory to fsync it; NTFS
+    journals the rename itself)."""
+    if os.name == "nt":
+        return
     handle = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(handle)

@@ -20,22 +20,21 @@ replaces stored filings (one filing, one row: ``engine.store.indexes``) stages r
 that hold their rows and removes those files once the rewrites are published.
 
 Many daily writes leave many small files in a partition: ``engine.store.compaction`` rewrites a
-partition as one file, on demand (``Store.compact``) and after any write that leaves a partition it
-touched with more files than the threshold.
+partition as one file, on demand (``Store.compact``) and after writes (the partitions they leave past
+the threshold, and the month they have moved on from).
 
-One process writes at a time: each write holds an exclusive ``fcntl`` lock on ``ROOT/.lock``, which
-also carries a generation number bumped by every write. An instance keeps the set of stored accessions
+One process writes at a time: each write holds an exclusive lock on ``ROOT/.lock`` (``filelock``: an
+OS lock on Linux, macOS and Windows, released by the OS if the process dies) and bumps a generation
+number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the set of stored accessions
 in memory and reloads it only when the generation shows that another instance or process wrote since.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from engine.errors import UserError
 from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
@@ -85,6 +85,10 @@ SIDE_DATASETS: tuple[str, ...] = (MANIFEST, SHARES_OUTSTANDING, PRICES, COMPANY_
 """Datasets kept beside the filing batches (each written by the module named)."""
 
 LOCK = ".lock"
+WRITER = ".writer"
+"""``generation pid`` of the last write: the generation tells instances their indexes are stale, the pid
+names the holder when the lock is busy."""
+LOCK_POLL_SECONDS = 0.05
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
 
@@ -422,37 +426,28 @@ class Store:
         """Hold the writer lock: repair a crashed batch, bump the generation, reload stale indexes."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            handle = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            lock = FileLock(self.root / LOCK)
+            lock.acquire(timeout=timeout, poll_interval=LOCK_POLL_SECONDS)
+        except Timeout:
+            holder = _read_writer(self.root / WRITER)[1]
+            raise UserError(
+                f"the store {self.root} is being written by another process (pid {holder})",
+                fix="wait for the other ingest or update to finish, or use another --store",
+            ) from None
         except OSError as exc:
             raise UserError(
                 f"cannot write to the store {self.root}: {exc.strerror or exc}",
                 fix="pass a --store directory you can write to",
             ) from exc
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = _read_lock_file(self.root / LOCK)[1]
-                        raise UserError(
-                            f"the store {self.root} is being written by another process (pid {holder})",
-                            fix="wait for the other ingest or update to finish, or use another --store",
-                        ) from None
-                    time.sleep(0.05)
-            generation = _read_lock_file(self.root / LOCK)[0]
+            generation = _read_writer(self.root / WRITER)[0]
             self._forget_if_changed(generation)
             self._recover()
             self._generation = (generation or 0) + 1
-            record = f"{self._generation:020d} {os.getpid():>10}\n".encode()
-            os.pwrite(handle, record, 0)
-            os.ftruncate(handle, len(record))
-            os.fsync(handle)
+            replace_bytes(self.root / WRITER, f"{self._generation} {os.getpid()}\n".encode())
             yield
         finally:
-            os.close(handle)
+            lock.release()
 
     def _forget_if_changed(self, generation: int | None) -> None:
         """Drop the in-memory indexes when another writer has changed the store since they were loaded."""
@@ -520,8 +515,8 @@ def _quarantine_keys(table: pa.Table) -> list[tuple[str | None, str | None]]:
     return list(zip(table.column("source").to_pylist(), table.column("sha1").to_pylist(), strict=True))
 
 
-def _read_lock_file(path: Path) -> tuple[int | None, str]:
-    """The generation and the pid of the last writer, from the lock file (None, "unknown" if absent)."""
+def _read_writer(path: Path) -> tuple[int | None, str]:
+    """The generation and the pid of the last writer (None, "unknown" if absent or unreadable)."""
     try:
         generation, pid = path.read_text().split()
         return int(generation), pid

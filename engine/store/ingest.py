@@ -84,7 +84,7 @@ def ingest(
     Inputs of fewer than ``parallel_threshold`` files are parsed in this process (starting workers
     costs more than it saves); larger ones by a pool of ``workers`` processes, ``chunk_size`` files per
     task. The store is written every ``batch_size`` filings. ``progress`` gets each chunk's file count.
-    The pool starts processes with ``forkserver``: a script calling this needs the
+    The pool starts processes with ``forkserver`` (``spawn`` on Windows): a script calling this needs the
     ``if __name__ == "__main__":`` guard.
     """
     started = time.perf_counter()
@@ -235,7 +235,9 @@ def _parse_in_pool(
     chunks: Iterator[list[Input]], workers: int, now: datetime
 ) -> Iterator[tuple[int, dict[str, bytes], int]]:
     """Chunk results in input order, with at most two chunks per worker in flight (bounded memory)."""
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context(
+        "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             in_flight: deque[Future] = deque()
@@ -292,5 +294,3 @@ def _chunks(items: Iterator[Input], size: int) -> Iterator[list[Input]]:
             chunk, total = [], 0
     if chunk:
         yield chunk
-
-

@@ -109,9 +109,7 @@ def walk(
             yield from _file(root, report, fail, explicit=True)
 
 
-def _file(
-    path: Path, report: Counts, fail: Callable[[Failure], None], *, explicit: bool
-) -> Iterator[Input]:
+def _file(path: Path, report: Counts, fail: Callable[[Failure], None], *, explicit: bool) -> Iterator[Input]:
     """One file: an archive walked member by member, or a filing read whole.
 
     A file found by walking is read without following a link, should one replace it meanwhile."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.cli.main import SUMMARIES
 from engine.cli.options import (
     POLITENESS,
     add_client_options,
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``backfill`` subcommand."""
     parser = subparsers.add_parser(
         "backfill",
-        help="fill a store from the SEC's quarterly Insider Transactions Data Sets (2006 on)",
+        help=SUMMARIES["backfill"],
         description=(
             "Download the SEC's quarterly Insider Transactions Data Set zips ({YYYY}q{N}_form345.zip, one "
             "request per quarter: about 80 requests cover 2006 to today) and store their filings, owners, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 from engine.store.compaction import DEFAULT_THRESHOLD, THRESHOLD_ENV
 from engine.store.datasets import Store
@@ -14,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``compact`` subcommand."""
     parser = subparsers.add_parser(
         "compact",
-        help="rewrite every partition holding several data files as one (faster reads)",
+        help=SUMMARIES["compact"],
         description=(
             "Every write adds one file per month partition it touches to each table, so daily updates "
             "leave many small files. This rewrites each partition holding more than one file as a single "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``compare`` subcommand."""
     parser = subparsers.add_parser(
         "compare",
-        help="compare a score panel with a reference panel; exit 1 when anything is beyond tolerance",
+        help=SUMMARIES["compare"],
         description=(
             "Align a score panel (from `insider score`) with a reference panel (a legacy pipeline's, a "
             "vendor's, a saved run) by date and issuer, and report the cells on one side only and why, "

@@ -1,4 +1,4 @@
-"""``insider demo``: the whole pipeline on the bundled real filings, offline, in under a minute."""
+"""``insider demo``: the whole pipeline on the bundled real filings, offline."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+
+from engine.cli.main import SUMMARIES
 
 if TYPE_CHECKING:
     from engine.cli.demo_watch import WatchDemo
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the whole pipeline on bundled real filings against a local EDGAR replay (no network)",
+        help=SUMMARIES["demo"],
         description=(
             "Start a local EDGAR replay (127.0.0.1) serving the real Form 3/4/5 filings bundled with the "
             "package, download them with the real downloader into a store, map issuers to tickers, load "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from engine.cli.main import SUMMARIES
 from engine.cli.options import (
     POLITENESS,
     add_client_options,
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``download`` subcommand."""
     parser = subparsers.add_parser(
         "download",
-        help="fetch every Form 3/4/5 filed in a date range from EDGAR into a store",
+        help=SUMMARIES["download"],
         description=(
             "Discover every Form 3, 4, 5 and amendment filed from --start to --end in EDGAR's daily and "
             "quarterly form indexes, fetch each filing's full submission (one request per filing, "

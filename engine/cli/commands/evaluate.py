@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     parser = subparsers.add_parser(
         "evaluate",
-        help="test whether insider activity and the score predict returns; write a report with charts",
+        help=SUMMARIES["evaluate"],
         description=(
             "Evaluate against adjusted closes. With --store: the monthly heavy-insider-selling event test "
             "(heavy months vs other insider-active months, 63-trading-day forward returns, Welch t and a "

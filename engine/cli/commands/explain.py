@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from engine.cli.main import SUMMARIES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``explain`` subcommand."""
     parser = subparsers.add_parser(
         "explain",
-        help="show how one issuer's score on one date was made, trade by trade",
+        help=SUMMARIES["explain"],
         description=(
             "Take one (date, issuer) cell of the score apart with the score's own rules: every trade in "
             "the 90-day window with its role weight, value, market cap and its date, plan flag and why, "

@@ -7,6 +7,7 @@ import sys
 
 from tqdm import tqdm
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 from engine.store.datasets import Store
 from engine.store.ingest import IngestReport, ingest
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``ingest`` subcommand."""
     parser = subparsers.add_parser(
         "ingest",
-        help="parse Form 3/4/5 filings (files, directories, .zip/.tar.gz archives) into a store",
+        help=SUMMARIES["ingest"],
         description=(
             "Parse EDGAR ownership filings into the hive-partitioned Parquet store. PATH may be a bare "
             "XML document, a full .txt submission, a directory (searched recursively for "

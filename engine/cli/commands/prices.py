@@ -9,6 +9,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 
 TERMS = """\
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "prices",
-        help="fetch the daily prices the store's universe needs (Tiingo or your files) into the store",
+        help=SUMMARIES["prices"],
         description=(
             "For every issuer that filed in the year before --from, ask the price source for its series "
             "under its ticker today (the SEC's map kept by `insider tickers`, else its last filed ticker), "

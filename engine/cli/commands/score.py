@@ -9,10 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
-from engine import provenance
 from engine.cli.commands.compare import add_check_options, check_against
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 from engine.scoring.config import ScoreConfig
+from engine.scoring.incremental import score_file
 from engine.scoring.run import ScoreRun, score_run
 
 OUTPUT_SUFFIXES = (".parquet", ".csv")
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
     parser = subparsers.add_parser(
         "score",
-        help="compute the insider score for every issuer on every weekday of a date range",
+        help=SUMMARIES["score"],
         description=(
             "Score the store per SCORING.md: 90-day role-weighted net buying over market cap, scaled by "
             "the 30-day count of distinct insiders, z-scored across the universe each weekday. Writes "
@@ -56,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output file, .parquet (engine version, config, store and market-cap source in its metadata) "
         "or .csv",
     )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="extend the Parquet --out scored earlier (same --start, config and market caps) to --end, "
+        "rescoring only the new dates and those that filings or market data stored since can change; "
+        "a missing --out is scored in full",
+    )
     parser.add_argument("--top", type=int, default=5, help="names shown at each end of the last date (5)")
     add_check_options(parser)
     parser.set_defaults(func=run)
@@ -75,6 +83,30 @@ def run(args: argparse.Namespace) -> int:
             fix="pass an --out inside a writable directory",
         ) from exc
     began = time.perf_counter()
+    if out.suffix.lower() == ".parquet":
+        written = score_file(
+            out,
+            args.store,
+            args.start,
+            args.end,
+            market_caps=args.market_caps or "store",
+            universe=args.universe,
+            config=config,
+            append=args.append,
+        )
+        elapsed = time.perf_counter() - began
+        if written.run is not None:
+            print(summary(written.run, args.top, elapsed, out))
+        print(
+            f"{out}: {written.rows:,} rows; this run scored "
+            f"{written.scored_dates:,} date(s), {written.new_dates:,} of them new"
+        )
+        if args.check_against:
+            panel = pl.read_parquet(out) if args.append or written.run is None else written.run.frame
+            return check_against(panel, args.check_against, args.rtol, args.store)
+        return 0
+    if args.append:
+        raise UserError(f"--append needs a Parquet --out, not {out.name}", fix="name the output .parquet")
     result = score_run(
         args.store,
         args.start,
@@ -85,10 +117,7 @@ def run(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - began
     try:
-        if out.suffix.lower() == ".csv":
-            result.frame.write_csv(out)
-        else:
-            provenance.write_parquet(result.frame, out, result.provenance)
+        result.frame.write_csv(out)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc}", fix="pass an --out file you can write") from exc
     print(summary(result, args.top, elapsed, out))

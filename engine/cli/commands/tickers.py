@@ -7,6 +7,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 
 OUTPUT_SUFFIXES = (".parquet", ".csv")
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "tickers",
-        help="the point-in-time issuer-to-ticker table of the store, joined with the SEC's current map",
+        help=SUMMARIES["tickers"],
         description=(
             "One row per issuer and ticker as filed in the store's ownership filings (cleaned, with the "
             "first and last day it was seen), joined with the SEC's company_tickers map for each issuer's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine.cli.commands.download import fetch_range
+from engine.cli.main import SUMMARIES
 from engine.cli.options import POLITENESS, add_client_options
 from engine.edgar.calendar import today_in_new_york
 from engine.edgar.download import update_start
@@ -16,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``update`` subcommand."""
     parser = subparsers.add_parser(
         "update",
-        help="bring a store up to date: every Form 3/4/5 filed since its last filing day",
+        help=SUMMARIES["update"],
         description=(
             "Fetch every ownership filing from the store's last filing day (read again, since that day's "
             "index may have grown after the last run) to today, using EDGAR's daily indexes, and retry "

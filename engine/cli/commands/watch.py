@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from engine.cli.main import SUMMARIES
 from engine.cli.options import (
     POLITENESS,
     add_client_options,
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``watch`` subcommand."""
     parser = subparsers.add_parser(
         "watch",
-        help="poll EDGAR's current-filings feed: store, score and raise events within seconds",
+        help=SUMMARIES["watch"],
         description=(
             "Poll EDGAR's current-filings Atom feed inside the same rate budget as every other request, "
             "fetch each new filing into the store (same path as `insider update`: manifest, quarantine), "
