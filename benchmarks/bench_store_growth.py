@@ -193,22 +193,8 @@ def append_one_day(work: Path, years: int) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/insider_bench_growth"))
-    parser.add_argument("--issuers", type=int, default=7_000)
-    parser.add_argument("--years", type=int, default=20)
-    parser.add_argument("--days", type=int, default=520, help="business days written one batch each")
-    parser.add_argument(
-        "--threshold", type=int, default=DEFAULT_THRESHOLD, help="automatic compaction threshold"
-    )
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.work, args.years, args.repeats)))
-        return
-    args.work.mkdir(parents=True, exist_ok=True)
+def write_phase(args: argparse.Namespace) -> None:
+    """Cut the universe, write the four stores, print the writes, the compaction and the footprints."""
     print(
         f"machine: {os.cpu_count()} cores, load {load()} at start (shared); {args.issuers:,} issuers x "
         f"{args.years} years, the last {args.days} business days daily, threshold {args.threshold}"
@@ -245,6 +231,10 @@ def main() -> None:
                     f"{label:<30} {table:<13} {held.files:>7,} {held.bytes / 1e6:>8.1f} "
                     f"{held.partitions:>10} {held.most:>18}"
                 )
+
+
+def reads(args: argparse.Namespace) -> None:
+    """Time the score on every store in a fresh process, then one day's append."""
     print(f"\nreads in a fresh process, {args.repeats} rounds interleaved (load {load()}):", flush=True)
     child = subprocess.run(
         [
@@ -273,6 +263,28 @@ def main() -> None:
     print(f"load during reads: {min(reads['loads']):.1f}-{max(reads['loads']):.1f}")
     print(append_one_day(args.work, args.years))
     print(f"load at end {load()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/insider_bench_growth"))
+    parser.add_argument("--issuers", type=int, default=7_000)
+    parser.add_argument("--years", type=int, default=20)
+    parser.add_argument("--days", type=int, default=520, help="business days written one batch each")
+    parser.add_argument(
+        "--threshold", type=int, default=DEFAULT_THRESHOLD, help="automatic compaction threshold"
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reads-only", action="store_true", help="time the reads of the stores in --work")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.work, args.years, args.repeats)))
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not args.reads_only:
+        write_phase(args)
+    reads(args)
 
 
 if __name__ == "__main__":

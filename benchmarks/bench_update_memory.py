@@ -8,7 +8,8 @@ folded once over 64 parts; the last 65 days left for the measured update to fold
 worst; on an "other day" they are folded before the update runs). The fake EDGAR (in this process,
 127.0.0.1) then serves ``--day`` new filings on the days since, and the real command runs in a child
 process on a hard-linked copy of the store: ``insider update --store COPY --base-url LOCAL``. Its peak
-RSS is the high-water mark of the child's own address space, read as it exits. ``--compare-with DIR``
+RSS is the high-water mark of the child's own address space, read as it exits; pandas is hidden from it,
+as in an install without the test extras (``--with-pandas``: as in this venv). ``--compare-with DIR``
 runs the same command with another source tree (e.g. a checkout of main) on its own copy, alternating,
 for an A/B on the same store and load.
 
@@ -114,12 +115,24 @@ PEAK_AT_EXIT = (
 )
 """``insider`` that prints its peak resident memory at exit: the high-water mark of its own address
 space (``VmHWM``), which unlike ``ru_maxrss`` does not count the parent it was forked from."""
+AS_INSTALLED = (
+    "import sys\n"
+    "class NoPandas:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.partition('.')[0] == 'pandas':\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+    "sys.meta_path.insert(0, NoPandas())\n"
+)
+"""Runs the child as a user's install has it: pandas is only a test and bench extra of this project,
+but where it is installed pyarrow imports it (48 MB) on its first ``pa.array`` to check for pandas
+objects."""
 
 
-def update(code: Path, store: Path, base_url: str) -> dict:
+def update(code: Path, store: Path, base_url: str, *, with_pandas: bool) -> dict:
     """``insider update`` in a child process with ``code`` first on its path: peak RSS, wall, output."""
     env = {**os.environ, "PYTHONPATH": str(code)}
-    argv = [sys.executable, "-c", PEAK_AT_EXIT, "update", "--store", str(store), "--user-agent", AGENT]
+    script = PEAK_AT_EXIT if with_pandas else AS_INSTALLED + PEAK_AT_EXIT
+    argv = [sys.executable, "-c", script, "update", "--store", str(store), "--user-agent", AGENT]
     argv += ["--base-url", base_url, "--data-base-url", base_url, "--rate", "1000", "--quiet"]
     began = time.perf_counter()
     run = subprocess.run(argv, env=env, cwd=code, capture_output=True, text=True)
@@ -145,6 +158,11 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--compare-with", type=Path, help="another source tree to run the same update with")
+    parser.add_argument(
+        "--with-pandas",
+        action="store_true",
+        help="let the child import pandas (installed here for the tests)",
+    )
     args = parser.parse_args()
     today = today_in_new_york()
     last_day = business_days_before(today, 3)
@@ -169,7 +187,7 @@ def main() -> None:
                         store = clone(directory / "store", args.work / "run")
                         if day == "other day":
                             Manifest(Store(store, compact_threshold=0)).compact(threshold=0)
-                        result = update(code, store, base_url)
+                        result = update(code, store, base_url, with_pandas=args.with_pandas)
                         peak, seconds = result["peak_mb"], result["seconds"]
                         print(
                             f"  {filings:>10,} filings  {day:<9}  {label:<10} peak RSS {peak:6.0f} MB  "
