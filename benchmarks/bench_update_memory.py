@@ -2,8 +2,8 @@
 at 6M filings, and flat in the store's size).
 
 A store is built once per size into ``--work``: ``synthetic_universe.py``'s 7,000 issuers, one year per
-batch (as ``insider backfill`` writes a quarter's data set) up to three business days ago, every year's
-accessions made distinct, and a manifest recording every filing as daily runs leave it (a part a day,
+batch (as ``insider backfill`` writes a quarter's data set) up to three business days ago, accessions
+numbered by year as EDGAR's are, and a manifest recording every filing as daily runs leave it (a part a day,
 folded once over 64 parts; the last 65 days left for the measured update to fold: its "fold day", the
 worst; on an "other day" they are folded before the update runs). The fake EDGAR (in this process,
 127.0.0.1) then serves ``--day`` new filings on the days since, and the real command runs in a child
@@ -52,15 +52,14 @@ def business_days_before(day: date, count: int) -> date:
 
 
 def year_tables(year: int, last_day: date) -> dict[str, pl.DataFrame]:
-    """One synthetic year of the 7,000-issuer universe, accessions unique to the year, none after
-    ``last_day``."""
+    """One synthetic year of the 7,000-issuer universe up to ``last_day``, numbered as EDGAR numbers
+    accessions (``0001000000-24-000123``: filer agent, the year's two digits, a sequence)."""
     tables, _ = generate(ISSUERS, 1, first_year=year, seed=year)
-    prefix = f"{10_000_000 + year % 10_000:08d}"
-    keep = tables["filings"].filter(pl.col("filing_date") <= last_day).select("accession")
+    filings = tables["filings"].filter(pl.col("filing_date") <= last_day)
+    sequence = pl.int_range(pl.len()).cast(pl.String).str.zfill(6)
+    renamed = filings.select("accession", new=pl.lit(f"0001000000-{year % 100:02d}-") + sequence)
     return {
-        name: frame.join(keep, on="accession", how="semi").with_columns(
-            pl.col("accession").str.replace("^00012345", prefix)
-        )
+        name: frame.join(renamed, on="accession").with_columns(accession="new").drop("new")
         for name, frame in tables.items()
     }
 

@@ -31,14 +31,15 @@ UNUSED_URL = "http://127.0.0.1:9/"
 """No request is made: every target of these tests is known before any would be fetched."""
 
 
-def accession(n: int) -> str:
-    return f"{1_000_000 + n % 1000:010d}-24-{n:06d}"
+def accession(n: int, year: int = 24) -> str:
+    return f"{1_000_000 + n % 1000:010d}-{year:02d}-{n:06d}"
 
 
-def filled_store(root: Path, count: int) -> Store:
-    """A store holding ``count`` filings rows (filings table only: all the known-check reads)."""
+def filled_store(root: Path, count: int, years: tuple[int, ...] = (24,)) -> Store:
+    """A store holding ``count`` filings rows (filings table only: all the known-check reads), their
+    accession numbers spread over ``years`` (two digits)."""
     rows = {
-        "accession": [accession(n) for n in range(count)],
+        "accession": [accession(n, years[n % len(years)]) for n in range(count)],
         "issuer_cik": [1000 + n % 50 for n in range(count)],
         "filing_date": [DAY] * count,
         "available_date": [DAY] * count,
@@ -114,6 +115,25 @@ def test_memory_of_the_known_check_does_not_grow_with_the_store(tmp_path):
         _, peaks[count] = asyncio.run(known_check(store, day))
     per_filing = (peaks[large] - peaks[small]) / (large - small)
     assert per_filing < 24, f"{per_filing:.0f} bytes of Python memory per stored filing ({peaks})"
+
+
+def test_the_store_reads_the_accession_years_it_is_asked_about(tmp_path):
+    """A day's listing asks about this year's accessions: only that year's stored keys are read."""
+    filled_store(tmp_path, 3_000, years=(20, 21, 22, 24))
+    store = Store(tmp_path)
+    assert store.missing([accession(3, 24), accession(4, 24)]) == [accession(4, 24)]
+    assert len(store._accession_index()) == 750
+    assert store.missing([accession(1, 21), accession(1, 20)]) == [accession(1, 20)]
+    assert len(store._accession_index()) == 2_250
+
+    new = [accession(n, 24) for n in range(3_000, 3_010)] + [accession(n, 22) for n in range(3_010, 3_020)]
+    rows = {"accession": new, "filing_year": [DAY.year] * 20, "filing_month": [DAY.month] * 20}
+    columns = [pa.array(rows.get(f.name, [None] * 20), f.type) for f in FILINGS_SCHEMA]
+    assert store.write({"filings": pa.Table.from_arrays(columns, schema=FILINGS_SCHEMA)}).filings == 20
+    assert len(store._accession_index()) == 1_520, "the write read the years of its batch, then added it"
+    assert store.missing(new + [accession(2, 22), accession(7, 23)]) == [accession(7, 23)]
+    assert store.missing([accession(1, 20), accession(1, 21)]) == [accession(1, 20)]
+    assert len(store._accession_index()) == 1_520 + 1_500
 
 
 @pytest.fixture(scope="module")

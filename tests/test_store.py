@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 import engine.store.datasets as store_module
 from engine.errors import UserError
 from engine.store.accessions import accession_keys as codec_keys
-from engine.store.datasets import CHILD_TABLES, LOCK, WRITER, AccessionIndex, Store
-from engine.store.indexes import ContentIndex, resolve
+from engine.store.datasets import CHILD_TABLES, LOCK, WRITER, Store
+from engine.store.indexes import AccessionIndex, ContentIndex, resolve
 from parsers.accessions import CONTENT_KEY_PATTERN, is_accession
 from parsers.schema import QUARANTINE_SCHEMA, STORE_TABLES
 from parsers.tables import TableBuilder

@@ -9,12 +9,15 @@ else (neither pattern of ``parsers.accessions``) has no key (null).
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from engine.errors import UserError
 from parsers.accessions import ACCESSION_PATTERN, CONTENT_KEY_PATTERN
 
 KEY = "acc_key"
+CONTENT_YEAR = -1
+"""``key_years`` of a content key, which has no year."""
 
 
 def accession_key(column: str = "accession") -> pl.Expr:
@@ -32,6 +35,12 @@ def accession_key(column: str = "accession") -> pl.Expr:
 def accession_keys(accessions: pl.Series) -> pl.Series:
     """``accession_key`` of a Series of accessions, in its order."""
     return accessions.rename("accession").to_frame().select(accession_key()).to_series()
+
+
+def key_years(keys: np.ndarray) -> np.ndarray:
+    """The two-digit year of each key's accession number (``0001234567-24-000001`` -> 24: the year EDGAR
+    assigned it, nearly always the filing year), ``CONTENT_YEAR`` for a content key."""
+    return np.where(keys >= 0, keys // 1_000_000 % 100, CONTENT_YEAR)
 
 
 def check_keys(frame: pl.DataFrame, table: str, *, rows: str = "row(s)") -> None:

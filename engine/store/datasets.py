@@ -62,7 +62,7 @@ from engine.store.compaction import (
     sweep,
     threshold_from_environment,
 )
-from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resolution, resolve
+from engine.store.indexes import COLUMNS, ContentIndex, Resolution, StoredAccessions, resolve
 from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, publish
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
@@ -136,7 +136,7 @@ class Store:
         )
         self._generation: int | None = None
         self._swept = False
-        self._accessions: AccessionIndex | None = None
+        self._accessions: StoredAccessions | None = None
         self._contents: ContentIndex | None = None
         self._quarantine_keys: set[tuple[str | None, str | None]] | None = None
         if self.root.is_dir() and os.access(self.root, os.W_OK) and self._needs_recovery():
@@ -188,9 +188,9 @@ class Store:
         return set(self.scan(FILINGS).select("accession").collect().to_series().to_list())
 
     def missing(self, accessions: list[str]) -> list[str]:
-        """The given accessions not stored yet, in order: answered from the packed index (8 bytes a
-        stored filing) that writes keep current, loaded on first use."""
-        return self._accession_index().missing(accessions)
+        """The given accessions not stored yet, in order: answered from the packed index that writes keep
+        current, which reads the stored accessions of a year when first asked about it."""
+        return _with_retries(lambda: self._accession_index().missing(accessions))
 
     def last_filing_date(self) -> date | None:
         """The latest ``filing_date`` of any stored filing, or None for an empty store: read from the newest
@@ -332,9 +332,9 @@ class Store:
         """Compact each ``(table, directory)`` holding more than one file (writer lock held)."""
         return compact_partitions(self.root, partitions, self._write_files)
 
-    def _accession_index(self) -> AccessionIndex:
+    def _accession_index(self) -> StoredAccessions:
         if self._accessions is None:
-            self._accessions = _with_retries(lambda: AccessionIndex.from_files(self._data_files(FILINGS)))
+            self._accessions = StoredAccessions(lambda: self._data_files(FILINGS))
         return self._accessions
 
     def _content_index(self) -> ContentIndex:

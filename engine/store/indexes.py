@@ -18,15 +18,15 @@ Rows without a hash (the SEC data sets carry no XML) are matched by accession on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
-from engine.store.accessions import accession_keys
+from engine.store.accessions import accession_keys, key_years
 from parsers.accessions import CONTENT_KEY_PREFIX, is_content_key
 
 COLUMNS: tuple[str, ...] = ("accession", "xml_sha256", "filing_year", "filing_month")
@@ -48,24 +48,12 @@ class AccessionIndex:
         self._recent = np.empty(0, np.int64)
         self._others = set(accessions.filter(keys.is_null()).to_list())
 
-    @classmethod
-    def from_files(cls, paths: list[Path], column: str = "accession") -> AccessionIndex:
-        """The index of one column of many Parquet files, read file by file into one preallocated array:
-        the strings are never all in memory, so 6M stored filings cost their 48 MB of keys, not 0.6 GB
-        of text."""
-        index = cls(pl.Series(column, [], dtype=pl.String))
-        keys = np.empty(sum(pq.read_metadata(path).num_rows for path in paths), np.int64)
-        filled = 0
-        for path in paths:
-            accessions = pl.read_parquet(path, columns=[column]).to_series()
-            found = accession_keys(accessions)
-            known = found.drop_nulls().to_numpy()
-            keys[filled : filled + len(known)] = known
-            filled += len(known)
-            index._others.update(accessions.filter(found.is_null()).to_list())
-        index._keys = keys[:filled]
-        index._keys.sort()
-        return index
+    def absorb(self, keys: np.ndarray, others: Iterable[str] = ()) -> None:
+        """Add keys read in bulk (none of them in the index yet) and accessions that have no key."""
+        merged = np.concatenate([self._keys, keys])
+        merged.sort()
+        self._keys = merged
+        self._others.update(others)
 
     def __len__(self) -> int:
         return len(self._keys) + len(self._recent) + len(self._others)
@@ -104,6 +92,72 @@ class AccessionIndex:
             self._keys = self._keys[~np.isin(self._keys, gone)]
         self._recent = self._recent[~np.isin(self._recent, gone)]
         self._others.difference_update(series.filter(keys.is_null()).to_list())
+
+
+class StoredAccessions:
+    """The store's accessions, read from its filings files one accession year at a time (``key_years``:
+    the two digits after the filer's CIK) as queries ask for them. A day's update asks about this year's
+    accessions only, so it holds this year's keys (350,000 at EDGAR's volume: 3 MB), not twenty years'
+    (6M: 48 MB); each year read costs one pass over the stored accession column, file by file.
+
+    Accessions added or removed after a write are applied to the years already read; a year read later
+    is read from the files, which hold them by then. Loading is serialized; queries see a snapshot."""
+
+    def __init__(self, files: Callable[[], list[Path]]) -> None:
+        """``files``: the store's filings data files (listed again at each read)."""
+        self._files = files
+        self._index = AccessionIndex(pl.Series("accession", [], dtype=pl.String))
+        self._years: set[int] = set()
+        self._read_any = False
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Accessions held in memory: those of the years read so far."""
+        return len(self._index)
+
+    def missing(self, accessions: list[str]) -> list[str]:
+        """The given accessions that are not stored, in their order."""
+        self._read(accessions)
+        return self._index.missing(accessions)
+
+    def add(self, accessions: list[str]) -> None:
+        """Record accessions just stored (those of years not read yet are read with their year)."""
+        self._index.add([a for a, read in zip(accessions, self._held(accessions), strict=True) if read])
+
+    def remove(self, accessions: list[str]) -> None:
+        """Forget accessions whose filings were replaced."""
+        self._index.remove(accessions)
+
+    def _held(self, accessions: list[str]) -> list[bool]:
+        keys = accession_keys(pl.Series(accessions, dtype=pl.String))
+        years = key_years(keys.fill_null(0).to_numpy())
+        return [key is None or int(year) in self._years for key, year in zip(keys, years, strict=True)]
+
+    def _read(self, accessions: list[str]) -> None:
+        keys = accession_keys(pl.Series(accessions, dtype=pl.String)).drop_nulls().to_numpy()
+        wanted = set(np.unique(key_years(keys)).tolist()) - self._years
+        if not wanted and self._read_any:
+            return
+        with self._lock:
+            wanted -= self._years
+            if wanted or not self._read_any:
+                self._read_years(wanted)
+
+    def _read_years(self, years: set[int]) -> None:
+        """One pass over the stored accessions, keeping the keys of ``years`` (and, the first time, the
+        accessions that have no key)."""
+        found, others = [], []
+        selected = np.array(sorted(years), np.int64)
+        for path in self._files():
+            accessions = pl.read_parquet(path, columns=["accession"]).to_series()
+            keys = accession_keys(accessions)
+            known = keys.drop_nulls().to_numpy()
+            found.append(known[np.isin(key_years(known), selected)])
+            if not self._read_any:
+                others.extend(accessions.filter(keys.is_null()).to_list())
+        self._index.absorb(np.concatenate([np.empty(0, np.int64), *found]), others)
+        self._years |= years
+        self._read_any = True
 
 
 RECENT_KEYS = 65_536
