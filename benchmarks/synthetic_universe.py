@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, TRANSACTIONS_SCHEMA
+from parsers.schema import FILINGS_SCHEMA, FOOTNOTES_SCHEMA, OWNERS_SCHEMA, STORE_TABLES, TRANSACTIONS_SCHEMA
 
 FORM4_PER_YEAR_PER_ISSUER = 300_000 / 7_000
 CODES = np.array(["S", "A", "M", "F", "P", "G", "D", "J", "C", "X"])
@@ -189,6 +189,11 @@ def generate(
     footnotes = pl.from_arrow(FOOTNOTES_SCHEMA.empty_table())
     tables = {"filings": filings, "owners": owners, "transactions": transactions, "footnotes": footnotes}
     return tables, _market_caps(rng, n_issuers, first_year, years)
+
+
+def store_tables(tables: dict[str, pl.DataFrame]) -> dict[str, pa.Table]:
+    """The tables as ``Store.write`` takes them: Arrow, exactly the store's schemas."""
+    return {name: frame.to_arrow().cast(STORE_TABLES[name]) for name, frame in tables.items()}
 
 
 def _year_month(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ SUMMARIES: dict[str, str] = {
     "download": "fetch every Form 3/4/5 filed in a date range from EDGAR into a store",
     "update": "bring a store up to date: every Form 3/4/5 filed since its last filing day",
     "backfill": "fill a store from the SEC's quarterly Insider Transactions Data Sets (2006 on)",
+    "compact": "rewrite every partition holding several data files as one (faster reads)",
     "score": "compute the insider score for every issuer on every weekday of a date range",
     "watch": "poll EDGAR's current-filings feed: store, score and raise events within seconds",
     "compare": "compare a score panel with a reference panel; exit 1 when anything is beyond tolerance",

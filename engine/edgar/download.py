@@ -26,6 +26,7 @@ from engine.edgar.http import EdgarBlocked, EdgarClient, FetchError, is_html_pag
 from engine.edgar.progress import Progress
 from engine.edgar.urls import EdgarUrls
 from engine.store.datasets import Store
+from engine.store.indexes import AccessionIndex
 from engine.store.manifest import Manifest, ManifestRecord
 from parsers.submission import is_sgml
 from parsers.tables import TableBuilder
@@ -127,13 +128,14 @@ class Downloader:
         self._flush_lock = asyncio.Lock()
         self._queue: asyncio.Queue[Target | None] = asyncio.Queue(maxsize=workers * 4)
         self._tasks: list[asyncio.Task[None]] = []
-        self._seen: set[str] = set()
+        self._queued = AccessionIndex(pl.Series("accession", [], dtype=pl.String))
         self._pending: dict[str, date] = {}
         self._stopped: EdgarBlocked | None = None
 
     async def __aenter__(self) -> Downloader:
         self.manifest.compact()
-        self._seen = self.manifest.done() | self.store.accessions()
+        self._queued = AccessionIndex(self.manifest.quarantined())
+        await asyncio.to_thread(self.store.missing, [])  # loads the store's accession index off the loop
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
         return self
 
@@ -157,10 +159,14 @@ class Downloader:
         return set(self._pending.values())
 
     async def feed(self, targets: Iterable[Target]) -> None:
-        """Queue every target not stored, quarantined or queued before (waits while the queue is full)."""
+        """Queue every target not stored, quarantined or queued before (waits while the queue is full).
+
+        "Stored?" is asked of the store's packed accession index, and what this session queued or the
+        manifest quarantined is kept packed too: memory stays flat however many filings the store holds."""
         targets = list(targets)
-        todo = [t for t in targets if t.accession not in self._seen]
-        self._seen.update(t.accession for t in todo)
+        fresh = set(self.store.missing(self._queued.missing([t.accession for t in targets])))
+        todo = [t for t in targets if t.accession in fresh]
+        self._queued.add([t.accession for t in todo])
         self._pending.update((t.accession, t.filing_date) for t in todo)
         self.report.listed += len(targets)
         self.report.already_done += len(targets) - len(todo)
@@ -173,7 +179,7 @@ class Downloader:
 
     def is_known(self, accession: str) -> bool:
         """Whether ``feed`` would skip an accession: stored, quarantined, or queued in this session."""
-        return accession in self._seen
+        return not self.store.missing(self._queued.missing([accession]))
 
     async def drain(self) -> None:
         """Wait until every target fed so far is fetched, then write the partial batch (``insider watch``
@@ -217,7 +223,7 @@ class Downloader:
             self._records.append(ManifestRecord(**record, status="failed", reason=exc.reason))
             self._pending.pop(target.accession, None)
             self.report.failed[target.accession] = exc.reason
-            self._seen.discard(target.accession)  # a later feed of this session may try it again
+            self._queued.remove([target.accession])  # a later feed of this session may try it again
             if self.progress is not None:
                 self.progress.update(failed=1)
             return
@@ -337,9 +343,7 @@ async def download_range(
 def earlier_failures(manifest: Manifest, start: date, end: date) -> list[Target]:
     """Filings whose latest attempt failed and that were filed outside ``start..end`` (discovery lists
     those inside it again)."""
-    frame = manifest.frame().filter(
-        (pl.col("status") == "failed") & ~pl.col("filing_date").is_between(start, end)
-    )
+    frame = manifest.latest_with("failed").filter(~pl.col("filing_date").is_between(start, end))
     return sorted(
         Target(filed, accession, cik, form)
         for accession, cik, form, filed in frame.select(

@@ -8,12 +8,16 @@ A file is written under a temporary name next to its destination, fsynced, renam
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 TMP_SUFFIX = ".tmp"
+ROW_GROUP_ROWS = 128 * 1024
+"""Rows per Parquet row group of every file the store writes: a month of transactions (~45,000 rows)
+is one group, and bigger files split into groups readers can take in parallel and skip by statistics."""
 
 
 def fsync_directory(directory: Path) -> None:
@@ -28,14 +32,38 @@ def fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_parquet_temp(path: Path, table: pa.Table, compression: str = "snappy") -> Path:
+def write_parquet_temp(
+    path: Path, table: pa.Table, compression: str = "snappy", row_group_size: int = ROW_GROUP_ROWS
+) -> Path:
     """Write ``table`` next to ``path`` under a temp name, fsynced; returns the temp path to rename."""
     temp = path.with_name(path.name + TMP_SUFFIX)
     with open(temp, "wb") as handle:
-        pq.write_table(table, handle, compression=compression)
+        pq.write_table(table, handle, compression=compression, row_group_size=row_group_size)
         handle.flush()
         os.fsync(handle.fileno())
     return temp
+
+
+def replace_parquet_in_pieces(
+    path: Path, schema: pa.Schema, pieces: Iterable[pa.Table], compression: str = "zstd"
+) -> None:
+    """Replace ``path`` with the concatenation of ``pieces`` as Parquet, atomically and durably, holding
+    about one row group in memory (pieces are gathered up to ``ROW_GROUP_ROWS`` rows, then written)."""
+    temp = path.with_name(path.name + TMP_SUFFIX)
+    with open(temp, "wb") as handle, pq.ParquetWriter(handle, schema, compression=compression) as writer:
+        gathered: list[pa.Table] = []
+        for piece in pieces:
+            gathered.append(piece.cast(schema))
+            if sum(table.num_rows for table in gathered) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(gathered), row_group_size=ROW_GROUP_ROWS)
+                gathered = []
+        if gathered:
+            writer.write_table(pa.concat_tables(gathered), row_group_size=ROW_GROUP_ROWS)
+        writer.close()
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_directory(path.parent)
 
 
 def replace_bytes(path: Path, data: bytes) -> None:

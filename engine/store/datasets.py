@@ -19,6 +19,10 @@ a power loss, the whole batch removed), so that a retry stores each row exactly 
 replaces stored filings (one filing, one row: ``engine.store.indexes``) stages rewrites of the files
 that hold their rows and removes those files once the rewrites are published.
 
+Many daily writes leave many small files in a partition: ``engine.store.compaction`` rewrites a
+partition as one file, on demand (``Store.compact``) and after any write that leaves a partition it
+touched with more files than the threshold.
+
 One process writes at a time: each write holds an exclusive lock on ``ROOT/.lock`` (``filelock``: an
 OS lock on Linux, macOS and Windows, released by the OS if the process dies) and bumps a generation
 number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the set of stored accessions
@@ -31,11 +35,12 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -45,9 +50,23 @@ from filelock import FileLock, Timeout
 
 from engine.errors import UserError
 from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
+from engine.store.compaction import (
+    STAGING_DIR,
+    CompactionReport,
+    Footprint,
+    compact_partitions,
+    conformed,
+    data_files,
+    footprint,
+    partition_of,
+    sweep,
+    threshold_from_environment,
+)
 from engine.store.indexes import COLUMNS, AccessionIndex, ContentIndex, Resolution, resolve
+from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, publish
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
+T = TypeVar("T")
 FILINGS = "filings"
 QUARANTINE = "quarantine"
 CHILD_TABLES: tuple[str, ...] = tuple(name for name in STORE_TABLES if name not in (FILINGS, QUARANTINE))
@@ -65,9 +84,6 @@ COMPANY_TICKERS = "company_tickers"
 SIDE_DATASETS: tuple[str, ...] = (MANIFEST, SHARES_OUTSTANDING, PRICES, COMPANY_TICKERS)
 """Datasets kept beside the filing batches (each written by the module named)."""
 
-JOURNAL = "_journal.json"
-STAGING, PUBLISH = "staging", "publish"
-"""Journal states: files being written under hidden names; files being renamed into place."""
 LOCK = ".lock"
 WRITER = ".writer"
 """``generation pid`` of the last write: the generation tells instances their indexes are stale, the pid
@@ -97,14 +113,27 @@ class WriteResult:
     files: int = 0
     replaced: int = 0
     """Stored filings without an accession that a copy with one replaced (``engine.store.indexes``)."""
+    compacted: int = 0
+    """Partitions the write left with more files than the threshold, compacted after it."""
 
 
 class Store:
     """A directory of hive-partitioned Parquet datasets, read as Polars lazy scans, written in batches."""
 
-    def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 60.0,
+        compact_threshold: int | None = None,
+    ) -> None:
+        """``compact_threshold``: files a partition may hold before a write compacts it (None: the
+        default or ``$INSIDER_COMPACT_THRESHOLD``; 0: never, ``insider compact`` still does)."""
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self.compact_threshold: int = (
+            threshold_from_environment() if compact_threshold is None else compact_threshold
+        )
         self._generation: int | None = None
         self._swept = False
         self._accessions: AccessionIndex | None = None
@@ -158,9 +187,21 @@ class Store:
         """Every stored accession, read from disk (the write path keeps its own index)."""
         return set(self.scan(FILINGS).select("accession").collect().to_series().to_list())
 
+    def missing(self, accessions: list[str]) -> list[str]:
+        """The given accessions not stored yet, in order: answered from the packed index (8 bytes a
+        stored filing) that writes keep current, loaded on first use."""
+        return self._accession_index().missing(accessions)
+
     def last_filing_date(self) -> date | None:
-        """The latest ``filing_date`` of any stored filing, or None for an empty store."""
-        return self.scan(FILINGS).select(pl.col("filing_date").max()).collect().item()
+        """The latest ``filing_date`` of any stored filing, or None for an empty store: read from the newest
+        partition holding one (a filing lies in the month of its filing date, when it has one)."""
+        for directory in reversed(self._partition_directories(FILINGS)):
+            files = data_files(directory)
+            newest = pl.scan_parquet(files).select(pl.col("filing_date").max()) if files else None
+            latest = _with_retries(newest.collect).item() if newest is not None else None
+            if latest is not None:
+                return latest
+        return None
 
     def side_directory(self, name: str) -> Path:
         """A directory of the store for state kept beside the datasets (``_watch``), created if missing;
@@ -174,6 +215,10 @@ class Store:
     def summary(self) -> dict[str, int]:
         """Row count of every dataset."""
         return {name: self.scan(name).select(pl.len()).collect().item() for name in STORE_TABLES}
+
+    def footprint(self) -> dict[str, Footprint]:
+        """Data files and bytes of every dataset."""
+        return {name: footprint(self._partition_directories(name)) for name in STORE_TABLES}
 
     # writing
 
@@ -197,6 +242,18 @@ class Store:
                 raise ValueError(f"{name}: rows of accessions with no filings row: {orphans.to_pylist()[:5]}")
         with self._locked(timeout=self.lock_timeout):
             return self._write_batch(batch, accessions)
+
+    def compact(self, table: str | None = None) -> CompactionReport:
+        """Rewrite every partition holding more than one data file as one (of every dataset, or of
+        ``table``): atomic per partition and for readers, idempotent (``engine.store.compaction``)."""
+        names = list(STORE_TABLES) if table is None else [table]
+        for name in names:
+            _polars_schema(name)
+        with self._locked(timeout=self.lock_timeout):
+            before = {name: footprint_ for name, footprint_ in self.footprint().items() if name in names}
+            partitions = self._compact([(n, d) for n in names for d in self._partition_directories(n)])
+            after = {name: footprint_ for name, footprint_ in self.footprint().items() if name in names}
+        return CompactionReport(before, after, partitions)
 
     def check_writable(self) -> None:
         """Raise ``UserError`` now, before any work, if this store cannot be created or locked."""
@@ -235,6 +292,7 @@ class Store:
             self._contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
             self._contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
+        compacted = self._compact(self._due({(name, path.parent) for name, path, _ in files}))
         return WriteResult(
             filings=len(fresh),
             rows={name: written[name].num_rows for name in STORE_TABLES},
@@ -243,13 +301,40 @@ class Store:
             quarantine_duplicates=quarantine_duplicates,
             files=len(files),
             replaced=len(resolution.replace),
+            compacted=sum(compacted.values()),
         )
 
     # internals
 
+    def _partition_directories(self, name: str) -> list[Path]:
+        """A dataset's partition directories, oldest month first."""
+        pattern = f"{PARTITION_COLUMNS[0]}=*/{PARTITION_COLUMNS[1]}=*"
+        found = [path for path in self.dataset_dir(name).glob(pattern) if path.is_dir()]
+        return sorted(found, key=partition_of)
+
+    def _data_files(self, name: str) -> list[Path]:
+        return [path for directory in self._partition_directories(name) for path in data_files(directory)]
+
+    def _due(self, touched: set[tuple[str, Path]]) -> list[tuple[str, Path]]:
+        """The partitions a write compacts after it (``engine.store.compaction``): those it touched that
+        hold more than the threshold's files, and the month before each, once it holds more than one."""
+        if self.compact_threshold <= 0:
+            return []
+        due = {(name, d) for name, d in touched if len(data_files(d)) > self.compact_threshold}
+        for name, directory in touched:
+            year, month = partition_of(directory)
+            before = self._partition_dir(name, *((year, month - 1) if month > 1 else (year - 1, 12)))
+            if len(data_files(before)) > 1:
+                due.add((name, before))
+        return sorted(due, key=str)
+
+    def _compact(self, partitions: list[tuple[str, Path]]) -> dict[str, int]:
+        """Compact each ``(table, directory)`` holding more than one file (writer lock held)."""
+        return compact_partitions(self.root, partitions, self._write_files)
+
     def _accession_index(self) -> AccessionIndex:
         if self._accessions is None:
-            self._accessions = AccessionIndex(self.scan(FILINGS).select("accession").collect().to_series())
+            self._accessions = _with_retries(lambda: AccessionIndex.from_files(self._data_files(FILINGS)))
         return self._accessions
 
     def _content_index(self) -> ContentIndex:
@@ -266,12 +351,11 @@ class Store:
         gone = pa.array(sorted(resolution.replace), pa.string())
         for name in (*CHILD_TABLES, FILINGS):
             for year, month in sorted(set(resolution.replace.values())):
-                directory = self._partition_dir(name, year, month)
-                for path in sorted(directory.glob("*.parquet")):
+                for path in data_files(self._partition_dir(name, year, month)):
                     held = pq.read_table(path, columns=["accession"]).column("accession")
                     if not pc.any(pc.is_in(held, value_set=gone)).as_py():
                         continue
-                    table = _conformed(pq.read_table(path), name, year, month)
+                    table = conformed(pq.read_table(path), name, year, month)
                     kept = table.filter(pc.invert(pc.is_in(table.column("accession"), value_set=gone)))
                     obsolete.append(path)
                     rewritten.setdefault(name, []).extend(self._partition_files(name, kept))
@@ -331,9 +415,9 @@ class Store:
         with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="store-io") as pool:
             for _, path, _ in files:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            list(pool.map(lambda item: write_parquet_temp(_hidden(item[1]), item[2]), files))
+            list(pool.map(lambda item: write_parquet_temp(hidden(item[1]), item[2]), files))
             replace_bytes(journal, json.dumps({"state": PUBLISH, **entry}).encode())
-            _publish([path for _, path, _ in files], obsolete, pool)
+            publish([path for _, path, _ in files], obsolete, pool)
         journal.unlink()
         fsync_directory(self.root)
 
@@ -374,7 +458,8 @@ class Store:
             self._generation = generation
 
     def _needs_recovery(self) -> bool:
-        return (self.root / JOURNAL).exists() or any(self.root.rglob(f"*{TMP_SUFFIX}"))
+        journal = (self.root / JOURNAL).exists() or (self.root / STAGING_DIR).exists()
+        return journal or any(self.root.rglob(f"*{TMP_SUFFIX}"))
 
     def _recover(self) -> None:
         """Finish or undo the batch named by a surviving journal, then remove leftover temp files.
@@ -386,13 +471,23 @@ class Store:
         journal.with_name(JOURNAL + TMP_SUFFIX).unlink(missing_ok=True)
         survived = journal.exists()
         if survived:
-            _finish_or_undo(self.root, json.loads(journal.read_bytes()))
+            finish_or_undo(self.root, json.loads(journal.read_bytes()))
             journal.unlink()
             fsync_directory(self.root)
         if survived or not self._swept:
+            sweep(self.root)
             for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
                 temp.unlink()
             self._swept = True
+
+
+def _with_retries(read: Callable[[], T], attempts: int = 3) -> T:
+    """Run a read of the store's files again when one vanished under it: a reader outside the writer
+    lock can list a partition just before another process compacts or rewrites it."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(FileNotFoundError):
+            return read()
+    return read()
 
 
 def _polars_schema(name: str) -> pl.Schema:
@@ -439,60 +534,3 @@ def _hashes(filings: pa.Table, fresh: list[str]) -> list[tuple[str, str]]:
         filings.column("accession").to_pylist(), filings.column("xml_sha256").to_pylist(), strict=True
     )
     return [pair for pair in pairs if pair[0] in new and pair[1] is not None]
-
-
-def _conformed(table: pa.Table, name: str, year: int, month: int) -> pa.Table:
-    """A stored file's rows as exactly the current schema: columns it lacks null, the partition added."""
-    columns = []
-    for column in STORE_TABLES[name]:
-        if column.name in PARTITION_COLUMNS:
-            value = year if column.name == PARTITION_COLUMNS[0] else month
-            columns.append(pa.array([value] * table.num_rows, column.type))
-        elif column.name in table.column_names:
-            columns.append(table.column(column.name).cast(column.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, column.type))
-    return pa.Table.from_arrays(columns, schema=STORE_TABLES[name])
-
-
-def _hidden(path: Path) -> Path:
-    """The staging name of a store file: hidden from every Parquet reader until it is published."""
-    return path.with_name("." + path.name)
-
-
-def _staged(path: Path) -> Path:
-    return _hidden(path).with_name(_hidden(path).name + TMP_SUFFIX)
-
-
-def _publish(paths: list[Path], obsolete: list[Path], pool: ThreadPoolExecutor) -> None:
-    """Rename staged files into place back to back (the only moment a reader can see part of a
-    batch), make the renames durable, then remove the obsolete files."""
-    for path in paths:
-        os.replace(_staged(path), path)
-    directories = {d for path in paths for d in (path.parent, path.parent.parent, path.parent.parent.parent)}
-    list(pool.map(fsync_directory, sorted(directories)))
-    for path in obsolete:
-        path.unlink(missing_ok=True)
-    list(pool.map(fsync_directory, sorted({path.parent for path in obsolete})))
-
-
-def _finish_or_undo(root: Path, journal: dict | list) -> None:
-    """Recovery of one journaled batch: publish it if it got as far as publishing with every file on
-    disk (staged or in place), else remove every file of it (the staged ones only, while staging)."""
-    if isinstance(journal, list):  # written before staging existed: files were renamed in place one by one
-        journal = {"state": PUBLISH, "files": journal}
-    paths = [root / name for name in journal["files"]]
-    publishing = journal["state"] == PUBLISH
-    complete = publishing and all(p.exists() or _staged(p).exists() for p in paths)
-    for path in paths:
-        if complete and _staged(path).exists():
-            os.replace(_staged(path), path)
-        elif not complete:
-            _staged(path).unlink(missing_ok=True)
-            if publishing:
-                path.unlink(missing_ok=True)
-    if complete:
-        for path in journal.get("obsolete", []):
-            (root / path).unlink(missing_ok=True)
-    for directory in {path.parent for path in paths if path.parent.exists()}:
-        fsync_directory(directory)

@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from engine.store.atomic import replace_bytes, replace_parquet
+from engine.store.atomic import ROW_GROUP_ROWS, replace_bytes, replace_parquet, replace_parquet_in_pieces
 from engine.store.datasets import MANIFEST, Store
 
 INDEX_GAPS = "index_gaps.json"
@@ -39,6 +40,7 @@ MANIFEST_SCHEMA = pa.schema(
 )
 """One row per accession per attempt batch; ``reason`` says why a filing failed or was quarantined."""
 
+_SCHEMA = pl.Schema(MANIFEST_SCHEMA)
 _PART = re.compile(r"part-(\d{8})-[0-9a-f]{8}\.parquet")
 
 
@@ -67,29 +69,48 @@ class Manifest:
         return sorted((int(m.group(1)), p) for m, p in found if m)
 
     def frame(self) -> pl.DataFrame:
-        """The latest record of every accession."""
-        parts = self._parts()
+        """The latest record of every accession (the whole manifest in memory: for tests and audits)."""
+        parts = list(self._each_part())
         if not parts:
-            return pl.from_arrow(MANIFEST_SCHEMA.empty_table())  # type: ignore[return-value]
-        frames = [pl.read_parquet(p).with_columns(pl.lit(seq).alias("_part")) for seq, p in parts]
-        latest = pl.concat(frames).with_row_index("_row").sort("_part", "_row")
-        return latest.unique("accession", keep="last", maintain_order=True).drop("_part", "_row")
+            return _empty()
+        latest = pl.concat(parts).sort("_row").unique("accession", keep="last", maintain_order=True)
+        return latest.drop("_row")
 
     def done(self) -> set[str]:
         """Accessions stored or quarantined: never fetched again."""
         frame = self.frame().filter(pl.col("status") != "failed")
         return set(frame.get_column("accession").to_list())
 
+    def quarantined(self) -> pl.Series:
+        """Accessions whose latest record is ``quarantined`` (never fetched again)."""
+        return self.latest_with("quarantined").get_column("accession")
+
     def failures(self) -> dict[str, str]:
         """Accessions whose latest attempt failed, with the reason."""
-        frame = self.frame().filter(pl.col("status") == "failed")
+        frame = self.latest_with("failed")
         return dict(
             zip(frame.get_column("accession").to_list(), frame.get_column("reason").to_list(), strict=True)
         )
 
+    def latest_with(self, status: str) -> pl.DataFrame:
+        """The latest record of each accession whose latest record has ``status``, read in pieces: memory
+        holds one piece and the records with that status (few: failures, quarantined filings)."""
+        latest: dict[str, dict] = {}
+        for part in self._each_part():
+            touched = part.filter(pl.col("status") == status).get_column("accession").to_list()
+            for record in part.filter(pl.col("accession").is_in([*latest, *touched])).iter_rows(named=True):
+                if record["status"] == status:
+                    latest[record["accession"]] = record
+                else:
+                    latest.pop(record["accession"], None)
+        if not latest:
+            return _empty()
+        return pl.DataFrame(list(latest.values()), schema=_SCHEMA | {"_row": pl.UInt32}).drop("_row")
+
     def last_filing_date(self) -> date | None:
-        """The latest filing date the manifest has seen (None when empty)."""
-        return self.frame().get_column("filing_date").max()  # type: ignore[return-value]
+        """The latest filing date the manifest has seen (None when empty), read in pieces."""
+        days = [part.get_column("filing_date").max() for part in self._each_part()]
+        return max((day for day in days if day is not None), default=None)  # type: ignore[type-var]
 
     def index_gaps(self) -> dict[str, date]:
         """Index files (url -> first day they cover) that a run could not read and that no later run over
@@ -123,20 +144,59 @@ class Manifest:
     def compact(self, *, threshold: int = 64) -> bool:
         """Fold the parts into one once there are more than ``threshold`` (one per batch adds up over years).
 
-        The folded part is written first, under the next sequence number, and only then are the older
-        parts removed: a crash in between leaves duplicates that the newest part already overrides."""
+        Read and written in pieces, so memory stays flat however many records the manifest holds: an
+        accession that ever failed keeps its latest record only; the others keep theirs as written (one
+        each, since the downloader never fetches a stored or quarantined filing again). The folded part
+        is written first, under the next sequence number, and only then are the older parts removed: a
+        crash in between leaves duplicates that the newest part already overrides."""
         parts = self._parts()
         if len(parts) <= threshold:
             return False
-        self._write_part(self.frame().to_arrow().cast(MANIFEST_SCHEMA))
+        retried = self._ever_failed()
+
+        def folded() -> Iterator[pa.Table]:
+            again: list[pl.DataFrame] = []
+            for part in self._each_part():
+                mine = pl.col("accession").is_in(retried)
+                again.append(part.filter(mine))
+                yield part.filter(~mine).drop("_row").to_arrow()
+            if again:
+                latest = pl.concat(again).sort("_row").unique("accession", keep="last", maintain_order=True)
+                yield latest.drop("_row").to_arrow()
+
+        self._write_part(folded())
         for _, path in parts:
             path.unlink()
         return True
 
-    def _write_part(self, table: pa.Table) -> Path:
+    def _ever_failed(self) -> list[str]:
+        """Accessions with a failed record (few): the fold keeps only their latest record."""
+        failed: set[str] = set()
+        for part in self._each_part():
+            failed.update(part.filter(pl.col("status") == "failed").get_column("accession").to_list())
+        return sorted(failed)
+
+    def _each_part(self) -> Iterator[pl.DataFrame]:
+        """The records in the order written, a part (or a row group of a large, folded part) at a time,
+        ``_row`` numbering them across parts."""
+        offset = 0
+        for _, path in self._parts():
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+                chunk = pl.DataFrame(batch).with_row_index("_row", offset=offset)
+                offset += chunk.height
+                yield chunk
+
+    def _write_part(self, rows: pa.Table | Iterator[pa.Table]) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         parts = self._parts()
         sequence = parts[-1][0] + 1 if parts else 0
         path = self.directory / f"part-{sequence:08d}-{uuid.uuid4().hex[:8]}.parquet"
-        replace_parquet(path, table)
+        if isinstance(rows, pa.Table):
+            replace_parquet(path, rows)
+        else:
+            replace_parquet_in_pieces(path, MANIFEST_SCHEMA, rows)
         return path
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=_SCHEMA)
