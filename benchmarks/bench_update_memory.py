@@ -4,12 +4,13 @@ at 6M filings, and flat in the store's size).
 A store is built once per size into ``--work``: ``synthetic_universe.py``'s 7,000 issuers, one year per
 batch (as ``insider backfill`` writes a quarter's data set) up to three business days ago, every year's
 accessions made distinct, and a manifest recording every filing as daily runs leave it (a part a day,
-folded once over 64 parts; the last 65 days left for the measured update to fold, its worst day). The
-fake EDGAR (in this process, 127.0.0.1) then serves ``--day`` new filings on the days since, and the
-real command runs in a child process on a hard-linked copy of the store: ``insider update --store COPY
---base-url LOCAL``. Its peak RSS is the high-water mark of the child's own address space, read as it
-exits. ``--compare-with DIR`` runs the same command with another source tree (e.g. a checkout of main)
-on its own copy, alternating, for an A/B on the same store and load.
+folded once over 64 parts; the last 65 days left for the measured update to fold: its "fold day", the
+worst; on an "other day" they are folded before the update runs). The fake EDGAR (in this process,
+127.0.0.1) then serves ``--day`` new filings on the days since, and the real command runs in a child
+process on a hard-linked copy of the store: ``insider update --store COPY --base-url LOCAL``. Its peak
+RSS is the high-water mark of the child's own address space, read as it exits. ``--compare-with DIR``
+runs the same command with another source tree (e.g. a checkout of main) on its own copy, alternating,
+for an A/B on the same store and load.
 
     python benchmarks/bench_update_memory.py [--years 1,17] [--day 1300] [--repeats 2] [--compare-with DIR]
 """
@@ -158,19 +159,24 @@ def main() -> None:
     )
     try:
         for years in (int(y) for y in args.years.split(",")):
-            directory = args.work / f"{years}y"
-            print(f"store of {years} years:", flush=True)
+            directory = args.work / f"{years}y-{args.manifest_days or 'all'}"
+            recorded = f"the last {args.manifest_days} days" if args.manifest_days else "every day"
+            print(f"store of {years} years, its manifest recording {recorded}:", flush=True)
             filings = build(directory, years, last_day, args.manifest_days)
             for _ in range(args.repeats):
-                for label, code in trees.items():
-                    store = clone(directory / "store", args.work / "run")
-                    result = update(code, store, base_url)
-                    print(
-                        f"  {filings:>10,} filings  {label:<10} peak RSS {result['peak_mb']:6.0f} MB  "
-                        f"{result['seconds']:5.1f} s  load {result['load']:4.1f}  [{result['summary']}]",
-                        flush=True,
-                    )
-                    shutil.rmtree(store)
+                for day in ("fold day", "other day"):
+                    for label, code in trees.items():
+                        store = clone(directory / "store", args.work / "run")
+                        if day == "other day":
+                            Manifest(Store(store, compact_threshold=0)).compact(threshold=0)
+                        result = update(code, store, base_url)
+                        peak, seconds = result["peak_mb"], result["seconds"]
+                        print(
+                            f"  {filings:>10,} filings  {day:<9}  {label:<10} peak RSS {peak:6.0f} MB  "
+                            f"{seconds:5.1f} s  load {result['load']:4.1f}  [{result['summary']}]",
+                            flush=True,
+                        )
+                        shutil.rmtree(store)
     finally:
         edgar.stop_thread()
 

@@ -17,7 +17,7 @@ SUMMARIES: dict[str, str] = {
     "download": "fetch every Form 3/4/5 filed in a date range from EDGAR into a store",
     "update": "bring a store up to date: every Form 3/4/5 filed since its last filing day",
     "backfill": "fill a store from the SEC's quarterly Insider Transactions Data Sets (2006 on)",
-    "compact": "rewrite every partition holding several data files as one (faster reads)",
+    "compact": "rewrite every partition holding several data files as one (faster reads; also automatic)",
     "score": "compute the insider score for every issuer on every weekday of a date range",
     "watch": "poll EDGAR's current-filings feed: store, score and raise events within seconds",
     "compare": "compare a score panel with a reference panel; exit 1 when anything is beyond tolerance",
@@ -31,6 +31,12 @@ SUMMARIES: dict[str, str] = {
 default; the summaries live here so that ``insider --help`` lists the commands without importing them
 (they load polars, pyarrow, aiohttp, numba...)."""
 COMMANDS: tuple[str, ...] = tuple(SUMMARIES)
+
+
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
+"""Read by pyarrow when it loads (with a command's module): the commands take Arrow's buffers from the
+system allocator, which hands freed memory back, unless the user chose another; pyarrow's default
+(mimalloc) kept 50-60 MB more at the peak of ``insider update`` (benchmarks/bench_update_memory.py)."""
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
@@ -56,6 +62,7 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``insider`` and ``python -m engine``."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    os.environ.setdefault(ARROW_POOL_ENV, "system")
     parser = build_parser(_invoked(argv))
     args = parser.parse_args(argv)
     if args.command is None:

@@ -45,20 +45,24 @@ def write_parquet_temp(
 
 
 def replace_parquet_in_pieces(
-    path: Path, schema: pa.Schema, pieces: Iterable[pa.Table], compression: str = "zstd"
+    path: Path,
+    schema: pa.Schema,
+    pieces: Iterable[pa.Table],
+    compression: str = "zstd",
+    rows_per_group: int = ROW_GROUP_ROWS,
 ) -> None:
     """Replace ``path`` with the concatenation of ``pieces`` as Parquet, atomically and durably, holding
-    about one row group in memory (pieces are gathered up to ``ROW_GROUP_ROWS`` rows, then written)."""
+    about one row group in memory (pieces are gathered up to ``rows_per_group`` rows, then written)."""
     temp = path.with_name(path.name + TMP_SUFFIX)
     with open(temp, "wb") as handle, pq.ParquetWriter(handle, schema, compression=compression) as writer:
         gathered: list[pa.Table] = []
         for piece in pieces:
             gathered.append(piece.cast(schema))
-            if sum(table.num_rows for table in gathered) >= ROW_GROUP_ROWS:
-                writer.write_table(pa.concat_tables(gathered), row_group_size=ROW_GROUP_ROWS)
+            if sum(table.num_rows for table in gathered) >= rows_per_group:
+                writer.write_table(pa.concat_tables(gathered), row_group_size=rows_per_group)
                 gathered = []
         if gathered:
-            writer.write_table(pa.concat_tables(gathered), row_group_size=ROW_GROUP_ROWS)
+            writer.write_table(pa.concat_tables(gathered), row_group_size=rows_per_group)
         writer.close()
         handle.flush()
         os.fsync(handle.fileno())

@@ -20,8 +20,8 @@ replaces stored filings (one filing, one row: ``engine.store.indexes``) stages r
 that hold their rows and removes those files once the rewrites are published.
 
 Many daily writes leave many small files in a partition: ``engine.store.compaction`` rewrites a
-partition as one file, on demand (``Store.compact``) and after any write that leaves a partition it
-touched with more files than the threshold.
+partition as one file, on demand (``Store.compact``) and after writes (the partitions they leave past
+the threshold, and the month they have moved on from).
 
 One process writes at a time: each write holds an exclusive lock on ``ROOT/.lock`` (``filelock``: an
 OS lock on Linux, macOS and Windows, released by the OS if the process dies) and bumps a generation
@@ -92,8 +92,8 @@ LOCK_POLL_SECONDS = 0.05
 IO_THREADS = 8
 """Files of a batch written and fsynced concurrently (Parquet encoding and fsync release the GIL)."""
 
-_POLARS_SCHEMAS: dict[str, pl.Schema] = {
-    name: pl.from_arrow(schema.empty_table()).schema for name, schema in STORE_TABLES.items()
+_POLARS_SCHEMAS: dict[str, pl.Schema] = {  # (schema.empty_table() would import pandas: 48 MB)
+    name: pl.from_arrow(pa.Table.from_batches([], schema)).schema for name, schema in STORE_TABLES.items()
 }
 _FILE_SCHEMAS: dict[str, pa.Schema] = {
     name: pa.schema([f for f in schema if f.name not in PARTITION_COLUMNS])

@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.store.atomic import ROW_GROUP_ROWS, replace_bytes, replace_parquet, replace_parquet_in_pieces
+from engine.store.atomic import replace_bytes, replace_parquet, replace_parquet_in_pieces
 from engine.store.datasets import MANIFEST, Store
 
 INDEX_GAPS = "index_gaps.json"
@@ -41,6 +41,9 @@ MANIFEST_SCHEMA = pa.schema(
 """One row per accession per attempt batch; ``reason`` says why a filing failed or was quarantined."""
 
 _SCHEMA = pl.Schema(MANIFEST_SCHEMA)
+PIECE_ROWS = 32_768
+"""Records read (and, in a folded part, written as a row group) at a time: a few MB whatever the
+manifest's size."""
 _PART = re.compile(r"part-(\d{8})-[0-9a-f]{8}\.parquet")
 
 
@@ -108,8 +111,18 @@ class Manifest:
         return pl.DataFrame(list(latest.values()), schema=_SCHEMA | {"_row": pl.UInt32}).drop("_row")
 
     def last_filing_date(self) -> date | None:
-        """The latest filing date the manifest has seen (None when empty), read in pieces."""
-        days = [part.get_column("filing_date").max() for part in self._each_part()]
+        """The latest filing date the manifest has seen (None when empty): from the parts' Parquet
+        statistics, without reading a record."""
+        days = []
+        for _, path in self._parts():
+            metadata = pq.read_metadata(path)
+            column = metadata.schema.names.index("filing_date")
+            for group in range(metadata.num_row_groups):
+                statistics = metadata.row_group(group).column(column).statistics
+                if statistics is None or not statistics.has_min_max:
+                    days.append(pl.read_parquet(path, columns=["filing_date"])["filing_date"].max())
+                    break
+                days.append(statistics.max)
         return max((day for day in days if day is not None), default=None)  # type: ignore[type-var]
 
     def index_gaps(self) -> dict[str, date]:
@@ -181,8 +194,9 @@ class Manifest:
         ``_row`` numbering them across parts."""
         offset = 0
         for _, path in self._parts():
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                chunk = pl.DataFrame(batch).with_row_index("_row", offset=offset)
+            part = pl.scan_parquet(path, schema=_SCHEMA)
+            for start in range(0, part.select(pl.len()).collect().item(), PIECE_ROWS):
+                chunk = part.slice(start, PIECE_ROWS).collect().with_row_index("_row", offset=offset)
                 offset += chunk.height
                 yield chunk
 
@@ -194,7 +208,7 @@ class Manifest:
         if isinstance(rows, pa.Table):
             replace_parquet(path, rows)
         else:
-            replace_parquet_in_pieces(path, MANIFEST_SCHEMA, rows)
+            replace_parquet_in_pieces(path, MANIFEST_SCHEMA, rows, rows_per_group=PIECE_ROWS)
         return path
 
 
