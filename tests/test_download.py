@@ -331,7 +331,7 @@ def test_a_run_cancelled_during_a_store_write_finishes_that_write_then_stops(fil
 
     assert asyncio.run(run())
     accessions = {f.accession for f in subset}
-    assert Store(tmp_path).accessions() == accessions and Manifest(tmp_path).done() == accessions
+    assert Store(tmp_path).accessions() == accessions and Manifest(Store(tmp_path)).done() == accessions
 
 
 @pytest.mark.slow

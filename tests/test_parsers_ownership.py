@@ -229,6 +229,24 @@ def test_values_without_value_wrapper_and_scalar_quirks() -> None:
     assert row.equity_swap_involved is None
 
 
+def test_each_table_row_says_which_table_and_kind_it_came_from() -> None:
+    shares = "<transactionAmounts><transactionShares><value>1</value></transactionShares>"
+    shares += "</transactionAmounts>"
+    doc = parse_ownership(
+        _document(
+            f"<nonDerivativeTable><nonDerivativeTransaction>{shares}</nonDerivativeTransaction>"
+            "<nonDerivativeHolding/></nonDerivativeTable>"
+            f"<derivativeTable><derivativeTransaction>{shares}</derivativeTransaction>"
+            "<derivativeHolding/></derivativeTable>",
+            doc_type="4/a",
+        )
+    )
+    assert doc.document_type == "4/A"
+    kinds = [(row.is_derivative, row.is_holding) for row in doc.rows]
+    assert kinds == [(False, False), (False, True), (True, False), (True, True)]
+    assert all(type(flag) is bool for kind in kinds for flag in kind)
+
+
 def test_a_field_keeps_its_first_value_and_a_stray_value_changes_nothing() -> None:
     doc = parse_ownership(
         _document(
@@ -319,6 +337,7 @@ def test_windows_1252_bytes_are_read_as_such(filings_dir: Path) -> None:
         (b"   \n", "empty document"),
         (b"<html><body/></html>", "not an ownership document: root element <html>"),
         (_document("", doc_type="10-K"), "document type '10-K' is not an ownership form"),
+        (_document("", doc_type=" "), "document type None is not an ownership form"),
         (_document("").replace(b"<issuerCik>0000000042</issuerCik>", b""), "no issuer CIK"),
         (_document("").replace(b"<rptOwnerCik>7</rptOwnerCik>", b""), "no reporting-owner CIK"),
         (_document("")[:-40], "truncated document: no closing </ownershipDocument>"),

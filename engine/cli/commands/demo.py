@@ -165,7 +165,7 @@ def _activity(activity, days: int) -> str:
 def _watched(watch: WatchDemo) -> str:
     """The watch's few seconds: what the feed published, what was stored, one line per event."""
     lines = [
-        f"6. insider watch on the replay's current-filings feed for a few seconds: {watch.published} filings "
+        f"9. insider watch on the replay's current-filings feed for a few seconds: {watch.published} filings "
         f"published, {watch.report.stored} stored, {watch.report.events} events -> {watch.path}"
     ]
     for event in watch.events:
