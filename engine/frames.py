@@ -185,13 +185,16 @@ def to_date(value: object, argument: str) -> dt.date:
 
 
 def _pandas(source: object) -> bool:
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(source, pandas.DataFrame)
+    # A module another thread is still importing has no DataFrame yet, and no object can be one of its
+    # frames: getattr, not the attribute (pyarrow imports pandas lazily, in whichever thread first needs it).
+    frame_type = getattr(sys.modules.get("pandas"), "DataFrame", None)
+    return frame_type is not None and isinstance(source, frame_type)
 
 
 def _arrow(source: object) -> bool:
     pyarrow = sys.modules.get("pyarrow")
-    return pyarrow is not None and isinstance(source, pyarrow.Table | pyarrow.RecordBatch)
+    table, batch = getattr(pyarrow, "Table", None), getattr(pyarrow, "RecordBatch", None)
+    return table is not None and batch is not None and isinstance(source, table | batch)
 
 
 def _converted(convert: Callable[[], pl.DataFrame], argument: str) -> pl.DataFrame:

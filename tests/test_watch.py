@@ -376,9 +376,10 @@ def test_the_command_runs_once_for_cron_and_stops_cleanly_on_signals(filings, tm
             _, stderr = process.communicate(timeout=60)
             assert process.returncode == 0, stderr
             assert f"{signal.Signals(number).name}, stopping" in stderr and "polls" in stderr
-        time.sleep(
-            max(0.0, (publications[-1].at - datetime.now(NEW_YORK).replace(tzinfo=None)).total_seconds())
-        )
+        # the replay's clock started at `now` with its fraction of a second cut off, so it runs up to 1 s
+        # behind the wall clock: wait past the last publication by more than that
+        wait = (publications[-1].at - datetime.now(NEW_YORK).replace(tzinfo=None)).total_seconds()
+        time.sleep(max(0.0, wait) + 1.5)
         last = subprocess.run(_cli(store, base_url, caps, events, "--once"), capture_output=True, text=True,
                               env=env, timeout=120)  # fmt: skip
         assert last.returncode == 0, last.stderr
