@@ -141,7 +141,7 @@ def test_each_trade_is_listed_with_why_it_counted_or_not():
     book.transactions.append(dict(book.transactions[1]))
     cell = explain(book.tables(), 1, day(25), market_caps=market)
     repeated = cell.trades.filter(pl.col("accession").str.ends_with("02"))["status"].to_list()
-    assert repeated == ["counted", "duplicate row"]
+    assert sorted(repeated) == ["counted", "duplicate row"]  # two equal copies: which is first is not fixed
     by_status = {
         (r["accession"][-2:], r["row_index"]): r
         for r in cell.trades.to_dicts()
