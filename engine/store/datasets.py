@@ -25,8 +25,9 @@ the threshold, and the month they have moved on from).
 
 One process writes at a time: each write holds an exclusive lock on ``ROOT/.lock`` (``filelock``: an
 OS lock on Linux, macOS and Windows, released by the OS if the process dies) and bumps a generation
-number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the set of stored accessions
-in memory and reloads it only when the generation shows that another instance or process wrote since.
+number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the stored accessions in
+memory (packed, and only for the accession years it was asked about: ``indexes.StoredAccessions``) and
+reloads them only when the generation shows that another instance or process wrote since.
 """
 
 from __future__ import annotations
