@@ -7,13 +7,16 @@ A file is written under a temporary name next to its destination, fsynced, renam
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+T = TypeVar("T")
 TMP_SUFFIX = ".tmp"
 ROW_GROUP_ROWS = 128 * 1024
 """Rows per Parquet row group of every file the store writes: a month of transactions (~45,000 rows)
@@ -85,3 +88,12 @@ def replace_parquet(path: Path, table: pa.Table, compression: str = "zstd") -> N
     """Replace ``path`` with ``table`` as Parquet, atomically and durably."""
     os.replace(write_parquet_temp(path, table, compression), path)
     fsync_directory(path.parent)
+
+
+def with_retries(read: Callable[[], T], attempts: int = 3) -> T:
+    """Run a read of store files again when one vanished under it: a reader outside the writer lock can
+    list a partition just before another process compacts or rewrites it."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(FileNotFoundError):
+            return read()
+    return read()

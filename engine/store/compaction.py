@@ -160,6 +160,23 @@ def compacted_name(name: str, files: list[Path]) -> str:
     return f"part-{digest.hexdigest()[:20]}.parquet"
 
 
+def due_after_write(
+    touched: set[tuple[str, Path]], threshold: int, partition_dir: Callable[[str, int, int], Path]
+) -> list[tuple[str, Path]]:
+    """The partitions a write compacts after it: of the ``(table, directory)`` it touched, those holding
+    more than ``threshold`` files, and the month before each once it holds more than one (none when the
+    threshold is 0). ``partition_dir(table, year, month)`` is the store's layout."""
+    if threshold <= 0:
+        return []
+    due = {(name, directory) for name, directory in touched if len(data_files(directory)) > threshold}
+    for name, directory in touched:
+        year, month = partition_of(directory)
+        before = partition_dir(name, *((year, month - 1) if month > 1 else (year - 1, 12)))
+        if len(data_files(before)) > 1:
+            due.add((name, before))
+    return sorted(due, key=str)
+
+
 def compact_partitions(root: Path, partitions: list[tuple[str, Path]], publish: Publish) -> dict[str, int]:
     """Compact each partition ``(table, directory)`` of the store at ``root`` that holds more than one
     data file (the caller holds the writer lock); the partitions compacted, per table. ``publish`` is the

@@ -25,8 +25,9 @@ the threshold, and the month they have moved on from).
 
 One process writes at a time: each write holds an exclusive lock on ``ROOT/.lock`` (``filelock``: an
 OS lock on Linux, macOS and Windows, released by the OS if the process dies) and bumps a generation
-number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the set of stored accessions
-in memory and reloads it only when the generation shows that another instance or process wrote since.
+number kept with the writer's pid in ``ROOT/.writer``. An instance keeps the stored accessions in
+memory (packed, and only for the accession years it was asked about: ``indexes.StoredAccessions``) and
+reloads them only when the generation shows that another instance or process wrote since.
 """
 
 from __future__ import annotations
@@ -35,12 +36,11 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from engine.errors import UserError
-from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, write_parquet_temp
+from engine.store.atomic import TMP_SUFFIX, fsync_directory, replace_bytes, with_retries, write_parquet_temp
 from engine.store.compaction import (
     STAGING_DIR,
     CompactionReport,
@@ -57,6 +57,7 @@ from engine.store.compaction import (
     compact_partitions,
     conformed,
     data_files,
+    due_after_write,
     footprint,
     partition_of,
     sweep,
@@ -66,7 +67,6 @@ from engine.store.indexes import COLUMNS, ContentIndex, Resolution, StoredAccess
 from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, publish
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
-T = TypeVar("T")
 FILINGS = "filings"
 QUARANTINE = "quarantine"
 CHILD_TABLES: tuple[str, ...] = tuple(name for name in STORE_TABLES if name not in (FILINGS, QUARANTINE))
@@ -190,7 +190,7 @@ class Store:
     def missing(self, accessions: list[str]) -> list[str]:
         """The given accessions not stored yet, in order: answered from the packed index that writes keep
         current, which reads the stored accessions of a year when first asked about it."""
-        return _with_retries(lambda: self._accession_index().missing(accessions))
+        return with_retries(lambda: self._accession_index().missing(accessions))
 
     def last_filing_date(self) -> date | None:
         """The latest ``filing_date`` of any stored filing, or None for an empty store: read from the newest
@@ -198,7 +198,7 @@ class Store:
         for directory in reversed(self._partition_directories(FILINGS)):
             files = data_files(directory)
             newest = pl.scan_parquet(files).select(pl.col("filing_date").max()) if files else None
-            latest = _with_retries(newest.collect).item() if newest is not None else None
+            latest = with_retries(newest.collect).item() if newest is not None else None
             if latest is not None:
                 return latest
         return None
@@ -292,7 +292,8 @@ class Store:
             self._contents.add(pl.from_arrow(written[FILINGS].select(list(COLUMNS))))
             self._contents.forget(resolution.replace)
         self._quarantine_index().update(_quarantine_keys(quarantine))
-        compacted = self._compact(self._due({(name, path.parent) for name, path, _ in files}))
+        touched = {(name, path.parent) for name, path, _ in files}
+        compacted = self._compact(due_after_write(touched, self.compact_threshold, self._partition_dir))
         return WriteResult(
             filings=len(fresh),
             rows={name: written[name].num_rows for name in STORE_TABLES},
@@ -314,19 +315,6 @@ class Store:
 
     def _data_files(self, name: str) -> list[Path]:
         return [path for directory in self._partition_directories(name) for path in data_files(directory)]
-
-    def _due(self, touched: set[tuple[str, Path]]) -> list[tuple[str, Path]]:
-        """The partitions a write compacts after it (``engine.store.compaction``): those it touched that
-        hold more than the threshold's files, and the month before each, once it holds more than one."""
-        if self.compact_threshold <= 0:
-            return []
-        due = {(name, d) for name, d in touched if len(data_files(d)) > self.compact_threshold}
-        for name, directory in touched:
-            year, month = partition_of(directory)
-            before = self._partition_dir(name, *((year, month - 1) if month > 1 else (year - 1, 12)))
-            if len(data_files(before)) > 1:
-                due.add((name, before))
-        return sorted(due, key=str)
 
     def _compact(self, partitions: list[tuple[str, Path]]) -> dict[str, int]:
         """Compact each ``(table, directory)`` holding more than one file (writer lock held)."""
@@ -479,15 +467,6 @@ class Store:
             for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
                 temp.unlink()
             self._swept = True
-
-
-def _with_retries(read: Callable[[], T], attempts: int = 3) -> T:
-    """Run a read of the store's files again when one vanished under it: a reader outside the writer
-    lock can list a partition just before another process compacts or rewrites it."""
-    for _ in range(attempts - 1):
-        with contextlib.suppress(FileNotFoundError):
-            return read()
-    return read()
 
 
 def _polars_schema(name: str) -> pl.Schema:
