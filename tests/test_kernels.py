@@ -186,6 +186,22 @@ def test_raw_scores_match_twin(cells):
     sells = np.array([c[1] for c in cells], dtype=float)
     cluster = np.array([c[2] for c in cells], dtype=np.int32)
     missing = np.array([c[3] for c in cells], dtype=np.int32)
-    fast = kernels.raw_scores(buys, sells, cluster, missing)
-    np.testing.assert_allclose(fast, twin.raw_scores(buys, sells, cluster, missing), rtol=1e-12, atol=0)
+    fast, reason = kernels.raw_scores(buys.copy(), sells.copy(), cluster, missing)
+    slow, slow_reason = twin.raw_scores(buys.copy(), sells.copy(), cluster, missing)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(reason, slow_reason)
     assert np.isnan(fast).tolist() == (missing > 0).tolist()
+    assert reason.tolist() == [kernels.NO_CAP if m > 0 else 0 for m in missing]
+
+
+def test_raw_scores_null_a_row_without_a_cap_or_with_an_overflow_and_its_sums():
+    buys = np.array([2.0, 1e308, np.inf, 0.5, 3.0])
+    sells = np.array([1.0, -1e308, np.inf, 0.0, 0.0])
+    cluster = np.array([0, 0, 1, 0, 2], dtype=np.int32)
+    missing = np.array([0, 0, 0, 1, 0], dtype=np.int32)
+    raw, reason = kernels.raw_scores(buys, sells, cluster, missing)
+    # 1e308 - (-1e308) overflows to inf; inf - inf is NaN; a row without a cap is null whatever its sums.
+    assert reason.tolist() == [0, kernels.NON_FINITE, kernels.NON_FINITE, kernels.NO_CAP, 0]
+    np.testing.assert_allclose(raw[[0, 4]], [1.0, 3.0 * (1 + np.log(3.0))], rtol=1e-15)
+    assert np.isnan(raw[1:4]).all() and np.isnan(buys[1:4]).all() and np.isnan(sells[1:4]).all()
+    assert buys[[0, 4]].tolist() == [2.0, 3.0] and sells[[0, 4]].tolist() == [1.0, 0.0]

@@ -35,7 +35,14 @@ from engine.scoring.events import (
 )
 from engine.scoring.market_caps import MarketCaps, MarketSource, tickers_to_ciks
 from engine.scoring.rules import eligibility, eligible_trades
-from engine.scoring.run import Source, kernel_threads, open_tables, resolve_market_caps, score_run
+from engine.scoring.run import (
+    Source,
+    kernel_threads,
+    null_reasons,
+    open_tables,
+    resolve_market_caps,
+    score_run,
+)
 from engine.scoring.universe import EPOCH, UniverseSource, clean_ticker, filing_events, to_day
 from engine.store.accessions import KEY, accession_key
 
@@ -223,16 +230,15 @@ def _on_date(
         ptr, start[order], superseded[order], term[order], is_buy[order], day, config.flow_window, one, 1
     )
     cluster = kernels.distinct_counts(ptr, start[order], cluster_end[order], insider[order], day, one, 1)
-    raw = kernels.raw_scores(buys, sells, cluster, missing)
-    no_cap = bool(missing[0])
+    raw, reason = kernels.raw_scores(buys, sells, cluster, missing)
     cell = {
-        "buys": math.nan if no_cap else float(buys[0]),
-        "sells": math.nan if no_cap else float(sells[0]),
+        "buys": float(buys[0]),
+        "sells": float(sells[0]),
         "cluster": int(cluster[0]),
         "raw": float(raw[0]),
         "n_buys": int(n_buys[0]),
         "n_sells": int(n_sells[0]),
-        "null_reason": "no_market_cap" if no_cap else None,
+        "null_reason": null_reasons(reason)[0],
     }
     events = events.with_columns(
         pl.Series("in_flow", (n_buy + n_sell) > 0), pl.Series("in_cluster", in_cluster > 0)

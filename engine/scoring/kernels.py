@@ -268,14 +268,53 @@ def _window_sums(
                 missing[row] = kept_counts[j, 2]
 
 
-def raw_scores(buys: np.ndarray, sells: np.ndarray, cluster: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """``raw = (buys - sells) * (1 + ln(1 + cluster))`` per row, NaN where ``missing > 0`` (a trade in the
-    window has no market cap). The log is read from a table of the cluster sizes."""
+NO_CAP = 1
+"""``raw_scores``'s null reason of a row whose window holds a trade without a market cap."""
+NON_FINITE = 2
+"""``raw_scores``'s null reason of a row whose sums or raw are not finite (an absurd term overflowed)."""
+
+
+def raw_scores(
+    buys: np.ndarray, sells: np.ndarray, cluster: np.ndarray, missing: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``raw = (buys - sells) * (1 + ln(1 + cluster))`` per row, and why a row is null (int8: 0 not null,
+    ``NO_CAP`` when ``missing > 0``, else ``NON_FINITE``). A null row's raw, buys and sells are NaN:
+    ``buys`` and ``sells`` are set in place (they become the panel's columns, so no copy is made). The
+    log is read from a table of the cluster sizes."""
     scale = 1.0 + np.log(1.0 + np.arange(cluster.max() + 1 if cluster.size else 1))
-    raw = np.subtract(buys, sells)
-    raw *= scale[cluster]
-    raw[missing > 0] = np.nan
-    return raw
+    raw = np.empty(buys.shape[0])
+    reason = np.empty(buys.shape[0], dtype=np.int8)
+    args = (buys, sells, frozen(cluster, np.int32), frozen(missing, np.int32), frozen(scale, np.float64))
+    run_chunks(_raw_scores, buys.shape[0], *args, raw, reason)
+    return raw, reason
+
+
+@kernel
+def _raw_scores(
+    buys: np.ndarray,
+    sells: np.ndarray,
+    cluster: np.ndarray,
+    missing: np.ndarray,
+    scale: np.ndarray,
+    raw: np.ndarray,
+    reason: np.ndarray,
+    first: int,
+    last: int,
+) -> None:
+    """``raw_scores`` for rows ``first:last``."""
+    for r in range(first, last):
+        value = (buys[r] - sells[r]) * scale[cluster[r]]
+        if missing[r] > 0:
+            reason[r] = NO_CAP
+        elif math.isfinite(value):
+            reason[r] = 0
+            raw[r] = value
+            continue
+        else:
+            reason[r] = NON_FINITE
+        raw[r] = np.nan
+        buys[r] = np.nan
+        sells[r] = np.nan
 
 
 @inlined
@@ -519,3 +558,4 @@ def warm_up() -> None:
     sort_runs(day, one, day, np.ones(1))
     row_values(np.zeros((1, 1), dtype=np.int32), one, np.zeros(1, dtype=np.int32))
     cross_section(np.ones(1), one, 0, 0.0, False)
+    raw_scores(np.ones(1), np.ones(1), np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32))

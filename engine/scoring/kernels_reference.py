@@ -96,11 +96,17 @@ def window_sums(ptr, start, end, term, is_buy, grid, window, pos, n_rows):
 
 
 def raw_scores(buys, sells, cluster, missing):
-    """Twin of ``kernels.raw_scores``."""
+    """Twin of ``kernels.raw_scores`` (null reasons 1: no market cap, 2: not finite)."""
     raw = np.empty(len(buys))
+    reason = np.zeros(len(buys), dtype=np.int8)
     for r in range(len(buys)):
-        raw[r] = math.nan if missing[r] > 0 else (buys[r] - sells[r]) * (1 + math.log(1 + cluster[r]))
-    return raw
+        value = (buys[r] - sells[r]) * (1 + math.log(1 + cluster[r]))
+        if missing[r] > 0 or not math.isfinite(value):
+            reason[r] = 1 if missing[r] > 0 else 2
+            raw[r] = buys[r] = sells[r] = math.nan
+        else:
+            raw[r] = value
+    return raw, reason
 
 
 def distinct_counts(ptr, start, end, key, grid, pos, n_rows):

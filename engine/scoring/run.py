@@ -272,29 +272,18 @@ def score_run(
             events, issuer_index(events.issuer_cik), issuers.size, grid, pos, n_rows, config
         )
         del events
-        raw = kernels.raw_scores(buys, sells, cluster, missing)
-        no_cap = missing > 0
+        raw, reason = kernels.raw_scores(buys, sells, cluster, missing)
         del missing
-        non_finite = ~no_cap & ~np.isfinite(raw)
-        raw[non_finite] = np.nan
-        buys[no_cap | non_finite] = np.nan
-        sells[no_cap | non_finite] = np.nan
         insider, pct = kernels.cross_section(
             raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
         )
         row_label = kernels.row_values(labels, date_ptr, row_issuer)
     del labels, member, pos
-    notes += _null_notes(no_cap, non_finite, row_issuer, config)
+    notes += _null_notes(reason, row_issuer, config)
     if n_rows == 0:
         notes.append("no issuer is in the universe on any score date (no ownership filing in the lookback)")
-    null_reason = pl.DataFrame({"no_cap": no_cap, "non_finite": non_finite}).select(
-        pl.when(pl.col("no_cap"))
-        .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
-        .when(pl.col("non_finite"))
-        .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
-        .alias("null_reason")
-    )["null_reason"]
-    del no_cap, non_finite
+    null_reason = null_reasons(reason)
+    del reason
     # The panel is the largest object of a run: each intermediate is freed before the next column is made.
     issuer_cik = pl.Series("issuer_cik", issuers[row_issuer])
     del row_issuer
@@ -385,17 +374,33 @@ def _window_columns(
     return (*sums, cluster)
 
 
-def _null_notes(
-    no_cap: np.ndarray, non_finite: np.ndarray, row_issuer: np.ndarray, config: ScoreConfig
-) -> list[str]:
+def null_reasons(reason: np.ndarray) -> pl.Series:
+    """``kernels.raw_scores``'s reason codes as the ``null_reason`` column."""
+    code = pl.col("reason")
+    return (
+        pl.DataFrame({"reason": reason})
+        .select(
+            pl.when(code == kernels.NO_CAP)
+            .then(pl.lit(NO_MARKET_CAP, dtype=NULL_REASONS))
+            .when(code == kernels.NON_FINITE)
+            .then(pl.lit(NON_FINITE_TERM, dtype=NULL_REASONS))
+            .alias("null_reason")
+        )
+        .to_series()
+    )
+
+
+def _null_notes(reason: np.ndarray, row_issuer: np.ndarray, config: ScoreConfig) -> list[str]:
     """The notes on null ``raw`` cells: how many, of how many issuers, and why."""
     notes = []
+    no_cap = reason == kernels.NO_CAP
     if no_cap.any():
         notes.append(
             f"raw is null in {int(no_cap.sum())} cell(s) of {np.unique(row_issuer[no_cap]).size} issuer(s): "
             f"a trade in the {config.flow_window}-day window "
             "has no market cap on or before its available date (null_reason = no_market_cap)"
         )
+    non_finite = reason == kernels.NON_FINITE
     if non_finite.any():
         notes.append(
             f"raw is null in {int(non_finite.sum())} cell(s) of {np.unique(row_issuer[non_finite]).size} "
