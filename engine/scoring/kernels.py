@@ -508,8 +508,8 @@ def cross_section(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per date: ``insider`` (z-score of raw, optionally winsorised at quantile ``winsorize`` or of the
     average ranks) and ``pct`` (average rank / n of insider); NaN raw is left out and stays NaN."""
-    insider = np.full(raw.shape[0], np.nan)
-    pct = np.full(raw.shape[0], np.nan)
+    insider = np.empty(raw.shape[0])
+    pct = np.empty(raw.shape[0])
     options = (int(ddof), float(winsorize), bool(rank))
     args = (frozen(raw, np.float64), frozen(date_ptr, np.int64), *options, insider, pct)
     run_chunks(_cross_section, date_ptr.shape[0] - 1, *args)
@@ -533,7 +533,10 @@ def _cross_section(
         rows = np.empty(date_ptr[d + 1] - date_ptr[d], dtype=np.int64)
         n = 0
         for r in range(date_ptr[d], date_ptr[d + 1]):
-            if not math.isnan(raw[r]):
+            if math.isnan(raw[r]):
+                insider[r] = np.nan
+                pct[r] = np.nan
+            else:
                 rows[n] = r
                 n += 1
         if n == 0:
