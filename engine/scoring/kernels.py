@@ -81,8 +81,8 @@ def latest_filing(
     day, then largest ``accepted``, then largest ``tiebreak``; -1 if none) and whether a filing falls in
     ``[t - lookback, t]`` (the default universe of SCORING.md section 8)."""
     n_issuers = ptr.shape[0] - 1
-    labels = np.full((grid.shape[0], n_issuers), -1, dtype=np.int32)
-    member = np.zeros((grid.shape[0], n_issuers), dtype=np.bool_)
+    labels = np.empty((grid.shape[0], n_issuers), dtype=np.int32)
+    member = np.empty((grid.shape[0], n_issuers), dtype=np.bool_)
     inputs = (*(frozen(a, np.int64) for a in (ptr, day, accepted, tiebreak)), frozen(label, np.int32))
     args = (*inputs, frozen(grid, np.int64), int(lookback), labels, member)
     run_chunks(_latest_filing, n_issuers, *args, step=BLOCK)
@@ -128,9 +128,8 @@ def _latest_filing(
                     k += 1
                 p[j] = k
                 best[j] = b
-                if b >= 0:
-                    labels[d, i] = label[b]
-                    member[d, i] = day[b] >= t - lookback
+                labels[d, i] = label[b] if b >= 0 else -1
+                member[d, i] = b >= 0 and day[b] >= t - lookback
 
 
 def row_positions(member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
