@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -205,3 +207,17 @@ def test_raw_scores_null_a_row_without_a_cap_or_with_an_overflow_and_its_sums():
     np.testing.assert_allclose(raw[[0, 4]], [1.0, 3.0 * (1 + np.log(3.0))], rtol=1e-15)
     assert np.isnan(raw[1:4]).all() and np.isnan(buys[1:4]).all() and np.isnan(sells[1:4]).all()
     assert buys[[0, 4]].tolist() == [2.0, 3.0] and sells[[0, 4]].tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("module", ["engine.kernels", "engine.scoring.kernels", "engine.evaluation.kernels"])
+def test_every_public_kernel_has_a_plain_python_twin(module):
+    fast = importlib.import_module(module)
+    slow = importlib.import_module(f"{module}_reference")
+    public = {
+        name
+        for name, value in vars(fast).items()
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(getattr(value, "py_func", value), "__module__", None) == module
+    }
+    assert public - {"warm_up"} <= set(vars(slow)), sorted(public - {"warm_up"} - set(vars(slow)))
