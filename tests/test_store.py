@@ -209,6 +209,32 @@ def test_readers_ignore_temp_files_and_the_next_open_removes_them(tmp_path):
     assert not temp.exists()
 
 
+def test_opening_a_store_removes_only_its_own_temp_files(tmp_path):
+    """A store opened at a directory that holds other files (--store pointed at a home or project
+    directory) must not delete the user's ``*.tmp`` files: only those its own writes leave."""
+    theirs = [
+        tmp_path / "draft.tmp",
+        tmp_path / "work" / "notes.txt.tmp",
+        tmp_path / "work" / "deep" / "x.tmp",
+    ]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"the user's")
+    Store(tmp_path).write(batch([1]))
+    ours = [
+        next((tmp_path / "filings").rglob("*.parquet")).parent / ".part-0123.parquet.tmp",
+        tmp_path / "_watch" / "state.json.tmp",
+        tmp_path / "_journal.json.tmp",
+        tmp_path / ".writer.tmp",
+    ]
+    for path in ours:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left by a killed write")
+    assert Store(tmp_path).scan("filings").collect().height == 1
+    assert [path.exists() for path in ours] == [False] * len(ours)
+    assert all(path.read_bytes() == b"the user's" for path in theirs)
+
+
 # idempotence
 
 

@@ -447,7 +447,19 @@ class Store:
 
     def _needs_recovery(self) -> bool:
         journal = (self.root / JOURNAL).exists() or (self.root / STAGING_DIR).exists()
-        return journal or any(self.root.rglob(f"*{TMP_SUFFIX}"))
+        return journal or any(self._leftover_temps())
+
+    def _leftover_temps(self) -> Iterator[Path]:
+        """The temp files a killed write of this store can leave: beside its own root files and inside its
+        datasets and ``_`` side directories, never elsewhere in the tree (a store opened at a directory
+        holding other files must not remove the user's ``*.tmp``)."""
+        for name in (JOURNAL, WRITER):
+            if (temp := self.root / (name + TMP_SUFFIX)).exists():
+                yield temp
+        places = [self.dataset_dir(name) for name in (*STORE_TABLES, *SIDE_DATASETS)]
+        places += [path for path in self.root.glob("_*") if path.is_dir()]
+        for place in dict.fromkeys(places):
+            yield from place.rglob(f"*{TMP_SUFFIX}")
 
     def _recover(self) -> None:
         """Finish or undo the batch named by a surviving journal, then remove leftover temp files.
@@ -464,7 +476,7 @@ class Store:
             fsync_directory(self.root)
         if survived or not self._swept:
             sweep(self.root)
-            for temp in self.root.rglob(f"*{TMP_SUFFIX}"):
+            for temp in list(self._leftover_temps()):
                 temp.unlink()
             self._swept = True
 
