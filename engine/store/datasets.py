@@ -64,7 +64,7 @@ from engine.store.compaction import (
     threshold_from_environment,
 )
 from engine.store.indexes import COLUMNS, ContentIndex, Resolution, StoredAccessions, resolve
-from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, publish
+from engine.store.journal import JOURNAL, PUBLISH, STAGING, finish_or_undo, hidden, leftover_temps, publish
 from parsers.schema import PARTITION_COLUMNS, STORE_TABLES
 
 FILINGS = "filings"
@@ -450,16 +450,10 @@ class Store:
         return journal or any(self._leftover_temps())
 
     def _leftover_temps(self) -> Iterator[Path]:
-        """The temp files a killed write of this store can leave: beside its own root files and inside its
-        datasets and ``_`` side directories, never elsewhere in the tree (a store opened at a directory
-        holding other files must not remove the user's ``*.tmp``)."""
-        for name in (JOURNAL, WRITER):
-            if (temp := self.root / (name + TMP_SUFFIX)).exists():
-                yield temp
         places = [self.dataset_dir(name) for name in (*STORE_TABLES, *SIDE_DATASETS)]
-        places += [path for path in self.root.glob("_*") if path.is_dir()]
-        for place in dict.fromkeys(places):
-            yield from place.rglob(f"*{TMP_SUFFIX}")
+        return leftover_temps(
+            self.root, (JOURNAL, WRITER), places + [p for p in self.root.glob("_*") if p.is_dir()]
+        )
 
     def _recover(self) -> None:
         """Finish or undo the batch named by a surviving journal, then remove leftover temp files.

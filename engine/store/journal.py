@@ -9,6 +9,7 @@ into place; ``finish_or_undo`` completes or rolls back a batch whose journal sur
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,3 +62,14 @@ def finish_or_undo(root: Path, journal: dict | list) -> None:
             (root / path).unlink(missing_ok=True)
     for directory in {path.parent for path in paths if path.parent.exists()}:
         fsync_directory(directory)
+
+
+def leftover_temps(root: Path, root_files: Iterable[str], places: Iterable[Path]) -> Iterator[Path]:
+    """The temp files a killed write can leave: beside the store's own ``root_files`` and anywhere inside
+    its ``places`` (datasets, side directories), never elsewhere under ``root``: a store opened at a
+    directory that holds other files must not remove the user's ``*.tmp``."""
+    for name in root_files:
+        if (temp := root / (name + TMP_SUFFIX)).exists():
+            yield temp
+    for place in dict.fromkeys(places):
+        yield from place.rglob(f"*{TMP_SUFFIX}")
