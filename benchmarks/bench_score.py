@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_universe import generate  # noqa: E402
 
-from engine.scoring import kernels  # noqa: E402
+from engine.scoring import cross_section, kernels  # noqa: E402
 from engine.scoring import run as run_module  # noqa: E402
 from engine.scoring.config import ScoreConfig  # noqa: E402
 from engine.scoring.events import trade_events  # noqa: E402
@@ -82,7 +82,7 @@ STAGES = (
     ("row positions", kernels, "row_positions"),
     ("windows (90-day sums, cluster)", run_module, "_window_columns"),
     ("raw", kernels, "raw_scores"),
-    ("cross-section (z-score, ranks)", kernels, "cross_section"),
+    ("cross-section (z-score, ranks)", cross_section, "cross_section"),
     ("ticker labels", kernels, "row_values"),
 )
 """The stages of ``score_run`` timed in place: (label, module, function it calls)."""

@@ -29,7 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 COMPILE_SECONDS: dict[str, float] = {
     "engine.kernels": 0.5,
-    "engine.scoring.kernels": 3.5,
+    "engine.scoring.kernels": 2.8,
+    "engine.scoring.cross_section": 1.8,
     "engine.evaluation.kernels": 1.5,
 }
 """CPU seconds each kernel module takes to compile from a cold cache on the 2-core development machine

@@ -18,7 +18,7 @@ from test_scoring_properties import CONFIGS, REMARKS, owners, universes
 import engine
 from engine.cli.main import main
 from engine.errors import UserError
-from engine.scoring import kernels, kernels_reference
+from engine.scoring import cross_section, cross_section_reference
 from engine.scoring.explain import explain
 from engine.scoring.run import score
 
@@ -217,12 +217,12 @@ def test_table_and_json_read_back():
 )
 def test_cross_section_helper_kernels_equal_their_twins(values, winsorize, rank, ddof):
     x = np.array(values)
-    fast_values, fast_ranks = kernels.scored_values(x.copy(), winsorize, rank)
-    slow_values, slow_ranks = kernels_reference.scored_values(list(x), winsorize, rank)
+    fast_values, fast_ranks = cross_section.scored_values(x.copy(), winsorize, rank)
+    slow_values, slow_ranks = cross_section_reference.scored_values(list(x), winsorize, rank)
     np.testing.assert_allclose(fast_values, slow_values, rtol=1e-12)
     np.testing.assert_allclose(fast_ranks, slow_ranks, rtol=1e-12)
-    fast = kernels.zscore_moments(fast_values, ddof)
-    slow = kernels_reference.zscore_moments(list(slow_values), ddof)
+    fast = cross_section.zscore_moments(fast_values, ddof)
+    slow = cross_section_reference.zscore_moments(list(slow_values), ddof)
     np.testing.assert_allclose(fast, slow, rtol=1e-12)
 
 

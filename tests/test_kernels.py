@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from engine import kernels as shared
 from engine import kernels_reference as shared_twin
-from engine.scoring import kernels
+from engine.scoring import cross_section, kernels
+from engine.scoring import cross_section_reference as cross_twin
 from engine.scoring import kernels_reference as twin
 
 
@@ -89,8 +90,8 @@ def test_latest_filing_matches_twin(events):
 def test_cross_section_matches_twin(segments, winsorize, rank, ddof):
     raw = np.array([v for seg in segments for v in seg], dtype=float)
     date_ptr = np.concatenate([[0], np.cumsum([len(s) for s in segments])]).astype(np.int64)
-    fast = kernels.cross_section(raw, date_ptr, ddof, winsorize, rank)
-    slow = twin.cross_section(raw, date_ptr, ddof, winsorize, rank)
+    fast = cross_section.cross_section(raw, date_ptr, ddof, winsorize, rank)
+    slow = cross_twin.cross_section(raw, date_ptr, ddof, winsorize, rank)
     for a, b in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
@@ -118,7 +119,7 @@ def test_distinct_counts_counts_an_insider_once_and_stops_at_its_end():
 
 @pytest.mark.parametrize("values", [[3.0, 3.0, 3.0], [0.1, 0.1, 0.1], [5.0]])
 def test_no_spread_gives_zero(values):
-    insider, pct = kernels.cross_section(np.array(values), np.array([0, len(values)]), 0, 0.0, False)
+    insider, pct = cross_section.cross_section(np.array(values), np.array([0, len(values)]), 0, 0.0, False)
     assert insider.tolist() == [0.0] * len(values)
     assert pct.tolist() == [(len(values) + 1) / 2 / len(values)] * len(values)
 
@@ -209,7 +210,10 @@ def test_raw_scores_null_a_row_without_a_cap_or_with_an_overflow_and_its_sums():
     assert buys[[0, 4]].tolist() == [2.0, 3.0] and sells[[0, 4]].tolist() == [1.0, 0.0]
 
 
-@pytest.mark.parametrize("module", ["engine.kernels", "engine.scoring.kernels", "engine.evaluation.kernels"])
+@pytest.mark.parametrize(
+    "module",
+    ["engine.kernels", "engine.scoring.kernels", "engine.scoring.cross_section", "engine.evaluation.kernels"],
+)
 def test_every_public_kernel_has_a_plain_python_twin(module):
     fast = importlib.import_module(module)
     slow = importlib.import_module(f"{module}_reference")

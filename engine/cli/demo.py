@@ -40,6 +40,7 @@ from engine.evaluation.prices import load_prices
 from engine.evaluation.run import EvaluationReport, evaluate
 from engine.jit import compile_in_background
 from engine.replay import FakeEdgar
+from engine.scoring import cross_section
 from engine.scoring import kernels as scoring_kernels
 from engine.scoring.caps_from_prices import CapsBuild, point_in_time_caps
 from engine.scoring.run import ScoreRun, score_run
@@ -185,7 +186,7 @@ def run_demo(workdir: Path, *, top: int = 5) -> DemoResult:
     except OSError as exc:
         fix = "pass --dir a directory you can write to"
         raise UserError(f"cannot create the demo directory {workdir}: {exc}", fix=fix) from exc
-    compile_in_background(scoring_kernels.warm_up, evaluation_kernels.warm_up)
+    compile_in_background(scoring_kernels.warm_up, cross_section.warm_up, evaluation_kernels.warm_up)
     edgar = FakeEdgar.from_directory(unpack_filings(workdir / "mirror"))
     base_url = edgar.start_in_thread()
     try:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import UserError
-from engine.scoring import kernels
+from engine.scoring import cross_section, kernels
 from engine.scoring.config import ROLES, ScoreConfig
 from engine.scoring.events import (
     PLAN_SOURCES,
@@ -462,9 +462,9 @@ def _cross_section(
     present = ~np.isnan(raw)
     winsorize = config.winsorize or 0.0
     rank = config.score_method == "rank"
-    values, _ = kernels.scored_values(raw[present].copy(), winsorize, rank)
-    mean, std = kernels.zscore_moments(values, config.ddof) if values.size else (math.nan, math.nan)
-    insider, pct = kernels.cross_section(
+    values, _ = cross_section.scored_values(raw[present].copy(), winsorize, rank)
+    mean, std = cross_section.zscore_moments(values, config.ddof) if values.size else (math.nan, math.nan)
+    insider, pct = cross_section.cross_section(
         raw, np.array([0, raw.size], dtype=np.int64), config.ddof, winsorize, rank
     )
     scored = mine.size > 0 and present[mine[0]]

@@ -19,7 +19,7 @@ import polars as pl
 
 from engine import frames, provenance
 from engine.errors import UserError
-from engine.scoring import kernels
+from engine.scoring import cross_section, kernels
 from engine.scoring.config import ScoreConfig
 from engine.scoring.events import TradeEvents, partition_window, trade_events
 from engine.scoring.market_caps import MarketCaps, MarketSource, load_market_caps
@@ -274,7 +274,7 @@ def score_run(
         del events
         raw, reason = kernels.raw_scores(buys, sells, cluster, missing)
         del missing
-        insider, pct = kernels.cross_section(
+        insider, pct = cross_section.cross_section(
             raw, date_ptr, config.ddof, config.winsorize or 0.0, config.score_method == "rank"
         )
         row_label = kernels.row_values(labels, date_ptr, row_issuer)
