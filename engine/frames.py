@@ -184,6 +184,34 @@ def to_date(value: object, argument: str) -> dt.date:
     )
 
 
+def output_path(path: str | os.PathLike[str], suffixes: tuple[str, ...], argument: str = "--out") -> Path:
+    """A file a table will be written to, checked before any work is done: one of ``suffixes``, not a
+    directory, in a directory that exists (created now) and can be written."""
+    out = Path(path)
+    names = " or ".join(suffixes)
+    if out.suffix.lower() not in suffixes:
+        raise UserError(
+            f"{argument} {out}: unsupported output type {out.suffix or '(none)'!r}", fix=f"name it {names}"
+        )
+    if out.is_dir():
+        raise UserError(
+            f"{argument} {out} is a directory",
+            fix=f"pass a file name inside it, e.g. {out / ('out' + suffixes[0])}",
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the directory of {argument} {out}: {exc.strerror or exc}",
+            fix="pass a path inside a writable directory",
+        ) from exc
+    if not os.access(out.parent, os.W_OK):
+        raise UserError(
+            f"cannot write to {out.parent} ({argument} {out})", fix="pass a path inside a writable directory"
+        )
+    return out
+
+
 def _pandas(source: object) -> bool:
     # A module another thread is still importing has no DataFrame yet, and no object can be one of its
     # frames: getattr, not the attribute (pyarrow imports pandas lazily, in whichever thread first needs it).

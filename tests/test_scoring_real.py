@@ -11,9 +11,12 @@ import pytest
 from test_scoring_properties import assert_match
 
 from engine.cli.main import main
+from engine.errors import UserError
+from engine.evaluation.compare import compare
+from engine.scoring.incremental import score_file
 from engine.scoring.market_caps import load_market_caps
 from engine.scoring.reference import reference_score
-from engine.scoring.run import score_asof, score_run
+from engine.scoring.run import score, score_asof, score_run
 from engine.scoring.universe import filing_events
 from engine.store.datasets import Store
 from engine.store.ingest import ingest
@@ -114,3 +117,28 @@ def test_score_command_names_an_output_directory_it_cannot_create(store, market_
     code = main([*argv, "--market-caps", str(market_file), "--out", str(blocker / "scores.parquet")])
     err = capsys.readouterr().err
     assert code == 2 and "cannot create the directory of --out" in err and "fix:" in err
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_score_command_refuses_an_out_that_is_a_directory_before_scoring(
+    store, market_file, tmp_path, capsys, monkeypatch, suffix
+):
+    out = tmp_path / f"scores{suffix}"
+    out.mkdir()
+    monkeypatch.setattr("engine.scoring.run.trade_events", lambda *a, **k: pytest.fail("scored anyway"))
+    argv = ["score", "--store", str(store.root), "--start", "2021-12-01", "--end", "2021-12-31"]
+    code = main([*argv, "--market-caps", str(market_file), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--out {out} is a directory" in err and "fix:" in err
+    assert len(err.strip().splitlines()) == 2 and list(tmp_path.iterdir()) == [out]
+
+
+def test_score_file_and_compare_refuse_a_directory_as_their_file(store, market_file, tmp_path):
+    out = tmp_path / "panel.parquet"
+    out.mkdir()
+    with pytest.raises(UserError, match="is a directory"):
+        score_file(out, store, "2021-12-01", "2021-12-31", market_caps=market_file)
+    assert list(tmp_path.iterdir()) == [out]
+    panel = score(store, "2021-12-01", "2021-12-31", market_caps=market_file)
+    with pytest.raises(UserError, match="is a directory"):
+        compare(panel, panel).write_mismatches(out)

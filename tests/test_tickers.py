@@ -163,6 +163,23 @@ def test_cli_writes_the_table_and_its_conflicts(store: Store, tmp_path, capsys):
     assert pl.read_csv(tmp_path / "tickers.conflicts.csv").height == 22
 
 
+def test_cli_refuses_an_out_that_is_a_directory_or_of_another_type(store: Store, tmp_path, capsys):
+    from engine.cli.main import main
+
+    folder = tmp_path / "tickers.parquet"
+    folder.mkdir()
+    for out, says in (
+        (folder, "is a directory"),
+        (tmp_path / "tickers.json", "unsupported output type '.json'"),
+    ):
+        code = main(
+            ["tickers", "--store", str(store.root), "--out", str(out), "--company-tickers", str(EXCHANGE)]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and says in err and "fix:" in err
+    assert list(tmp_path.iterdir()) == [folder] and not list(folder.iterdir())
+
+
 def test_cli_fetches_the_sec_map_politely_from_a_mirror(store: Store, tmp_path, filings_dir, capsys):
     from engine.cli.main import main
 

@@ -85,9 +85,8 @@ class Comparison:
 
     def write_mismatches(self, path: str | Path) -> Path:
         """Write ``mismatches`` to a Parquet file."""
-        path = Path(path)
+        path = frames.output_path(path, (".parquet",))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             self.mismatches.write_parquet(path)
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc}", fix="pass a file in a writable directory") from exc

@@ -115,11 +115,7 @@ def score_file(
     """Score every weekday of ``[start, end]`` into the Parquet file ``path``, recording its inputs; with
     ``append`` and an existing file, score only the new dates and those new inputs touch, and replace
     them in the file. The file then equals a full rescore of ``[start, end]``."""
-    path = Path(path)
-    if path.suffix.lower() != ".parquet":
-        raise UserError(
-            f"{path.name}: score files with a record of their inputs are Parquet", fix="use .parquet"
-        )
+    path = frames.output_path(path, (".parquet",), "score file")
     config = as_config(config)
     grid = score_dates(frames.to_date(start, "start"), frames.to_date(end, "end"))
     tables, store = open_tables(source)
@@ -170,7 +166,10 @@ def read_inputs(path: Path) -> Inputs:
     try:
         metadata = pl.read_parquet_metadata(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UserError(f"cannot read {path} as Parquet: {exc}", fix="pass the score file to extend") from exc
+        raise UserError(
+            f"cannot read {path} as Parquet (cut short, or not a score file): {exc}",
+            fix="pass the score file to extend, or score it in full again without --append",
+        ) from exc
     if INPUTS not in metadata:
         raise UserError(
             f"{path} has no record of what it was computed from (written by another tool or an older engine)",

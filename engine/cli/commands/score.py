@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from engine import frames
 from engine.cli.commands.compare import add_check_options, check_against
 from engine.cli.main import SUMMARIES
 from engine.errors import UserError
@@ -71,17 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score, write the panel, print the summary."""
-    out = Path(args.out)
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UserError(f"unsupported output type: {out.name}", fix="name the output .parquet or .csv")
+    out = frames.output_path(args.out, OUTPUT_SUFFIXES)
     config = ScoreConfig.from_toml(args.config) if args.config else ScoreConfig()
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot create the directory of --out {out}: {exc.strerror}",
-            fix="pass an --out inside a writable directory",
-        ) from exc
     began = time.perf_counter()
     if out.suffix.lower() == ".parquet":
         written = score_file(

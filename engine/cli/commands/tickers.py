@@ -44,12 +44,11 @@ def run(args: argparse.Namespace) -> int:
     """Build, write and summarise the table."""
     import polars as pl
 
+    from engine import frames
     from engine.scoring import tickers
     from engine.store.datasets import Store
 
-    out = Path(args.out)
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UserError(f"--out {out}: unknown format {out.suffix!r}", fix="name the file .parquet or .csv")
+    out = frames.output_path(args.out, OUTPUT_SUFFIXES)
     root = Path(args.store)
     if not (root / "filings").is_dir():
         raise UserError(f"no store at {root} (no filings/ directory)", fix="run `insider ingest` first")
@@ -62,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
     conflicts = table.conflicts()
     conflicts_path = out.with_name(f"{out.stem}.conflicts{out.suffix}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         for frame, path in ((published, out), (conflicts, conflicts_path)):
             if path.suffix.lower() == ".parquet":
                 frame.write_parquet(path)
