@@ -377,6 +377,36 @@ def test_text_that_is_no_value_of_its_type_is_null_and_flagged() -> None:
     assert row.quality == ("transaction_date:invalid", "shares:invalid", "equity_swap_involved:invalid")
 
 
+def test_each_invalid_top_level_field_is_flagged_under_its_own_column() -> None:
+    """An owner's flag, the 10b5-1 box and an issuer CIK given twice (once unreadable): each unreadable
+    text is null and flagged under the column it would have filled."""
+    xml = _document(
+        "<aff10b5one>perhaps</aff10b5one>",
+    ).replace(b"<isOfficer>1</isOfficer>", b"<isOfficer>1</isOfficer><isDirector>maybe</isDirector>")
+    xml = xml.replace(
+        b"<issuerCik>0000000042</issuerCik>", b"<issuerCik>n/a</issuerCik><issuerCik>42</issuerCik>"
+    )
+    doc = parse_ownership(xml)
+    assert (doc.issuer_cik, doc.aff10b5one, doc.owners[0].is_director, doc.owners[0].is_officer) == (
+        42,
+        None,
+        None,
+        True,
+    )
+    assert doc.quality == ["issuer_cik:invalid", "is_director:invalid", "aff10b5one:invalid"]
+
+
+def test_a_signature_without_a_name_or_a_date_has_none_for_it() -> None:
+    doc = parse_ownership(
+        _document(
+            "<ownerSignature><signatureDate>2023-01-05</signatureDate></ownerSignature>"
+            "<ownerSignature><signatureName>B</signatureName></ownerSignature>"
+        )
+    )
+    assert doc.signatures == [(None, date(2023, 1, 5)), ("B", None)]
+    assert doc.quality == []
+
+
 def test_clean_documents_have_no_quality_flags(filings_dir: Path) -> None:
     doc = parse_ownership((filings_dir / "0000320121-23-000040.xml").read_bytes())
     assert doc.quality == [] and all(row.quality == () for row in doc.rows)
