@@ -47,32 +47,40 @@ def test_a_null_holding_flag_counts_and_a_null_share_count_does_not_in_both_path
     assert counted(book, day(10)) == (2, 2)
 
 
-def test_trades_are_eligible_by_the_forms_and_codes_asked_for():
-    rows = [("4", "P"), ("4", "S"), ("4", "A"), ("4/A", "P"), ("5", "P"), ("5", "A"), ("3", "P")]
-    transactions = pl.LazyFrame(
+def forms_and_codes(*rows: tuple[str, str], shares: float = 10.0) -> pl.LazyFrame:
+    """Non-derivative trades of the given forms and codes, each of ``shares``."""
+    return pl.LazyFrame(
         {
             "document_type": [form for form, _ in rows],
             "transaction_code": [code for _, code in rows],
             "is_derivative": [False] * len(rows),
             "is_holding": [False] * len(rows),
-            "shares": [10.0] * len(rows),
+            "shares": [shares] * len(rows),
         }
     )
 
+
+ROWS = [("4", "P"), ("4", "S"), ("4", "A"), ("4/A", "P"), ("5", "P"), ("5", "A"), ("3", "P")]
+
+
+def test_trades_are_eligible_by_the_forms_and_codes_asked_for():
     def kept(**rule) -> list[tuple[str, str]]:
-        frame = rules.eligible_trades(transactions, **rule).collect()
+        frame = rules.eligible_trades(forms_and_codes(*ROWS), **rule).collect()
         return list(frame.select("document_type", "transaction_code").iter_rows())
 
     assert kept() == [("4", "P"), ("4", "S"), ("4/A", "P")]
     assert kept(forms=("4", "5"), codes=("P", "A")) == [("4", "P"), ("4", "A"), ("5", "P"), ("5", "A")]
 
-    def open_market(**rule) -> list[tuple[str, str]]:
-        """The same rows by ``open_market``, which leaves the share count aside: none is positive here."""
-        frame = transactions.with_columns(shares=pl.lit(0.0)).filter(rules.open_market(**rule)).collect()
+
+def test_open_market_trades_are_of_the_forms_and_codes_asked_for_whatever_their_share_count():
+    """The event study's candidates: eligible but for the share count (none is positive here)."""
+
+    def candidates(**rule) -> list[tuple[str, str]]:
+        frame = forms_and_codes(*ROWS, shares=0.0).filter(rules.open_market(**rule)).collect()
         return list(frame.select("document_type", "transaction_code").iter_rows())
 
-    assert open_market() == [("4", "P"), ("4", "S"), ("4/A", "P")]
-    assert open_market(forms=("4", "5"), codes=("P", "A")) == [("4", "P"), ("4", "A"), ("5", "P"), ("5", "A")]
+    assert candidates() == [("4", "P"), ("4", "S"), ("4/A", "P")]
+    assert candidates(forms=("4", "5"), codes=("P", "A")) == [("4", "P"), ("4", "A"), ("5", "P"), ("5", "A")]
 
 
 def test_explain_names_the_one_condition_a_trade_fails():
