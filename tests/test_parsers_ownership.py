@@ -293,6 +293,14 @@ def test_a_bad_byte_and_a_broken_tag_are_read_in_recover_mode() -> None:
     assert (root.tag, [child.tag for child in root], recovered) == ("a", ["b"], True)
 
 
+def test_a_utf8_document_broken_otherwise_than_by_its_bytes_keeps_its_utf8_text() -> None:
+    """A declaration libxml2 refuses (standalone must be yes or no) is no encoding problem: the document
+    is read in recover mode as the UTF-8 it is, not re-read as Windows-1252 ("RenÃ©e")."""
+    xml = b'<?xml version="1.0" standalone="perhaps"?>' + "<a><b>Ren\u00e9e</b></a>".encode()
+    root, recovered = parse_xml(xml)
+    assert (root[0].text, recovered) == ("Ren\u00e9e", True)
+
+
 def test_windows_1252_is_read_with_the_hardened_options() -> None:
     """Bytes undefined in Windows-1252 become U+FFFD; comments, instructions and blank text are dropped
     as in a strict parse."""
