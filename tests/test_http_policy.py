@@ -27,6 +27,7 @@ from engine.edgar.http import (
     EdgarBlocked,
     EdgarClient,
     FetchError,
+    PoliteClient,
     _Retryable,
     check_user_agent,
     decode_body,
@@ -80,6 +81,8 @@ def test_a_fetch_error_keeps_its_url_and_reason() -> None:
     error = FetchError("https://x.example/a", "HTTP 500 (gave up after 6 attempts)")
     assert (error.url, error.reason) == ("https://x.example/a", "HTTP 500 (gave up after 6 attempts)")
     assert str(error) == "https://x.example/a: HTTP 500 (gave up after 6 attempts)"
+    assert error.status is None
+    assert FetchError("https://x.example/b", "HTTP 404", 404).status == 404
 
 
 def test_a_block_says_when_to_run_again_in_new_york_time() -> None:
@@ -159,6 +162,20 @@ def test_the_library_defaults_are_the_command_lines() -> None:
 
 def test_a_rate_page_is_recognised_through_bytes_that_are_not_utf8() -> None:
     assert is_rate_page(b"\xff\xfe" + RATE_PAGE)
+
+
+def test_a_plain_polite_client_is_refused_only_by_a_429_and_waits_as_asked_or_its_own_pause() -> None:
+    """The client other servers get (a price source): the SEC's block page is an ordinary answer to it, and
+    after a refusal it waits the Retry-After given, else its ``pause_seconds``, with no SEC minimum, even
+    for an SEC address."""
+    client = PoliteClient("any agent", rate=None, pause_seconds=5.0)
+    assert client.refused(429, b"") is True
+    assert [client.refused(status, RATE_PAGE) for status in (200, 403, 503)] == [False, False, False]
+    assert client.wait_after_refusal("https://api.example/x", {"Retry-After": "7"}) == 7.0
+    assert client.wait_after_refusal("https://api.example/x", {"Retry-After": "0"}) == 0.0
+    assert client.wait_after_refusal("https://api.example/x", {"Retry-After": "soon"}) == 5.0
+    assert client.wait_after_refusal("https://api.example/x", {}) == 5.0
+    assert client.wait_after_refusal("https://www.sec.gov/x", {}) == 5.0
 
 
 def test_html_pages_are_told_by_their_start_in_any_case_after_blank_space() -> None:
@@ -310,6 +327,52 @@ def test_exactly_the_declared_headers_are_sent() -> None:
     assert (seen[0]["User-Agent"], seen[0]["Accept-Encoding"]) == (AGENT, "gzip, deflate")
 
 
+def test_a_header_the_caller_passes_replaces_the_default_of_that_name() -> None:
+    """Sent once, with the caller's value: an HTTP header given twice is two values (or a rejected
+    request), not an override."""
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(list(request.raw_headers))
+        return web.Response(body=b"ok")
+
+    async def main() -> None:
+        mine = {"User-Agent": "Other Agent other@example.com", "Accept-Encoding": "identity"}
+        async with serve(handler) as base, PoliteClient(AGENT, rate=None, headers=mine) as client:
+            await client.get(base + "x")
+
+    asyncio.run(main())
+    sent = [(name.decode().lower(), value.decode()) for name, value in seen[0]]
+    assert [value for name, value in sent if name == "user-agent"] == ["Other Agent other@example.com"]
+    assert [value for name, value in sent if name == "accept-encoding"] == ["identity"]
+
+
+def test_a_block_by_another_server_is_named_after_that_server() -> None:
+    """A price source asking for a longer wait than a run sits through ends the run in its own name, not
+    EDGAR's; every later request ends the same way without reaching the server."""
+    hits: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=429, headers={"Retry-After": "7200"}, body=b"slow down")
+
+    class Prices(PoliteClient):
+        service = "the price source"
+
+    async def main() -> None:
+        async with serve(handler) as base, Prices(AGENT, rate=None, max_wait=60.0) as client:
+            for path in ("a", "b"):
+                with pytest.raises(EdgarBlocked) as blocked:
+                    await client.get(base + path)
+                assert str(blocked.value).startswith(
+                    f"the price source answered HTTP 429 to {base}a with Retry-After 7200 s, longer than the "
+                    "60 s a run waits"
+                )
+
+    asyncio.run(main())
+    assert hits == ["/a"]
+
+
 def test_statuses_missing_refused_and_permanent() -> None:
     """403, 404 and 410 are a missing file when the caller allows it; any other 4xx but 408 and 429 fails
     at once, naming its URL and status."""
@@ -324,7 +387,11 @@ def test_statuses_missing_refused_and_permanent() -> None:
             for status, missing_ok in [(403, False), (404, False), (410, False), (401, True), (451, True)]:
                 with pytest.raises(FetchError) as error:
                     await client.get(f"{base}{status}", missing_ok=missing_ok)
-                assert (error.value.url, error.value.reason) == (f"{base}{status}", f"HTTP {status}")
+                assert (error.value.url, error.value.reason, error.value.status) == (
+                    f"{base}{status}",
+                    f"HTTP {status}",
+                    status,
+                )
             assert client.stats.requests == 8 and client.stats.retries == 0
 
     asyncio.run(main())

@@ -293,6 +293,14 @@ def test_a_bad_byte_and_a_broken_tag_are_read_in_recover_mode() -> None:
     assert (root.tag, [child.tag for child in root], recovered) == ("a", ["b"], True)
 
 
+def test_a_utf8_document_broken_otherwise_than_by_its_bytes_keeps_its_utf8_text() -> None:
+    """A declaration libxml2 refuses (standalone must be yes or no) is no encoding problem: the document
+    is read in recover mode as the UTF-8 it is, not re-read as Windows-1252 ("RenÃ©e")."""
+    xml = b'<?xml version="1.0" standalone="perhaps"?>' + "<a><b>Ren\u00e9e</b></a>".encode()
+    root, recovered = parse_xml(xml)
+    assert (root[0].text, recovered) == ("Ren\u00e9e", True)
+
+
 def test_windows_1252_is_read_with_the_hardened_options() -> None:
     """Bytes undefined in Windows-1252 become U+FFFD; comments, instructions and blank text are dropped
     as in a strict parse."""
@@ -375,6 +383,36 @@ def test_text_that_is_no_value_of_its_type_is_null_and_flagged() -> None:
     [row] = doc.rows
     assert (row.transaction_date, row.shares, row.price, row.equity_swap_involved) == (None, None, None, None)
     assert row.quality == ("transaction_date:invalid", "shares:invalid", "equity_swap_involved:invalid")
+
+
+def test_each_invalid_top_level_field_is_flagged_under_its_own_column() -> None:
+    """An owner's flag, the 10b5-1 box and an issuer CIK given twice (once unreadable): each unreadable
+    text is null and flagged under the column it would have filled."""
+    xml = _document(
+        "<aff10b5one>perhaps</aff10b5one>",
+    ).replace(b"<isOfficer>1</isOfficer>", b"<isOfficer>1</isOfficer><isDirector>maybe</isDirector>")
+    xml = xml.replace(
+        b"<issuerCik>0000000042</issuerCik>", b"<issuerCik>n/a</issuerCik><issuerCik>42</issuerCik>"
+    )
+    doc = parse_ownership(xml)
+    assert (doc.issuer_cik, doc.aff10b5one, doc.owners[0].is_director, doc.owners[0].is_officer) == (
+        42,
+        None,
+        None,
+        True,
+    )
+    assert doc.quality == ["issuer_cik:invalid", "is_director:invalid", "aff10b5one:invalid"]
+
+
+def test_a_signature_without_a_name_or_a_date_has_none_for_it() -> None:
+    doc = parse_ownership(
+        _document(
+            "<ownerSignature><signatureDate>2023-01-05</signatureDate></ownerSignature>"
+            "<ownerSignature><signatureName>B</signatureName></ownerSignature>"
+        )
+    )
+    assert doc.signatures == [(None, date(2023, 1, 5)), ("B", None)]
+    assert doc.quality == []
 
 
 def test_clean_documents_have_no_quality_flags(filings_dir: Path) -> None:

@@ -142,6 +142,15 @@ def test_a_long_run_keeps_bounded_bookkeeping_and_its_pace() -> None:
     assert len(window._starts) < 10_000 and len(window._booked) < 10_000
 
 
+def test_bookkeeping_stays_bounded_at_the_secs_ten_per_second_too() -> None:
+    """50,000 requests at the SEC's own 10/s, not only at 2/s: the window still forgets old tickets (a few
+    thousand kept, not 50,000)."""
+    window = SlidingWindow(10, 1.0)
+    for _ in range(50_000):
+        window.reserve(0.0)
+    assert len(window._starts) < 10_000 and len(window._booked) < 10_000
+
+
 def test_a_start_reported_for_a_forgotten_ticket_is_ignored() -> None:
     window = SlidingWindow(1, 1.0)
     for _ in range(100_000):

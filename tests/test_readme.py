@@ -37,6 +37,9 @@ INSTALL_AND_TEST = 'pip install -e ".[test]" && ruff check . && pytest -q'
 NOT_RUN_HERE = {
     INSTALL_AND_DEMO: "CI installs the package; tests/test_demo.py runs `insider demo` end to end",
     INSTALL_AND_TEST: "this is the test command itself: .ci/run runs it",
+    'pip install -e ".[test,mutation]"': "the mutation extra: installed where mutation testing is run",
+    "python benchmarks/mutation.py run --max-children 1": "mutation testing takes about an hour: run by hand",
+    "python benchmarks/mutation.py report": "reads the mutants/ of a mutation run",
 }
 EDGAR_COMMANDS = {"download", "update", "backfill", "tickers", "watch"}
 PRICE_COMMANDS = {"prices"}

@@ -14,6 +14,7 @@ from scoring_tables import Book, caps, day
 from engine.evaluation.event_study import eligible_trades, issuer_labels
 from engine.scoring import rules
 from engine.scoring.amendments import amendment_dates, with_superseded
+from engine.scoring.explain import explain
 from engine.scoring.rules import clean_ticker
 from engine.scoring.run import score
 from parsers.values import clean_ticker as clean_ticker_text
@@ -46,24 +47,58 @@ def test_a_null_holding_flag_counts_and_a_null_share_count_does_not_in_both_path
     assert counted(book, day(10)) == (2, 2)
 
 
-def test_trades_are_eligible_by_the_forms_and_codes_asked_for():
-    rows = [("4", "P"), ("4", "S"), ("4", "A"), ("4/A", "P"), ("5", "P"), ("5", "A"), ("3", "P")]
-    transactions = pl.LazyFrame(
+def forms_and_codes(*rows: tuple[str, str], shares: float = 10.0) -> pl.LazyFrame:
+    """Non-derivative trades of the given forms and codes, each of ``shares``."""
+    return pl.LazyFrame(
         {
             "document_type": [form for form, _ in rows],
             "transaction_code": [code for _, code in rows],
             "is_derivative": [False] * len(rows),
             "is_holding": [False] * len(rows),
-            "shares": [10.0] * len(rows),
+            "shares": [shares] * len(rows),
         }
     )
 
+
+ROWS = [("4", "P"), ("4", "S"), ("4", "A"), ("4/A", "P"), ("5", "P"), ("5", "A"), ("3", "P")]
+
+
+def test_trades_are_eligible_by_the_forms_and_codes_asked_for():
     def kept(**rule) -> list[tuple[str, str]]:
-        frame = rules.eligible_trades(transactions, **rule).collect()
+        frame = rules.eligible_trades(forms_and_codes(*ROWS), **rule).collect()
         return list(frame.select("document_type", "transaction_code").iter_rows())
 
     assert kept() == [("4", "P"), ("4", "S"), ("4/A", "P")]
     assert kept(forms=("4", "5"), codes=("P", "A")) == [("4", "P"), ("4", "A"), ("5", "P"), ("5", "A")]
+
+
+def test_open_market_trades_are_of_the_forms_and_codes_asked_for_whatever_their_share_count():
+    """The event study's candidates: eligible but for the share count (none is positive here)."""
+
+    def candidates(**rule) -> list[tuple[str, str]]:
+        frame = forms_and_codes(*ROWS, shares=0.0).filter(rules.open_market(**rule)).collect()
+        return list(frame.select("document_type", "transaction_code").iter_rows())
+
+    assert candidates() == [("4", "P"), ("4", "S"), ("4/A", "P")]
+    assert candidates(forms=("4", "5"), codes=("P", "A")) == [("4", "P"), ("4", "A"), ("5", "P"), ("5", "A")]
+
+
+def test_explain_names_the_one_condition_a_trade_fails():
+    """``insider explain`` lists every trade of the cell with why it did not count: a grant by its code,
+    a Form 5 by its form, a zero share count, an option exercise as derivative."""
+    book = Book()
+    book.filing(1, 100, day(0), [], form="3")
+    book.filing(1, 100, day(10), [("P", 1000, 10.0), ("A", 10, 0.0), ("P", 0, 10.0), ("M", 5, 1.0)])
+    book.transactions[-1]["is_derivative"] = True
+    book.filing(1, 101, day(11), [("P", 100, 10.0)], form="5")
+    trades = explain(book.tables(), 1, day(20), market_caps=caps((1, day(0), 1e6))).trades
+    assert sorted(trades["status"].to_list()) == [
+        "code A",
+        "counted",
+        "derivative",
+        "form 5",
+        "no positive share count",
+    ]
 
 
 def test_a_second_original_filing_for_the_same_period_supersedes_nothing_in_both_paths():
