@@ -124,11 +124,18 @@ def test_retries_are_bounded_and_the_reason_is_kept(filings) -> None:
     async def main() -> None:
         async with FakeEdgar(filings) as server, _client(retries=2) as client:
             server.inject("503", times=5)
-            with pytest.raises(FetchError, match="HTTP 503 .gave up after 3 attempts"):
+            with pytest.raises(FetchError, match="HTTP 503 .gave up after 3 attempts") as gave_up:
                 await client.get(_url(server))
+            assert gave_up.value.status == 503
             server.inject("404")
-            with pytest.raises(FetchError, match="HTTP 404"):
+            with pytest.raises(FetchError, match="HTTP 404") as missing:
                 await client.get(_url(server))
+            assert missing.value.status == 404
+            server.inject("503")
+            server.inject("reset", times=2)
+            with pytest.raises(FetchError, match="connection error") as unanswered:
+                await client.get(_url(server))
+            assert unanswered.value.status == 503, "the last status that came, though the last try got none"
 
     run(main())
 
@@ -175,8 +182,9 @@ def test_a_persistent_block_gives_up_after_bounded_pauses(filings) -> None:
     async def main() -> None:
         async with FakeEdgar(filings) as server, _client(pause_seconds=0.05, max_pauses=2) as client:
             server.inject("429", times=5)
-            with pytest.raises(FetchError, match="still rate-limited after 2 pauses"):
+            with pytest.raises(FetchError, match="still rate-limited after 2 pauses") as blocked:
                 await client.get(_url(server))
+            assert blocked.value.status == 429
 
     run(main())
 

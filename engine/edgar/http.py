@@ -338,17 +338,19 @@ class PoliteClient:
             raise RuntimeError(f"{type(self).__name__} must be used inside 'async with'")
         attempt = 0
         pauses = 0
+        answered: int | None = None
         while True:
             try:
                 status, headers, body = await self._send(url, check)
             except _Retryable as exc:
                 reason = str(exc)
             else:
+                answered = status
                 if self.refused(status, body):
                     pauses += 1
                     if pauses > self.max_pauses:
                         raise FetchError(
-                            url, f"HTTP {status}: still rate-limited after {self.max_pauses} pauses"
+                            url, f"HTTP {status}: still rate-limited after {self.max_pauses} pauses", status
                         )
                     self._refused(url, status, headers)
                     continue
@@ -363,7 +365,7 @@ class PoliteClient:
                     raise FetchError(url, f"HTTP {status}", status)
                 reason = f"HTTP {status}"
             if attempt >= self.retries:
-                raise FetchError(url, f"{reason} (gave up after {attempt + 1} attempts)")
+                raise FetchError(url, f"{reason} (gave up after {attempt + 1} attempts)", answered)
             self.stats.retries += 1
             delay = self._backoff_delay(attempt)
             attempt += 1
