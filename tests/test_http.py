@@ -136,6 +136,10 @@ def test_retries_are_bounded_and_the_reason_is_kept(filings) -> None:
             with pytest.raises(FetchError, match="connection error") as unanswered:
                 await client.get(_url(server))
             assert unanswered.value.status == 503, "the last status that came, though the last try got none"
+            server.inject("reset", times=3)
+            with pytest.raises(FetchError, match="connection error") as never:
+                await client.get(_url(server))
+            assert never.value.status is None, "no answer ever came"
 
     run(main())
 
