@@ -85,7 +85,7 @@ class Comparison:
 
     def write_mismatches(self, path: str | Path) -> Path:
         """Write ``mismatches`` to a Parquet file."""
-        path = frames.output_path(path, (".parquet",))
+        path = frames.output_path(path, frames.PARQUET_SUFFIXES)
         try:
             self.mismatches.write_parquet(path)
         except OSError as exc:
