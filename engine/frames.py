@@ -32,6 +32,8 @@ TableSource: TypeAlias = Union[  # noqa: UP007 (pandas and pyarrow are named, no
 ACCEPTED = "a Parquet/CSV path, a Polars DataFrame or LazyFrame, a pandas DataFrame or a pyarrow Table"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
+TABLE_OUTPUTS = (".parquet", ".csv")
+"""The file types a command writes a table as (``output_path``'s ``suffixes`` for an --out table)."""
 DATE_FIX = "write dates as YYYY-MM-DD (a Date or Datetime column, or ISO text)"
 
 

@@ -17,8 +17,6 @@ from engine.scoring.config import ScoreConfig
 from engine.scoring.incremental import score_file
 from engine.scoring.run import ScoreRun, score_run
 
-OUTPUT_SUFFIXES = (".parquet", ".csv")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``score`` subcommand."""
@@ -72,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score, write the panel, print the summary."""
-    out = frames.output_path(args.out, OUTPUT_SUFFIXES)
+    out = frames.output_path(args.out, frames.TABLE_OUTPUTS)
     config = ScoreConfig.from_toml(args.config) if args.config else ScoreConfig()
     began = time.perf_counter()
     if out.suffix.lower() == ".parquet":

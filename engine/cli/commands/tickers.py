@@ -10,8 +10,6 @@ from pathlib import Path
 from engine.cli.main import SUMMARIES
 from engine.errors import UserError
 
-OUTPUT_SUFFIXES = (".parquet", ".csv")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``tickers`` subcommand."""
@@ -48,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.scoring import tickers
     from engine.store.datasets import Store
 
-    out = frames.output_path(args.out, OUTPUT_SUFFIXES)
+    out = frames.output_path(args.out, frames.TABLE_OUTPUTS)
     root = Path(args.store)
     if not (root / "filings").is_dir():
         raise UserError(f"no store at {root} (no filings/ directory)", fix="run `insider ingest` first")
