@@ -187,6 +187,12 @@ def test_cli_compare_and_score_check_against(tmp_path, panel, capsys):
     assert main(["compare", "--scores", str(scores), "--reference", str(moved), "--out", str(out)]) == 1
     assert "FAIL: 1 values beyond tolerance" in capsys.readouterr().out
     assert pl.read_parquet(out).height == 1
+    folder = tmp_path / "folder.parquet"
+    folder.mkdir()
+    assert main(["compare", "--scores", str(scores), "--reference", str(moved), "--out", str(folder)]) == 2
+    printed = capsys.readouterr()
+    assert f"--out {folder} is a directory" in printed.err
+    assert "FAIL" not in printed.out, "refused before comparing"
     checked = [*run, "--market-caps", str(caps_file), "--out", str(tmp_path / "again.parquet")]
     assert main([*checked, "--check-against", str(saved)]) == 0
     assert main([*checked, "--check-against", str(moved)]) == 1

@@ -73,8 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compare, print the summary, write the mismatches; 1 when the comparison fails."""
+    from engine import frames
     from engine.evaluation.compare import compare, load_mapping
 
+    if args.out:
+        frames.output_path(args.out, frames.PARQUET_SUFFIXES)
     settings: dict[str, Any] = load_mapping(args.columns) if args.columns else {}
     columns = {**settings.get("columns", {}), **_pairs(args.map)}
     result = compare(
